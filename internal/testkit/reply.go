@@ -1,0 +1,208 @@
+package testkit
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// reply is a script rendered for one provider: every byte the fake will
+// write is prepared once, so serving a request only copies headers and
+// writes slices.
+type reply struct {
+	// status, header and body answer a non-streaming request, and any
+	// request when streams is nil (an HTTP error).
+	status    int
+	header    http.Header
+	body      []byte
+	abortBody bool // drop the connection after body (Malformed.Abort)
+	deltas    int  // content deltas the non-streaming body stands for
+
+	streamHeader http.Header
+	// streams holds the provider's stream variants: OpenAI without and with
+	// stream_options.include_usage; Gemini with alt=sse and as a JSON array.
+	streams [2][]frame
+
+	firstByte, tokenDelay time.Duration // script overrides; zero defers to the options
+}
+
+// frame is one write to a streaming response.
+type frame struct {
+	data  []byte
+	delta bool // carries generated content: the token delay precedes it and it counts as sent
+	abort bool // drop the connection after writing it
+}
+
+// streamBuilder assembles frames and splices in a scripted interruption
+// (an error event or malformed bytes) after a given number of deltas.
+type streamBuilder struct {
+	frames []frame
+	deltas int
+	cutAt  int // -1: no interruption
+	cutBy  frame
+	cut    bool
+}
+
+func newStreamBuilder(s Script, streamErr func(StreamError) []byte, malformed func() []byte) *streamBuilder {
+	b := &streamBuilder{cutAt: -1}
+	switch {
+	case s.StreamError != nil:
+		b.cutAt = max(0, s.StreamError.AfterDeltas)
+		b.cutBy = frame{data: streamErr(*s.StreamError)}
+	case s.Malformed != nil:
+		b.cutAt = max(0, s.Malformed.AfterDeltas)
+		data := s.Malformed.Bytes
+		if len(data) == 0 {
+			data = malformed()
+		}
+		b.cutBy = frame{data: data, abort: s.Malformed.Abort}
+	}
+	return b
+}
+
+// add appends a frame unless the stream was already interrupted; a delta
+// that would exceed the interruption point is replaced by the interruption.
+func (b *streamBuilder) add(data []byte, delta bool) {
+	if b.cut {
+		return
+	}
+	if delta && b.cutAt >= 0 && b.deltas == b.cutAt {
+		b.interrupt()
+		return
+	}
+	b.frames = append(b.frames, frame{data: data, delta: delta})
+	if delta {
+		b.deltas++
+	}
+}
+
+// endContent marks the end of generated content: an interruption scheduled
+// past the last delta happens here, before the provider's closing events.
+func (b *streamBuilder) endContent() {
+	if !b.cut && b.cutAt >= 0 {
+		b.interrupt()
+	}
+}
+
+func (b *streamBuilder) interrupt() {
+	b.frames = append(b.frames, b.cutBy)
+	b.cut = true
+}
+
+// errorReplyFor builds a reply that fails every request the same way.
+func errorReplyFor(status int, contentType string, body []byte, extra http.Header) *reply {
+	h := http.Header{"Content-Type": {contentType}}
+	for k, v := range extra {
+		h[http.CanonicalHeaderKey(k)] = v
+	}
+	return &reply{status: status, header: h, body: body}
+}
+
+// truncated returns the first half of a body, for Malformed on a
+// non-streaming request.
+func truncated(m *Malformed, body []byte) []byte {
+	if len(m.Bytes) > 0 {
+		return m.Bytes
+	}
+	return body[:len(body)/2]
+}
+
+// errServerClosed ends a handler whose upstream is shutting down.
+var errServerClosed = errors.New("testkit: upstream closed")
+
+// serve writes rep to w, honouring the delays, and reports a client that
+// goes away before the end through the disconnect hook.
+func (u *Upstream) serve(w http.ResponseWriter, r *http.Request, rq *inbound, rep *reply, stream bool, variant int) {
+	firstByte := cmp.Or(rep.firstByte, u.cfg.firstByte)
+	tokenDelay := cmp.Or(rep.tokenDelay, u.cfg.tokenDelay)
+	ctx := r.Context()
+	var timer *time.Timer
+	wait := func(d time.Duration) error {
+		if d <= 0 {
+			return ctx.Err()
+		}
+		if timer == nil {
+			timer = time.NewTimer(d)
+		} else {
+			timer.Reset(d)
+		}
+		select {
+		case <-timer.C:
+			return nil
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-u.done:
+			timer.Stop()
+			return errServerClosed
+		}
+	}
+
+	if rep.streams[0] == nil || !stream {
+		if err := wait(firstByte + tokenDelay*time.Duration(rep.deltas)); err != nil {
+			u.disconnected(rq, stream, 0, err)
+			return
+		}
+		copyHeader(w.Header(), rep.header)
+		w.WriteHeader(rep.status)
+		_, _ = w.Write(rep.body)
+		if rep.abortBody {
+			panic(http.ErrAbortHandler)
+		}
+		return
+	}
+
+	if err := wait(firstByte); err != nil {
+		u.disconnected(rq, stream, 0, err)
+		return
+	}
+	copyHeader(w.Header(), rep.streamHeader)
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	if err := rc.Flush(); err != nil {
+		u.disconnected(rq, stream, 0, err)
+		return
+	}
+	sent := 0
+	for _, f := range rep.streams[variant] {
+		if f.delta {
+			if err := wait(tokenDelay); err != nil {
+				u.disconnected(rq, stream, sent, err)
+				return
+			}
+		}
+		if _, err := w.Write(f.data); err != nil {
+			u.disconnected(rq, stream, sent, err)
+			return
+		}
+		if err := rc.Flush(); err != nil {
+			u.disconnected(rq, stream, sent, err)
+			return
+		}
+		if f.delta {
+			sent++
+		}
+		if f.abort {
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+// disconnected reports a response cut short by the client (not by Close).
+func (u *Upstream) disconnected(rq *inbound, stream bool, sent int, err error) {
+	if u.cfg.onDisconnect == nil || errors.Is(err, errServerClosed) || u.closed() {
+		return
+	}
+	if ctxErr := context.Cause(rq.ctx); ctxErr != nil {
+		err = ctxErr
+	}
+	u.cfg.onDisconnect(Disconnect{Seq: rq.seq, Path: rq.path, Stream: stream, DeltasSent: sent, Err: err})
+}
+
+func copyHeader(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v // shared, never mutated: net/http only reads response headers
+	}
+}

@@ -1,0 +1,53 @@
+package netguard
+
+import (
+	"net/http"
+)
+
+// Transport returns a clone of base (http.DefaultTransport's settings when
+// base is nil) whose every connection goes through [Policy.DialContext].
+//
+// Proxies are switched off, environment variables included: through a proxy
+// the dialer would only ever see the proxy's address, and the proxy would
+// reach the forbidden destination on our behalf. Any custom dial functions
+// of base are dropped for the same reason; TLS still happens on top of the
+// guarded connection.
+func (p *Policy) Transport(base *http.Transport) *http.Transport {
+	var t *http.Transport
+	switch dt, ok := http.DefaultTransport.(*http.Transport); {
+	case base != nil:
+		t = base.Clone()
+	case ok:
+		t = dt.Clone()
+	default: // someone replaced DefaultTransport; do not inherit it
+		t = &http.Transport{ForceAttemptHTTP2: true}
+	}
+	t.Proxy = nil
+	t.OnProxyConnectResponse = nil
+	t.GetProxyConnectHeader = nil
+	t.ProxyConnectHeader = nil
+	t.DialContext = p.DialContext
+	// Deprecated hooks are cleared too: each is a way around the guard.
+	t.Dial = nil
+	t.DialTLSContext = nil
+	t.DialTLS = nil
+	return t
+}
+
+// Client returns an http.Client using [Policy.Transport] and [CheckRedirect].
+// It sets no overall timeout because LLM responses stream for minutes;
+// bound requests with their context.
+func (p *Policy) Client(base *http.Transport) *http.Client {
+	return &http.Client{Transport: p.Transport(base), CheckRedirect: CheckRedirect}
+}
+
+// CheckRedirect is an http.Client.CheckRedirect that refuses every redirect.
+// Upstream LLM APIs answer directly; following a redirect would resend
+// provider keys in custom headers (x-api-key, api-key), which net/http only
+// strips for Authorization and Cookie, to a host the upstream chose. The
+// error names the redirect target by scheme and host only.
+func CheckRedirect(req *http.Request, _ []*http.Request) error {
+	return &BlockedError{
+		Reason: "upstream redirected to " + redactURL(req.URL) + "; redirects are not followed for API calls, configure the final URL instead",
+	}
+}

@@ -1,0 +1,60 @@
+// Package polydev holds the domain of Polydev, a self-hostable AI gateway: the nouns (users, sessions,
+// API tokens, tier limits, ...), the service and store interfaces over them, and the one error type that
+// every layer speaks. Packages below it implement these interfaces (store/sqlite, store/postgres, web, ...)
+// and depend inward; this package imports nothing of theirs.
+package polydev
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"time"
+)
+
+// Version is set at build time with -ldflags "-X github.com/polydev/polydev.Version=...".
+var Version = "dev"
+
+// NewID returns a random RFC 4122 version 4 UUID in its canonical text form. Ids are random so that
+// they reveal nothing about how many rows exist and cannot be guessed.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms.
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
+}
+
+// ValidID reports whether s has the shape of an id made by NewID (any UUID in lower-case canonical form).
+// Handlers check path ids with it so that garbage never reaches the database.
+func ValidID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Now is the clock used by the domain; tests of expiry logic replace it through the services' own
+// clock fields rather than this variable, which exists only as the default.
+func Now() time.Time { return time.Now().UTC() }
