@@ -45,6 +45,12 @@
 //     redirect, and following one would resend provider keys carried in
 //     custom headers (x-api-key, api-key), which net/http does not strip, to
 //     wherever the upstream points.
+//   - localhost, *.localhost and the cloud metadata names
+//     (metadata.google.internal, ...) are never looked up: they are judged as
+//     the address they stand for (127.0.0.1, ::1 for ip6-localhost,
+//     169.254.169.254), so allow-listing that address permits them.
 //   - Refusals are *[BlockedError]s whose text never contains URL userinfo,
-//     query strings or paths, since those may hold secrets.
+//     query strings or paths, since those may hold secrets. An http.Client
+//     wraps transport errors in a *url.Error that quotes the request URL;
+//     log the BlockedError (errors.As), not the wrapper.
 package netguard

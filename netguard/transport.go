@@ -45,7 +45,9 @@ func (p *Policy) Client(base *http.Transport) *http.Client {
 // Upstream LLM APIs answer directly; following a redirect would resend
 // provider keys in custom headers (x-api-key, api-key), which net/http only
 // strips for Authorization and Cookie, to a host the upstream chose. The
-// error names the redirect target by scheme and host only.
+// *BlockedError names the redirect target by scheme and host only; note that
+// http.Client wraps it in a *url.Error that quotes the full target URL, so
+// log the BlockedError (errors.As), not the wrapper.
 func CheckRedirect(req *http.Request, _ []*http.Request) error {
 	return &BlockedError{
 		Reason: "upstream redirected to " + redactURL(req.URL) + "; redirects are not followed for API calls, configure the final URL instead",

@@ -1,7 +1,5 @@
 package vault
 
-import "errors"
-
 // Sealer encrypts values directly under the keyring's KEKs, for platform-wide
 // secrets that no user owns (platform provider API keys, for example). It is
 // its own type so that a component which only handles such secrets can be
@@ -15,15 +13,8 @@ func NewSealer(kr *Keyring) *Sealer { return &Sealer{kr: kr} }
 
 // Seal encrypts plaintext under the active KEK, bound to aad.
 func (s *Sealer) Seal(aad AAD, plaintext []byte) ([]byte, error) {
-	binding, err := aad.encode()
-	if err != nil {
-		return nil, err
-	}
-	aead, version, err := s.kr.activeAEAD()
-	if err != nil {
-		return nil, err
-	}
-	return seal(aead, kindSecret, version, binding, plaintext)
+	envelope, _, err := s.seal(aad, plaintext)
+	return envelope, err
 }
 
 // Open decrypts an envelope made by Seal, with the KEK version it records.
@@ -46,7 +37,7 @@ func (s *Sealer) Open(aad AAD, envelope []byte) ([]byte, error) {
 }
 
 // Reseal opens envelope and seals its plaintext again under the active KEK,
-// returning the new envelope and its version: the Sealer's share of a
+// returning the new envelope and its KEK version: the Sealer's share of a
 // rotation, since these values have no DEK to re-wrap.
 func (s *Sealer) Reseal(aad AAD, envelope []byte) ([]byte, int, error) {
 	plaintext, err := s.Open(aad, envelope)
@@ -54,13 +45,21 @@ func (s *Sealer) Reseal(aad AAD, envelope []byte) ([]byte, int, error) {
 		return nil, 0, err
 	}
 	defer clear(plaintext)
-	out, err := s.Seal(aad, plaintext)
+	return s.seal(aad, plaintext)
+}
+
+func (s *Sealer) seal(aad AAD, plaintext []byte) ([]byte, int, error) {
+	binding, err := aad.encode()
 	if err != nil {
 		return nil, 0, err
 	}
-	version, err := EnvelopeVersion(out)
+	aead, version, err := s.kr.activeAEAD()
 	if err != nil {
-		return nil, 0, errors.Join(errors.New("vault: reseal produced a bad envelope"), err)
+		return nil, 0, err
 	}
-	return out, version, nil
+	envelope, err := seal(aead, kindSecret, version, binding, plaintext)
+	if err != nil {
+		return nil, 0, err
+	}
+	return envelope, version, nil
 }

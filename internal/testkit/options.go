@@ -15,6 +15,7 @@ type config struct {
 	firstByte    time.Duration
 	tokenDelay   time.Duration
 	onDisconnect func(Disconnect)
+	onRequest    func(Request)
 	noRecord     bool
 	models       []string
 }
@@ -76,6 +77,15 @@ func WithTokenDelay(d time.Duration) Option {
 // response was complete. It is not called for responses cut by Close.
 func WithOnDisconnect(fn func(Disconnect)) Option {
 	return func(c *config) { c.onDisconnect = fn }
+}
+
+// WithOnRequest calls fn, on the handler's goroutine, as each request
+// arrives (after it is recorded, before the key is checked): a signal for
+// tests that must act while the fake is still answering, such as cancelling
+// during WithFirstByteLatency. Under WithoutRecording, fn gets no Header and
+// no Body.
+func WithOnRequest(fn func(Request)) Option {
+	return func(c *config) { c.onRequest = fn }
 }
 
 // WithoutRecording stops the fake from keeping requests: for benchmarks,

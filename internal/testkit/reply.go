@@ -20,7 +20,7 @@ type reply struct {
 	abortBody bool // drop the connection after body (Malformed.Abort)
 	deltas    int  // content deltas the non-streaming body stands for
 
-	streamHeader http.Header
+	streamHeader [2]http.Header // per stream variant
 	// streams holds the provider's stream variants: OpenAI without and with
 	// stream_options.include_usage; Gemini with alt=sse and as a JSON array.
 	streams [2][]frame
@@ -41,23 +41,29 @@ type streamBuilder struct {
 	frames []frame
 	deltas int
 	cutAt  int // -1: no interruption
-	cutBy  frame
 	cut    bool
+	// cutBy renders the interruption; framesBefore lets a format that
+	// needs separators (Gemini's JSON array) know whether one is due.
+	cutBy func(framesBefore int) frame
 }
 
-func newStreamBuilder(s Script, streamErr func(StreamError) []byte, malformed func() []byte) *streamBuilder {
+// newStreamBuilder prepares a builder for s. streamErr and malformed render
+// the provider's in-stream error and its default broken bytes.
+func newStreamBuilder(s Script, streamErr func(e StreamError, framesBefore int) []byte, malformed func(framesBefore int) []byte) *streamBuilder {
 	b := &streamBuilder{cutAt: -1}
 	switch {
 	case s.StreamError != nil:
 		b.cutAt = max(0, s.StreamError.AfterDeltas)
-		b.cutBy = frame{data: streamErr(*s.StreamError)}
+		b.cutBy = func(n int) frame { return frame{data: streamErr(*s.StreamError, n)} }
 	case s.Malformed != nil:
-		b.cutAt = max(0, s.Malformed.AfterDeltas)
-		data := s.Malformed.Bytes
-		if len(data) == 0 {
-			data = malformed()
+		m := s.Malformed
+		b.cutAt = max(0, m.AfterDeltas)
+		b.cutBy = func(n int) frame {
+			if len(m.Bytes) > 0 {
+				return frame{data: m.Bytes, abort: m.Abort}
+			}
+			return frame{data: malformed(n), abort: m.Abort}
 		}
-		b.cutBy = frame{data: data, abort: s.Malformed.Abort}
 	}
 	return b
 }
@@ -87,17 +93,8 @@ func (b *streamBuilder) endContent() {
 }
 
 func (b *streamBuilder) interrupt() {
-	b.frames = append(b.frames, b.cutBy)
+	b.frames = append(b.frames, b.cutBy(len(b.frames)))
 	b.cut = true
-}
-
-// errorReplyFor builds a reply that fails every request the same way.
-func errorReplyFor(status int, contentType string, body []byte, extra http.Header) *reply {
-	h := http.Header{"Content-Type": {contentType}}
-	for k, v := range extra {
-		h[http.CanonicalHeaderKey(k)] = v
-	}
-	return &reply{status: status, header: h, body: body}
 }
 
 // truncated returns the first half of a body, for Malformed on a
@@ -149,6 +146,7 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request, rq *inbound, re
 		w.WriteHeader(rep.status)
 		_, _ = w.Write(rep.body)
 		if rep.abortBody {
+			_ = http.NewResponseController(w).Flush() // let the partial body out before the cut
 			panic(http.ErrAbortHandler)
 		}
 		return
@@ -158,7 +156,7 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request, rq *inbound, re
 		u.disconnected(rq, stream, 0, err)
 		return
 	}
-	copyHeader(w.Header(), rep.streamHeader)
+	copyHeader(w.Header(), rep.streamHeader[variant])
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 	if err := rc.Flush(); err != nil {

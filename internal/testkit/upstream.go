@@ -235,24 +235,20 @@ type inbound struct {
 func (u *Upstream) begin(r *http.Request) *inbound {
 	rq := &inbound{seq: u.seq.Add(1), path: r.URL.Path, ctx: r.Context()}
 	rq.key, rq.keyPresent = u.d.credential(r)
+	req := Request{Seq: rq.seq, Provider: u.Provider, Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Key: rq.key}
 	if u.cfg.noRecord {
 		rq.buf = u.bufs.Get().(*bytes.Buffer)
 		rq.buf.Reset()
 		_, _ = rq.buf.ReadFrom(r.Body)
 		rq.body = rq.buf.Bytes()
-		return rq
+	} else {
+		rq.body, _ = io.ReadAll(r.Body)
+		req.Header, req.Body = r.Header.Clone(), rq.body
+		u.record(req)
 	}
-	rq.body, _ = io.ReadAll(r.Body)
-	u.record(Request{
-		Seq:      rq.seq,
-		Provider: u.Provider,
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		RawQuery: r.URL.RawQuery,
-		Header:   r.Header.Clone(),
-		Body:     rq.body,
-		Key:      rq.key,
-	})
+	if u.cfg.onRequest != nil {
+		u.cfg.onRequest(req)
+	}
 	return rq
 }
 

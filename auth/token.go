@@ -1,0 +1,88 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+)
+
+// TokenPrefix marks Polydev API tokens, so that secret scanners and people can recognise them.
+const TokenPrefix = "pd_"
+
+const (
+	secretBytes = 32                             // 256 bits of entropy
+	secretChars = (secretBytes*8 + 5) / 6        // 43 base64url characters, no padding
+	tokenLen    = len(TokenPrefix) + secretChars // 46
+	b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
+
+// ErrMalformedToken is returned by ParseToken for anything that is not a well-formed token.
+var ErrMalformedToken = errors.New("auth: malformed token")
+
+// NewToken returns a fresh API token secret and the SHA-256 hash under which it is stored.
+func NewToken() (secret, hash string) {
+	secret = TokenPrefix + randomSecret()
+	return secret, HashSecret(secret)
+}
+
+// ParseToken checks that s has the exact shape of an API token (prefix, length, alphabet, canonical
+// base64url) and returns the hash to look it up by. It never touches storage, so garbage is rejected
+// cheaply and identically to an unknown token.
+func ParseToken(s string) (hash string, err error) {
+	if len(s) != tokenLen || !strings.HasPrefix(s, TokenPrefix) {
+		return "", ErrMalformedToken
+	}
+	body := s[len(TokenPrefix):]
+	for i := 0; i < len(body); i++ {
+		if strings.IndexByte(b64Alphabet, body[i]) < 0 {
+			return "", ErrMalformedToken
+		}
+	}
+	// The last character carries 2 unused bits; only the canonical encoding (those bits zero) is valid,
+	// so one secret has exactly one spelling.
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(body); err != nil {
+		return "", ErrMalformedToken
+	}
+	return HashSecret(s), nil
+}
+
+// TokenHint returns what may be shown of a token after creation: the prefix and its last 4 characters.
+func TokenHint(secret string) string {
+	if len(secret) < 4 {
+		return TokenPrefix + "…"
+	}
+	return TokenPrefix + "…" + secret[len(secret)-4:]
+}
+
+// NewSessionSecret returns a fresh browser session secret (cookie value) and its stored id.
+func NewSessionSecret() (secret, id string) {
+	secret = randomSecret()
+	return secret, HashSecret(secret)
+}
+
+// SessionID returns the stored id for a presented cookie value, or "" when the value cannot be one.
+func SessionID(cookie string) string {
+	if len(cookie) != secretChars {
+		return ""
+	}
+	if _, err := base64.RawURLEncoding.Strict().DecodeString(cookie); err != nil {
+		return ""
+	}
+	return HashSecret(cookie)
+}
+
+// HashSecret is the storage form of a high-entropy secret: hex SHA-256. (Passwords, which are low
+// entropy, use argon2id instead.)
+func HashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func randomSecret() string {
+	b := make([]byte, secretBytes)
+	_, _ = rand.Read(b) // never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}

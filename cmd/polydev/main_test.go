@@ -1,0 +1,275 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/polydev/polydev/internal/pgtest"
+)
+
+// binary builds polydev once per test run.
+var binary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "polydev-bin")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "polydev")
+	out, err := exec.Command("go", "build", "-o", path, ".").CombinedOutput()
+	if err != nil {
+		return "", &buildError{string(out)}
+	}
+	return path, nil
+})
+
+type buildError struct{ out string }
+
+func (e *buildError) Error() string { return "go build: " + e.out }
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if p, err := binary(); err == nil {
+		os.RemoveAll(filepath.Dir(p))
+	}
+	os.Exit(code)
+}
+
+// proc is a running `polydev serve`.
+type proc struct {
+	cmd  *exec.Cmd
+	base string
+	logs *lockedBuffer
+	done chan struct{} // closed when the process has exited; err is then set
+	err  error
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startServe runs the real binary on 127.0.0.1:0 in dir and waits for its "listening" log line.
+func startServe(t *testing.T, dir string, env ...string) *proc {
+	t.Helper()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), append([]string{"POLYDEV_ADDR=127.0.0.1:0", "POLYDEV_DATA_DIR=" + filepath.Join(dir, "data"),
+		"POLYDEV_LOG_FORMAT=json", "POLYDEV_LOG_LEVEL=debug"}, env...)...)
+	pr, pw := io.Pipe()
+	logs := &lockedBuffer{}
+	cmd.Stderr = io.MultiWriter(pw, logs)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{cmd: cmd, logs: logs, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); pw.Close(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.done
+	})
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
+				addr <- line.Addr
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, pr)
+	}()
+	select {
+	case a := <-addr:
+		p.base = "http://" + a
+	case <-p.done:
+		t.Fatalf("polydev serve exited early: %v\n%s", p.err, logs)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("polydev serve did not listen within 60s:\n%s", logs)
+	}
+	return p
+}
+
+type client struct {
+	t    *testing.T
+	base string
+}
+
+func (c client) do(method, path, body string, headers ...string) (int, http.Header, string) {
+	c.t.Helper()
+	var rdr io.Reader
+	if body != "" {
+		rdr = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, c.base+path, rdr)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, res.Header, string(b)
+}
+
+func (c client) want(status int, method, path, body string, headers ...string) (http.Header, string) {
+	c.t.Helper()
+	got, h, b := c.do(method, path, body, headers...)
+	if got != status {
+		c.t.Fatalf("%s %s = %d, want %d: %s", method, path, got, status, b)
+	}
+	return h, b
+}
+
+func cookieOf(t *testing.T, h http.Header) string {
+	t.Helper()
+	for _, c := range (&http.Response{Header: h}).Cookies() {
+		if c.Name == "__Host-polydev_session" {
+			return c.Name + "=" + c.Value
+		}
+	}
+	t.Fatal("no session cookie")
+	return ""
+}
+
+// TestWholeProgram walks the account lifecycle against the real binary, on SQLite and on PostgreSQL,
+// then stops it with SIGTERM and checks it drained and exited cleanly with no secret in its logs.
+func TestWholeProgram(t *testing.T) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			var env []string
+			if engine == "postgres" {
+				env = append(env, "POLYDEV_DATABASE_URL="+pgtest.URL(t))
+			}
+			p := startServe(t, dir, env...)
+			c := client{t, p.base}
+			const password = "whole-Program-canary-91"
+
+			c.want(200, "GET", "/healthz", "")
+			c.want(200, "GET", "/readyz", "")
+			c.want(201, "POST", "/api/account/signup", `{"email":"walk@example.com","password":"`+password+`"}`)
+			h, _ := c.want(200, "POST", "/api/account/login", `{"email":"walk@example.com","password":"`+password+`"}`)
+			cookie := cookieOf(t, h)
+			_, me := c.want(200, "GET", "/api/account/me", "", "Cookie", cookie)
+			if !strings.Contains(me, `"walk@example.com"`) {
+				t.Fatalf("me = %s", me)
+			}
+			_, body := c.want(201, "POST", "/api/account/tokens", `{"name":"cli"}`, "Cookie", cookie)
+			var tok struct{ ID, Token string }
+			if err := json.Unmarshal([]byte(body), &tok); err != nil {
+				t.Fatal(err)
+			}
+			bearer := []string{"Authorization", "Bearer " + tok.Token}
+			c.want(200, "GET", "/api/account/me", "", bearer...)
+			c.want(204, "DELETE", "/api/account/tokens/"+tok.ID, "", bearer...)
+			c.want(401, "GET", "/api/account/me", "", bearer...)
+			c.want(204, "POST", "/api/account/logout", "", "Cookie", cookie)
+			c.want(401, "GET", "/api/account/me", "", "Cookie", cookie)
+			_, metrics := c.want(200, "GET", "/metrics", "")
+			if !strings.Contains(metrics, `polydev_http_requests_total{method="POST",route="POST /api/account/login",status="200"} 1`) {
+				t.Fatalf("metrics lack the login request:\n%s", metrics)
+			}
+
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-p.done:
+				if p.err != nil {
+					t.Fatalf("exit after SIGTERM: %v\n%s", p.err, p.logs)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("no exit within 30s of SIGTERM")
+			}
+			logs := p.logs.String()
+			if !strings.Contains(logs, `"msg":"stopped"`) {
+				t.Fatalf("no clean shutdown in logs:\n%s", logs)
+			}
+			for _, secret := range []string{password, tok.Token, strings.SplitN(cookie, "=", 2)[1]} {
+				if strings.Contains(logs, secret) {
+					t.Fatalf("log contains a secret (%.6s...)", secret)
+				}
+			}
+			if engine == "sqlite" {
+				if fi, err := os.Stat(filepath.Join(dir, "data", "polydev.db")); err != nil || fi.Mode().Perm() != 0o600 {
+					t.Fatalf("database file: %v %v", fi, err)
+				}
+			}
+		})
+	}
+}
+
+// TestUserCreateAndMigrate uses the CLI to migrate and create an admin, who can then use admin routes.
+func TestUserCreateAndMigrate(t *testing.T) {
+	t.Parallel()
+	bin, err := binary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(bin, args...)
+		cmd.Env = append(os.Environ(), "POLYDEV_DATA_DIR="+filepath.Join(dir, "data"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("migrate"); err != nil || !strings.Contains(out, "sqlite schema at version") {
+		t.Fatalf("migrate: %v %s", err, out)
+	}
+	if out, err := run("user", "create", "--email", "root@example.com", "--password", "admin-password-1", "--admin", "--tier", "pro"); err != nil {
+		t.Fatalf("user create: %v %s", err, out)
+	}
+	if out, err := run("user", "create", "--email", "root@example.com", "--password", "admin-password-1"); err == nil || !strings.Contains(out, "already exists") {
+		t.Fatalf("duplicate user create: %v %s", err, out)
+	}
+	if out, err := run("user", "create", "--email", "x@example.com", "--password", "short"); err == nil || !strings.Contains(out, "at least") {
+		t.Fatalf("short password accepted: %v %s", err, out)
+	}
+	if out, err := run("version"); err != nil || !strings.HasPrefix(out, "polydev ") {
+		t.Fatalf("version: %v %s", err, out)
+	}
+	if _, err := run("bogus"); err == nil {
+		t.Fatal("unknown command accepted")
+	}
+
+	p := startServe(t, dir)
+	c := client{t, p.base}
+	h, body := c.want(200, "POST", "/api/account/login", `{"email":"root@example.com","password":"admin-password-1"}`)
+	if !strings.Contains(body, `"role":"admin"`) || !strings.Contains(body, `"tier":"pro"`) {
+		t.Fatalf("login body = %s", body)
+	}
+	c.want(200, "GET", "/api/admin/tier-limits", "", "Cookie", cookieOf(t, h))
+}

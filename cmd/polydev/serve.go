@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/auth"
+	"github.com/polydev/polydev/web"
+)
+
+// closers runs named shutdown steps in reverse order of registration, logging each.
+type closers struct {
+	log   *slog.Logger
+	steps []closer
+}
+
+type closer struct {
+	name string
+	fn   func(context.Context) error
+}
+
+func (c *closers) add(name string, fn func(context.Context) error) {
+	c.steps = append(c.steps, closer{name, fn})
+}
+
+func (c *closers) close(ctx context.Context) error {
+	var errs []error
+	for i := len(c.steps) - 1; i >= 0; i-- {
+		s := c.steps[i]
+		if err := s.fn(ctx); err != nil {
+			c.log.Error("shutdown step failed", "step", s.name, "err", err)
+			errs = append(errs, err)
+		} else {
+			c.log.Debug("shutdown step done", "step", s.name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := loadConfig(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	log := cfg.logger(stderr)
+	slog.SetDefault(log)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return err
+	}
+
+	cl := &closers{log: log}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+		defer cancel()
+		_ = cl.close(sctx)
+		log.Info("stopped")
+	}()
+
+	db, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	cl.add("store", func(context.Context) error { return db.Close() })
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv, err := web.New(web.Config{
+		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
+		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed",
+	}, db, log, reg)
+	if err != nil {
+		return err
+	}
+
+	sweeper := &auth.SessionSweeper{Store: db, Log: log, Idle: cfg.SessionIdle}
+	sweeper.Start(ctx)
+	cl.add("session-sweeper", func(context.Context) error { sweeper.Stop(); return nil })
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	// Shutdown drains in-flight requests; it runs first among the closers (registered last).
+	cl.add("http", hs.Shutdown)
+	log.Info("listening", "addr", ln.Addr().String(), "engine", db.Engine(), "version", polydev.Version)
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "reason", context.Cause(ctx))
+		return nil
+	case err := <-errc:
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return err
+	}
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# `make test`: installs what the suite needs (idempotently), starts a throwaway PostgreSQL, runs go vet,
+# the whole test suite with -race on both store engines, and short fuzz runs. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# --- dependencies ----------------------------------------------------------------------------------
+need_apt=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "installing ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  else
+    echo "missing packages: ${need_apt[*]} (run as root, or install them)" >&2; exit 1
+  fi
+fi
+
+# --- throwaway PostgreSQL --------------------------------------------------------------------------
+work=$(mktemp -d /tmp/polydev-test.XXXXXX)
+chmod 755 "$work"
+cleanup() { scripts/pg.sh stop "$work/pg" || true; rm -rf "$work"; }
+trap cleanup EXIT
+log "starting PostgreSQL"
+POLYDEV_TEST_POSTGRES_URL=$(scripts/pg.sh start "$work/pg")
+export POLYDEV_TEST_POSTGRES_URL POLYDEV_REQUIRE_POSTGRES=1
+echo "PostgreSQL up at 127.0.0.1:$(echo "$POLYDEV_TEST_POSTGRES_URL" | sed -E 's/.*@127\.0\.0\.1:([0-9]+).*/\1/')"
+
+# --- vet, tests ------------------------------------------------------------------------------------
+log "go vet"
+go vet ./...
+
+log "go test -race ./... (store suite on sqlite and postgres)"
+out="$work/go-test.log"
+set +e
+go test -race -count=1 -timeout 30m -v ./... >"$out" 2>&1
+rc=$?
+set -e
+# Show what matters: package results, every failure and skip with its reason, and which engines ran.
+grep -E '^(ok|FAIL|---|panic:|\?)|--- (FAIL|SKIP)|engine=|SKIP:|^\s+\S+_test\.go:[0-9]+: ' "$out" | grep -vE '^\s*--- PASS' || true
+pass=$(grep -cE '^--- PASS' "$out" || true)
+fail=$(grep -cE '^--- FAIL' "$out" || true)
+skip=$(grep -cE '^--- SKIP' "$out" || true)
+for engine in sqlite postgres; do
+  if ! grep -q "store suite engine=$engine" "$out"; then
+    echo "store suite did not run on $engine" >&2; rc=1
+  fi
+done
+if [ $rc -ne 0 ]; then
+  log "failure details"
+  grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$out" | tail -n 300
+  echo "go test: $pass passed, $fail failed, $skip skipped"
+  exit $rc
+fi
+
+# --- fuzz ------------------------------------------------------------------------------------------
+fuzztime=${FUZZTIME:-5s}
+log "fuzz ($fuzztime each)"
+for spec in $(grep -rlE '^func Fuzz' --include='*_test.go' . | sort); do
+  dir=$(dirname "$spec")
+  for fn in $(grep -hoE '^func (Fuzz[A-Za-z0-9_]+)' "$spec" | awk '{print $2}'); do
+    printf '%-40s %s\n' "$dir" "$fn"
+    go test -run='^$' -fuzz="^${fn}\$" -fuzztime="$fuzztime" "$dir" >"$work/fuzz.log" 2>&1 || { cat "$work/fuzz.log"; exit 1; }
+  done
+done
+
+echo
+echo "go test: $pass passed, $fail failed, $skip skipped"

@@ -1,0 +1,186 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"time"
+
+	"github.com/polydev/polydev"
+)
+
+// handlerFunc is an HTTP handler that returns its error instead of writing it.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// handle adapts a handlerFunc, rendering any error in the one place errors are rendered.
+func (s *Server) handle(h handlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.renderError(w, r, err)
+		}
+	}
+}
+
+// reqInfo travels in the request context so that inner layers can tell the access log who the caller
+// was; it is a pointer so that they can fill it in after the log middleware put it there.
+type reqInfo struct {
+	id     string
+	userID string
+}
+
+type ctxKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	if i, ok := ctx.Value(ctxKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{}
+}
+
+func requestIDFrom(ctx context.Context) string { return infoFrom(ctx).id }
+
+// middleware wraps the mux: request id, security headers, panic recovery, access log, metrics and
+// JSON rendering of the mux's own 404/405 answers.
+func (s *Server) middleware(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &reqInfo{id: requestID(r.Header.Get("X-Request-Id"))}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, info))
+		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
+		h := rec.Header()
+		h.Set("X-Request-Id", info.id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.log.Error("panic", "request_id", info.id, "panic", v, "stack", string(debug.Stack()))
+				if !rec.wroteHeader {
+					s.renderError(rec, r, polydev.Errorf(polydev.EINTERNAL, "internal error"))
+				}
+			}
+			s.observe(r, rec, info, time.Since(start))
+		}()
+
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// No route: let the mux decide between 404 and 405 (it sets Allow), then speak JSON.
+			mux.ServeHTTP(&jsonFallback{recorder: rec, s: s, r: r}, r)
+			return
+		}
+		mux.ServeHTTP(rec, r)
+	})
+}
+
+// observe writes the access log line and the metrics. It never logs query strings, headers or bodies:
+// they may carry secrets.
+func (s *Server) observe(r *http.Request, rec *recorder, info *reqInfo, d time.Duration) {
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
+	s.metrics.duration.WithLabelValues(route).Observe(d.Seconds())
+	attrs := []slog.Attr{
+		slog.String("request_id", info.id),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("route", route),
+		slog.Int("status", rec.status),
+		slog.Int64("bytes", rec.bytes),
+		slog.Duration("duration", d),
+		slog.String("remote", clientIP(r)),
+	}
+	if info.userID != "" {
+		attrs = append(attrs, slog.String("user_id", info.userID))
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "http", attrs...)
+}
+
+// requestID keeps a caller's id when it is short and plain (so logs can be joined across systems) and
+// otherwise makes a new one, so that nothing odd is ever echoed into logs or headers.
+func requestID(given string) string {
+	if n := len(given); n > 0 && n <= 64 {
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			c := given[i]
+			ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+		}
+		if ok {
+			return given
+		}
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// recorder remembers the status and size of a response for logs and metrics.
+type recorder struct {
+	http.ResponseWriter
+	status      int
+	bytes       int64
+	wroteHeader bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wroteHeader {
+		r.status, r.wroteHeader = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wroteHeader = true
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines of the real writer (streaming needs it).
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// jsonFallback turns the mux's plain-text 404 and 405 into the JSON error shape.
+type jsonFallback struct {
+	*recorder
+	s       *Server
+	r       *http.Request
+	handled bool
+}
+
+func (j *jsonFallback) WriteHeader(code int) {
+	if j.handled {
+		return
+	}
+	j.handled = true
+	switch code {
+	case http.StatusMethodNotAllowed:
+		writeErrorBody(j.recorder, code, ErrorBody{Error: ErrorDetail{
+			Message: j.r.Method + " is not allowed here", Type: "invalid_request_error", Code: "method_not_allowed"}})
+	default:
+		j.s.renderError(j.recorder, j.r, polydev.Errorf(polydev.ENOTFOUND, "no such endpoint: %s %s", j.r.Method, j.r.URL.Path))
+	}
+}
+
+func (j *jsonFallback) Write(b []byte) (int, error) {
+	if !j.handled {
+		j.WriteHeader(http.StatusOK)
+	}
+	return len(b), nil // the mux's plain-text body is dropped
+}

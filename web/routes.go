@@ -1,0 +1,26 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.handle(s.healthz))
+	mux.HandleFunc("GET /readyz", s.handle(s.readyz))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+
+	mux.HandleFunc("POST /api/account/signup", s.handle(s.csrfChecked(s.signup)))
+	mux.HandleFunc("POST /api/account/login", s.handle(s.csrfChecked(s.login)))
+	mux.HandleFunc("POST /api/account/logout", s.handle(s.csrfChecked(s.logout)))
+	mux.HandleFunc("GET /api/account/me", s.handle(s.user(s.me)))
+	mux.HandleFunc("POST /api/account/tokens", s.handle(s.user(s.createToken)))
+	mux.HandleFunc("GET /api/account/tokens", s.handle(s.user(s.listTokens)))
+	mux.HandleFunc("DELETE /api/account/tokens/{id}", s.handle(s.user(s.revokeToken)))
+
+	mux.HandleFunc("GET /api/admin/tier-limits", s.handle(s.admin(s.getTierLimits)))
+	mux.HandleFunc("PUT /api/admin/tier-limits", s.handle(s.admin(s.putTierLimits)))
+	return mux
+}

@@ -1,0 +1,82 @@
+// Package web is Polydev's HTTP layer: routing, middleware (request ids, access logs, metrics, panics,
+// CSRF, body limits), authentication (session cookie or API token) and the JSON API handlers. Handlers
+// return errors; errors are rendered in exactly one place (error.go) in one JSON shape. It must not
+// hold business rules that belong in the root package or in services below it.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/polydev/polydev"
+)
+
+// Config holds the HTTP layer's settings; zero values get the defaults noted.
+type Config struct {
+	SessionIdle     time.Duration // default 72h: a session unused this long ends
+	SessionMax      time.Duration // default 30 days: absolute session lifetime
+	MaxBodyBytes    int64         // default 1 MiB for API JSON bodies
+	TrustedOrigins  []string      // extra origins allowed for cookie-authenticated writes
+	SignupDisabled  bool          // refuse POST /api/account/signup
+	LoginBurst      int           // default 10 attempts per key before throttling
+	LoginRefillTime time.Duration // default 30s: one attempt regained per this period
+}
+
+func (c *Config) setDefaults() {
+	if c.SessionIdle == 0 {
+		c.SessionIdle = 72 * time.Hour
+	}
+	if c.SessionMax == 0 {
+		c.SessionMax = 30 * 24 * time.Hour
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.LoginBurst == 0 {
+		c.LoginBurst = 10
+	}
+	if c.LoginRefillTime == 0 {
+		c.LoginRefillTime = 30 * time.Second
+	}
+}
+
+// Server is the HTTP API. Build one with New and serve Handler().
+type Server struct {
+	cfg      Config
+	store    polydev.Store
+	log      *slog.Logger
+	metrics  *metrics
+	csrf     *http.CrossOriginProtection
+	limiter  *limiter
+	now      func() time.Time
+	handler  http.Handler
+	registry *prometheus.Registry
+}
+
+// New builds the server and its routes. reg receives the HTTP metrics and is served at /metrics.
+func New(cfg Config, store polydev.Store, log *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+	cfg.setDefaults()
+	s := &Server{
+		cfg: cfg, store: store, log: log, registry: reg,
+		csrf: http.NewCrossOriginProtection(),
+		now:  polydev.Now,
+	}
+	for _, o := range cfg.TrustedOrigins {
+		if err := s.csrf.AddTrustedOrigin(o); err != nil {
+			return nil, err
+		}
+	}
+	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, polydev.Errorf(polydev.EFORBIDDEN, "cross-origin request refused"))
+	}))
+	s.limiter = newLimiter(cfg.LoginBurst, cfg.LoginRefillTime, s.now)
+	s.metrics = newMetrics(reg)
+	s.handler = s.middleware(s.routes())
+	return s, nil
+}
+
+// Handler returns the root handler with all middleware.
+func (s *Server) Handler() http.Handler { return s.handler }
