@@ -125,6 +125,8 @@ type Store interface {
 	SessionStore
 	TokenStore
 	TierStore
+	ProviderKeyStore
+	DataKeyStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

@@ -2,9 +2,11 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -18,9 +20,25 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/internal/pgtest"
+	"github.com/polydev/polydev/netguard"
+	"github.com/polydev/polydev/providerkeys"
 	"github.com/polydev/polydev/store/postgres"
 	"github.com/polydev/polydev/store/sqlite"
+	"github.com/polydev/polydev/vault"
 )
+
+// fakeDNS answers the few names tests use, so no test ever resolves a real name.
+type fakeDNS struct{}
+
+func (fakeDNS) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr, error) {
+	switch host {
+	case "api.example.com":
+		return []net.IPAddr{{IP: net.ParseIP("93.184.215.14")}}, nil
+	case "internal.example.com":
+		return []net.IPAddr{{IP: net.ParseIP("10.1.2.3")}}, nil
+	}
+	return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+}
 
 // syncBuffer collects log output from concurrent handlers.
 type syncBuffer struct {
@@ -62,13 +80,22 @@ var engines = []string{"sqlite", "postgres"}
 // the test can search.
 func newEnv(t *testing.T, engine string, cfg Config) *env {
 	t.Helper()
+	if engine == "sqlite" {
+		return newEnvAt(t, engine, filepath.Join(t.TempDir(), "polydev.db"), cfg)
+	}
+	return newEnvAt(t, engine, pgtest.URL(t), cfg)
+}
+
+// newEnvAt is newEnv on a given SQLite path or PostgreSQL URL.
+func newEnvAt(t *testing.T, engine, where string, cfg Config) *env {
+	t.Helper()
 	var st polydev.Store
 	var err error
 	switch engine {
 	case "sqlite":
-		st, err = sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "polydev.db"))
+		st, err = sqlite.Open(t.Context(), where)
 	case "postgres":
-		st, err = postgres.Open(t.Context(), pgtest.URL(t))
+		st, err = postgres.Open(t.Context(), where)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -76,12 +103,23 @@ func newEnv(t *testing.T, engine string, cfg Config) *env {
 	t.Cleanup(func() { st.Close() })
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := New(cfg, st, log, prometheus.NewRegistry())
+	kr, err := vault.NewKeyring(map[int][]byte{1: bytes.Repeat([]byte{7}, vault.KeySize)})
 	if err != nil {
 		t.Fatal(err)
 	}
+	guard, err := netguard.ParseAllowList("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &providerkeys.Service{Store: st, Vault: vault.NewVault(kr, st, ""), Guard: guard.WithResolver(fakeDNS{})}
+	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys.Now = srv.now
 	clock := &testClock{}
 	srv.now = clock.now
+	keys.Now = clock.now
 	srv.limiter.now = clock.now
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -20,6 +20,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/account/tokens", s.handle(s.user(s.listTokens)))
 	mux.HandleFunc("DELETE /api/account/tokens/{id}", s.handle(s.user(s.revokeToken)))
 
+	mux.HandleFunc("GET /api/api-keys", s.handle(s.user(s.listAPIKeys)))
+	mux.HandleFunc("POST /api/api-keys", s.handle(s.user(s.createAPIKey)))
+	mux.HandleFunc("PATCH /api/api-keys/{id}", s.handle(s.user(s.updateAPIKey)))
+	mux.HandleFunc("DELETE /api/api-keys/{id}", s.handle(s.user(s.deleteAPIKey)))
+
+	mux.HandleFunc("GET /api/admin/providers", s.handle(s.admin(s.listProviders)))
+	mux.HandleFunc("POST /api/admin/providers", s.handle(s.admin(s.providerActions)))
 	mux.HandleFunc("GET /api/admin/tier-limits", s.handle(s.admin(s.getTierLimits)))
 	mux.HandleFunc("PUT /api/admin/tier-limits", s.handle(s.admin(s.putTierLimits)))
 	return mux

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/providerkeys"
 )
 
 // Config holds the HTTP layer's settings; zero values get the defaults noted.
@@ -43,10 +44,19 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Deps are the components the HTTP layer serves.
+type Deps struct {
+	Store    polydev.Store
+	Log      *slog.Logger
+	Registry *prometheus.Registry // receives the HTTP metrics; served at /metrics
+	Keys     *providerkeys.Service
+}
+
 // Server is the HTTP API. Build one with New and serve Handler().
 type Server struct {
 	cfg      Config
 	store    polydev.Store
+	keys     *providerkeys.Service
 	log      *slog.Logger
 	metrics  *metrics
 	csrf     *http.CrossOriginProtection
@@ -56,11 +66,11 @@ type Server struct {
 	registry *prometheus.Registry
 }
 
-// New builds the server and its routes. reg receives the HTTP metrics and is served at /metrics.
-func New(cfg Config, store polydev.Store, log *slog.Logger, reg *prometheus.Registry) (*Server, error) {
+// New builds the server and its routes.
+func New(cfg Config, d Deps) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
-		cfg: cfg, store: store, log: log, registry: reg,
+		cfg: cfg, store: d.Store, keys: d.Keys, log: d.Log, registry: d.Registry,
 		csrf: http.NewCrossOriginProtection(),
 		now:  polydev.Now,
 	}
@@ -73,7 +83,7 @@ func New(cfg Config, store polydev.Store, log *slog.Logger, reg *prometheus.Regi
 		s.renderError(w, r, polydev.Errorf(polydev.EFORBIDDEN, "cross-origin request refused"))
 	}))
 	s.limiter = newLimiter(cfg.LoginBurst, cfg.LoginRefillTime, s.now)
-	s.metrics = newMetrics(reg)
+	s.metrics = newMetrics(d.Registry)
 	s.handler = s.middleware(s.routes())
 	return s, nil
 }

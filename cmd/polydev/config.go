@@ -24,6 +24,8 @@ type Config struct {
 	TrustedOrigins  []string      // POLYDEV_TRUSTED_ORIGINS: comma-separated
 	MaxBodyBytes    int64         // POLYDEV_MAX_BODY_BYTES
 	ShutdownTimeout time.Duration // POLYDEV_SHUTDOWN_TIMEOUT
+	MasterKey       string        // POLYDEV_MASTER_KEY: empty = <data>/master.key (never a flag: ps would show it)
+	AllowPrivate    string        // POLYDEV_ALLOW_PRIVATE_UPSTREAMS: CIDRs or 1
 }
 
 // loadConfig reads the environment, then the flags of fs (which the caller may extend first).
@@ -37,7 +39,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	c := &Config{
 		Addr: env("POLYDEV_ADDR", "127.0.0.1:8080"), DataDir: env("POLYDEV_DATA_DIR", "./data"),
 		DatabaseURL: env("POLYDEV_DATABASE_URL", ""), LogFormat: env("POLYDEV_LOG_FORMAT", "text"),
-		Signup: env("POLYDEV_SIGNUP", "open"),
+		Signup: env("POLYDEV_SIGNUP", "open"), MasterKey: env("POLYDEV_MASTER_KEY", ""),
+		AllowPrivate: env("POLYDEV_ALLOW_PRIVATE_UPSTREAMS", ""),
 	}
 	var err error
 	parse := func(name string, dst *time.Duration, def time.Duration) {

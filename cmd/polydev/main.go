@@ -17,6 +17,8 @@ import (
 )
 
 func main() {
+	// Files Polydev creates (database, WAL, key file, VM disks) are for its own user only.
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -33,6 +35,7 @@ commands:
   serve                    run the server (API, gateway, web UI)
   migrate                  apply database migrations and exit
   user create --email E --password P [--admin] [--tier free|plus|pro|enterprise]
+  keys rotate|status|rewrap|retire --version N   manage master keys (encryption at rest)
   version                  print the version
 
 Run 'polydev <command> -h' for the command's flags. Every flag also has a POLYDEV_* variable (see README).
@@ -50,6 +53,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrateCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "user":
 		return userCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "polydev", polydev.Version)
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +17,9 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/auth"
+	"github.com/polydev/polydev/netguard"
+	"github.com/polydev/polydev/providerkeys"
+	"github.com/polydev/polydev/vault"
 	"github.com/polydev/polydev/web"
 )
 
@@ -75,15 +79,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	cl.add("store", func(context.Context) error { return db.Close() })
 
+	kr, keyFile, err := loadKeyring(cfg, log)
+	if err != nil {
+		return err
+	}
+	vlt := vault.NewVault(kr, db, keyFile)
+	guard, err := netguard.ParseAllowList(cfg.AllowPrivate)
+	if err != nil {
+		return fmt.Errorf("POLYDEV_ALLOW_PRIVATE_UPSTREAMS: %w", err)
+	}
+	log.Info("upstream policy", "private_destinations", guard.String())
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed",
-	}, db, log, reg)
+	}, web.Deps{
+		Store: db, Log: log, Registry: reg,
+		Keys: &providerkeys.Service{Store: db, Vault: vlt, Guard: guard},
+	})
 	if err != nil {
 		return err
 	}
+
+	rewrap := &vault.Rewrapper{Vault: vlt, Log: log}
+	rewrap.Start(ctx)
+	cl.add("rewrap", func(context.Context) error { rewrap.Stop(); return nil })
 
 	sweeper := &auth.SessionSweeper{Store: db, Log: log, Idle: cfg.SessionIdle}
 	sweeper.Start(ctx)
