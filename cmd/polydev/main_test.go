@@ -83,7 +83,7 @@ func startServe(t *testing.T, dir string, env ...string) *proc {
 		"POLYDEV_LOG_FORMAT=json", "POLYDEV_LOG_LEVEL=debug"}, env...)...)
 	pr, pw := io.Pipe()
 	logs := &lockedBuffer{}
-	cmd.Stderr = io.MultiWriter(pw, logs)
+	cmd.Stderr = io.MultiWriter(logs, pw) // logs first: a test may read them once the pipe shows "listening"
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
