@@ -77,6 +77,9 @@ func (db *DB) ProviderKeyFor(ctx context.Context, owner, id string) (*polydev.Pr
 
 // ListProviderKeys implements polydev.ProviderKeyStore.
 func (db *DB) ListProviderKeys(ctx context.Context, owner string) ([]*polydev.ProviderKey, error) {
+	if !lookupable(owner) {
+		return []*polydev.ProviderKey{}, nil
+	}
 	rows, err := db.query(ctx, `SELECT `+providerKeyColumns+` FROM provider_keys WHERE `+ownerClause+`
 		ORDER BY provider, priority, created_at, id`, owner)
 	if err != nil {
@@ -96,6 +99,9 @@ func (db *DB) ListProviderKeys(ctx context.Context, owner string) ([]*polydev.Pr
 
 // UpdateProviderKey implements polydev.ProviderKeyStore.
 func (db *DB) UpdateProviderKey(ctx context.Context, k *polydev.ProviderKey) error {
+	if !lookupable(k.UserID, k.ID) {
+		return polydev.Errorf(polydev.ENOTFOUND, "key not found")
+	}
 	res, err := db.exec(ctx, `UPDATE provider_keys SET name = ?, secret = ?, dek_version = ?, preview = ?, base_url = ?,
 		monthly_budget_micros = ?, daily_limit = ?, rate_limit_rpm = ?, priority = ?, active = ?, updated_at = ?
 		WHERE id = ? AND `+ownerClause,
@@ -127,12 +133,15 @@ func (db *DB) ResetProviderKeyUsage(ctx context.Context, owner, id string, at ti
 func (db *DB) ReorderProviderKeys(ctx context.Context, owner string, ids []string, at time.Time) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		for i, id := range ids {
-			if !lookupable(id) {
+			if !lookupable(owner, id) {
 				return polydev.Errorf(polydev.ENOTFOUND, "key %d of the order not found", i+1)
 			}
 			res, err := tx.ExecContext(ctx, db.q(`UPDATE provider_keys SET priority = ?, updated_at = ? WHERE id = ? AND `+ownerClause),
 				i, ms(at), id, owner)
 			if err := affectedOne(res, err, "key"); err != nil {
+				if polydev.ErrorCode(err) != polydev.ENOTFOUND {
+					return err // a database failure, not a foreign or unknown key
+				}
 				return polydev.Errorf(polydev.ENOTFOUND, "key %d of the order not found", i+1)
 			}
 		}

@@ -112,11 +112,12 @@ func (v *Vault) createDEK(ctx context.Context, owner string) (*polydev.DataKey, 
 }
 
 // unwrap unwraps a DEK, reloading the key file once if the KEK version is unknown (rotated by another
-// process since we loaded it).
+// process since we loaded it). It retries even when this reload changed nothing: a concurrent request
+// may have reloaded the new version in between our failed unwrap and our reload.
 func (v *Vault) unwrap(owner string, wrapped []byte) ([]byte, error) {
 	key, err := v.kr.UnwrapDEK(owner, wrapped)
 	if errors.Is(err, ErrUnknownKeyVersion) && v.keyFile != "" {
-		if changed, rerr := v.kr.ReloadFile(v.keyFile); rerr == nil && changed {
+		if _, rerr := v.kr.ReloadFile(v.keyFile); rerr == nil {
 			key, err = v.kr.UnwrapDEK(owner, wrapped)
 		}
 	}

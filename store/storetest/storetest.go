@@ -28,6 +28,18 @@ func Run(t *testing.T, open Opener) {
 		{"TierLimitsSeeded", testTierLimitsSeeded},
 		{"TierLimitsPut", testTierLimitsPut},
 		{"TierLimitsPutAtomic", testTierLimitsPutAtomic},
+		{"ProviderKeys", testProviderKeys},
+		{"ProviderKeyUpdate", testProviderKeyUpdate},
+		{"ProviderKeyIsolation", testProviderKeyIsolation},
+		{"ProviderKeyHostileIDs", testProviderKeyHostileIDs},
+		{"ProviderKeyDelete", testProviderKeyDelete},
+		{"ProviderKeyResetUsage", testProviderKeyResetUsage},
+		{"ProviderKeyReorder", testProviderKeyReorder},
+		{"ProviderKeySecretBytes", testProviderKeySecretBytes},
+		{"DataKeys", testDataKeys},
+		{"DataKeysBefore", testDataKeysBefore},
+		{"SwapDataKey", testSwapDataKey},
+		{"CountDataKeysByKEK", testCountDataKeysByKEK},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
