@@ -127,6 +127,7 @@ type Store interface {
 	TierStore
 	ProviderKeyStore
 	DataKeyStore
+	PriceStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

@@ -21,6 +21,7 @@ import (
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/internal/pgtest"
 	"github.com/polydev/polydev/netguard"
+	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 	"github.com/polydev/polydev/store/postgres"
 	"github.com/polydev/polydev/store/sqlite"
@@ -112,7 +113,7 @@ func newEnvAt(t *testing.T, engine, where string, cfg Config) *env {
 		t.Fatal(err)
 	}
 	keys := &providerkeys.Service{Store: st, Vault: vault.NewVault(kr, st, ""), Guard: guard.WithResolver(fakeDNS{})}
-	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys})
+	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys, Prices: &pricing.Table{Store: st}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,6 +27,8 @@ func (s *Server) routes() *http.ServeMux {
 
 	mux.HandleFunc("GET /api/admin/providers", s.handle(s.admin(s.listProviders)))
 	mux.HandleFunc("POST /api/admin/providers", s.handle(s.admin(s.providerActions)))
+	mux.HandleFunc("GET /api/admin/pricing", s.handle(s.admin(s.getPricing)))
+	mux.HandleFunc("PUT /api/admin/pricing", s.handle(s.admin(s.putPricing)))
 	mux.HandleFunc("GET /api/admin/tier-limits", s.handle(s.admin(s.getTierLimits)))
 	mux.HandleFunc("PUT /api/admin/tier-limits", s.handle(s.admin(s.putTierLimits)))
 	return mux

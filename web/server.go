@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 )
 
@@ -50,6 +51,7 @@ type Deps struct {
 	Log      *slog.Logger
 	Registry *prometheus.Registry // receives the HTTP metrics; served at /metrics
 	Keys     *providerkeys.Service
+	Prices   *pricing.Table
 }
 
 // Server is the HTTP API. Build one with New and serve Handler().
@@ -57,6 +59,7 @@ type Server struct {
 	cfg      Config
 	store    polydev.Store
 	keys     *providerkeys.Service
+	prices   *pricing.Table
 	log      *slog.Logger
 	metrics  *metrics
 	csrf     *http.CrossOriginProtection
@@ -70,7 +73,7 @@ type Server struct {
 func New(cfg Config, d Deps) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
-		cfg: cfg, store: d.Store, keys: d.Keys, log: d.Log, registry: d.Registry,
+		cfg: cfg, store: d.Store, keys: d.Keys, prices: d.Prices, log: d.Log, registry: d.Registry,
 		csrf: http.NewCrossOriginProtection(),
 		now:  polydev.Now,
 	}

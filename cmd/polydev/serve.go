@@ -18,6 +18,7 @@ import (
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/auth"
 	"github.com/polydev/polydev/netguard"
+	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 	"github.com/polydev/polydev/vault"
 	"github.com/polydev/polydev/web"
@@ -97,7 +98,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed",
 	}, web.Deps{
 		Store: db, Log: log, Registry: reg,
-		Keys: &providerkeys.Service{Store: db, Vault: vlt, Guard: guard},
+		Keys:   &providerkeys.Service{Store: db, Vault: vlt, Guard: guard},
+		Prices: &pricing.Table{Store: db},
 	})
 	if err != nil {
 		return err

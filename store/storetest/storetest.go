@@ -28,6 +28,7 @@ func Run(t *testing.T, open Opener) {
 		{"TierLimitsSeeded", testTierLimitsSeeded},
 		{"TierLimitsPut", testTierLimitsPut},
 		{"TierLimitsPutAtomic", testTierLimitsPutAtomic},
+		{"PriceOverrides", testPriceOverrides},
 		{"ProviderKeys", testProviderKeys},
 		{"ProviderKeyUpdate", testProviderKeyUpdate},
 		{"ProviderKeyIsolation", testProviderKeyIsolation},
