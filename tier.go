@@ -128,6 +128,7 @@ type Store interface {
 	ProviderKeyStore
 	DataKeyStore
 	PriceStore
+	UsageStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

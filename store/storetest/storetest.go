@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"TierLimitsPut", testTierLimitsPut},
 		{"TierLimitsPutAtomic", testTierLimitsPutAtomic},
 		{"PriceOverrides", testPriceOverrides},
+		{"Usage", testUsage},
 		{"ProviderKeys", testProviderKeys},
 		{"ProviderKeyUpdate", testProviderKeyUpdate},
 		{"ProviderKeyIsolation", testProviderKeyIsolation},
