@@ -66,6 +66,10 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*polydev.
 	if h := r.Header.Get("Authorization"); h != "" {
 		return s.authenticateToken(r, h)
 	}
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		// Anthropic clients (Claude Code, the SDKs) send their key here.
+		return s.authenticateToken(r, "Bearer "+k)
+	}
 	c, err := r.Cookie(SessionCookie)
 	if err != nil {
 		return nil, errAuthRequired

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/accounting"
+	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/internal/pgtest"
 	"github.com/polydev/polydev/netguard"
 	"github.com/polydev/polydev/pricing"
@@ -67,12 +69,13 @@ func (c *testClock) now() time.Time      { return time.Now().Add(time.Duration(c
 func (c *testClock) set(d time.Duration) { c.offset.Store(int64(d)) }
 
 type env struct {
-	t     *testing.T
-	clock *testClock
-	srv   *Server
-	store polydev.Store
-	ts    *httptest.Server
-	logs  *syncBuffer
+	t        *testing.T
+	clock    *testClock
+	recorder *accounting.Recorder
+	srv      *Server
+	store    polydev.Store
+	ts       *httptest.Server
+	logs     *syncBuffer
 }
 
 var engines = []string{"sqlite", "postgres"}
@@ -113,7 +116,16 @@ func newEnvAt(t *testing.T, engine, where string, cfg Config) *env {
 		t.Fatal(err)
 	}
 	keys := &providerkeys.Service{Store: st, Vault: vault.NewVault(kr, st, ""), Guard: guard.WithResolver(fakeDNS{})}
-	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys, Prices: &pricing.Table{Store: st}})
+	prices := &pricing.Table{Store: st}
+	recorder := &accounting.Recorder{Store: st, Log: log}
+	recorder.Start()
+	t.Cleanup(func() { _ = recorder.Stop(context.Background()) })
+	allowLoopback, err := netguard.ParseAllowList("127.0.0.0/8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &router.Router{Store: st, Keys: keys, Prices: prices, Usage: recorder, Log: log, Client: allowLoopback.Client(nil)}
+	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys, Prices: prices, Router: rt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +133,11 @@ func newEnvAt(t *testing.T, engine, where string, cfg Config) *env {
 	clock := &testClock{}
 	srv.now = clock.now
 	keys.Now = clock.now
+	rt.Now = clock.now
 	srv.limiter.now = clock.now
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, clock: clock, srv: srv, store: st, ts: ts, logs: logs}
+	return &env{t: t, clock: clock, srv: srv, recorder: recorder, store: st, ts: ts, logs: logs}
 }
 
 type resp struct {

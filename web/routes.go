@@ -20,6 +20,11 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/account/tokens", s.handle(s.user(s.listTokens)))
 	mux.HandleFunc("DELETE /api/account/tokens/{id}", s.handle(s.user(s.revokeToken)))
 
+	mux.HandleFunc("POST /v1/chat/completions", s.gateway(openaiSurface))
+	mux.HandleFunc("POST /v1/messages", s.gateway(anthropicSurface))
+	mux.HandleFunc("GET /v1/models", s.listModels)
+	mux.HandleFunc("POST /api/chat/completions", s.chatCompletions)
+
 	mux.HandleFunc("GET /api/api-keys", s.handle(s.user(s.listAPIKeys)))
 	mux.HandleFunc("POST /api/api-keys", s.handle(s.user(s.createAPIKey)))
 	mux.HandleFunc("PATCH /api/api-keys/{id}", s.handle(s.user(s.updateAPIKey)))

@@ -12,19 +12,21 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 )
 
 // Config holds the HTTP layer's settings; zero values get the defaults noted.
 type Config struct {
-	SessionIdle     time.Duration // default 72h: a session unused this long ends
-	SessionMax      time.Duration // default 30 days: absolute session lifetime
-	MaxBodyBytes    int64         // default 1 MiB for API JSON bodies
-	TrustedOrigins  []string      // extra origins allowed for cookie-authenticated writes
-	SignupDisabled  bool          // refuse POST /api/account/signup
-	LoginBurst      int           // default 10 attempts per key before throttling
-	LoginRefillTime time.Duration // default 30s: one attempt regained per this period
+	SessionIdle         time.Duration // default 72h: a session unused this long ends
+	SessionMax          time.Duration // default 30 days: absolute session lifetime
+	MaxBodyBytes        int64         // default 1 MiB for API JSON bodies
+	MaxGatewayBodyBytes int64         // default 32 MiB for generation requests (images, long documents)
+	TrustedOrigins      []string      // extra origins allowed for cookie-authenticated writes
+	SignupDisabled      bool          // refuse POST /api/account/signup
+	LoginBurst          int           // default 10 attempts per key before throttling
+	LoginRefillTime     time.Duration // default 30s: one attempt regained per this period
 }
 
 func (c *Config) setDefaults() {
@@ -36,6 +38,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxGatewayBodyBytes == 0 {
+		c.MaxGatewayBodyBytes = 32 << 20
 	}
 	if c.LoginBurst == 0 {
 		c.LoginBurst = 10
@@ -52,6 +57,7 @@ type Deps struct {
 	Registry *prometheus.Registry // receives the HTTP metrics; served at /metrics
 	Keys     *providerkeys.Service
 	Prices   *pricing.Table
+	Router   *router.Router
 }
 
 // Server is the HTTP API. Build one with New and serve Handler().
@@ -60,6 +66,7 @@ type Server struct {
 	store    polydev.Store
 	keys     *providerkeys.Service
 	prices   *pricing.Table
+	router   *router.Router
 	log      *slog.Logger
 	metrics  *metrics
 	csrf     *http.CrossOriginProtection
@@ -73,7 +80,7 @@ type Server struct {
 func New(cfg Config, d Deps) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
-		cfg: cfg, store: d.Store, keys: d.Keys, prices: d.Prices, log: d.Log, registry: d.Registry,
+		cfg: cfg, store: d.Store, keys: d.Keys, prices: d.Prices, router: d.Router, log: d.Log, registry: d.Registry,
 		csrf: http.NewCrossOriginProtection(),
 		now:  polydev.Now,
 	}

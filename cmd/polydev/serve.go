@@ -16,7 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/accounting"
 	"github.com/polydev/polydev/auth"
+	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/netguard"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
@@ -93,13 +95,26 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	recorder := &accounting.Recorder{Store: db, Log: log}
+	reg.MustRegister(recorder.Collectors()...)
+	recorder.Start()
+	// Registered before the HTTP server, so it stops after it: requests drain first, then their
+	// usage records are written.
+	cl.add("accounting", recorder.Stop)
+
+	keys := &providerkeys.Service{Store: db, Vault: vlt, Guard: guard}
+	prices := &pricing.Table{Store: db}
+	rt := &router.Router{
+		Store: db, Keys: keys, Prices: prices, Usage: recorder, Log: log,
+		Client: guard.Client(upstreamTransport()),
+	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed",
 	}, web.Deps{
 		Store: db, Log: log, Registry: reg,
-		Keys:   &providerkeys.Service{Store: db, Vault: vlt, Guard: guard},
-		Prices: &pricing.Table{Store: db},
+		Keys: keys, Prices: prices, Router: rt,
 	})
 	if err != nil {
 		return err
@@ -141,4 +156,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		return err
 	}
+}
+
+// upstreamTransport is tuned for many concurrent long-lived streams to a few provider hosts.
+func upstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 512
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 5 * time.Minute // a slow model may think a long time before its first byte
+	return t
 }

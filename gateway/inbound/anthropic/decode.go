@@ -1,0 +1,370 @@
+// Package anthropic is the inbound codec for the Anthropic Messages shape (POST /v1/messages, so
+// that tools like Claude Code can use the gateway as their base URL): it parses a client's request
+// body into an llm.Request and renders an llm.Response as a message object, an llm.Stream as the
+// full Anthropic event sequence (message_start, content_block_start/delta/stop, message_delta,
+// message_stop), and errors as {"type":"error","error":{...}} — or as an `event: error` once a
+// stream has started. It does no routing, authentication or I/O beyond writing to the
+// http.ResponseWriter it is given.
+//
+// Decoding is strict about what it knows (max_tokens is required, as the Messages API requires it;
+// every known field must have its documented type) and ignores unknown fields. The shape has no
+// field for an upstream URL or key: a body carrying them is parsed as if they were absent.
+// Extended thinking is not supported: the thinking parameter is ignored and thinking blocks in
+// the history are dropped.
+package anthropic
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/gateway/inbound/internal/wire"
+	"github.com/polydev/polydev/gateway/llm"
+)
+
+type wireRequest struct {
+	Model         string          `json:"model"`
+	MaxTokens     *int            `json:"max_tokens"`
+	System        json.RawMessage `json:"system"`
+	Messages      []wireMessage   `json:"messages"`
+	Tools         []wireTool      `json:"tools"`
+	ToolChoice    *wireToolChoice `json:"tool_choice"`
+	Temperature   *float64        `json:"temperature"`
+	TopP          *float64        `json:"top_p"`
+	StopSequences []string        `json:"stop_sequences"`
+	Stream        bool            `json:"stream"`
+	Metadata      *struct {
+		UserID string `json:"user_id"`
+	} `json:"metadata"`
+}
+
+type wireMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type wireBlock struct {
+	Type   string `json:"type"`
+	Text   string `json:"text"`
+	Source *struct {
+		Type      string `json:"type"`
+		MediaType string `json:"media_type"`
+		Data      string `json:"data"`
+		URL       string `json:"url"`
+	} `json:"source"`
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Input     json.RawMessage `json:"input"`
+	ToolUseID string          `json:"tool_use_id"`
+	Content   json.RawMessage `json:"content"`
+	IsError   bool            `json:"is_error"`
+}
+
+type wireTool struct {
+	Type        string          `json:"type"`
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	InputSchema json.RawMessage `json:"input_schema"`
+}
+
+type wireToolChoice struct {
+	Type                   string `json:"type"`
+	Name                   string `json:"name"`
+	DisableParallelToolUse bool   `json:"disable_parallel_tool_use"`
+}
+
+const maxModelLen = 256
+
+// DecodeRequest parses a Messages request body.
+func DecodeRequest(body []byte) (*llm.Request, error) {
+	var w wireRequest
+	if err := wire.Decode(body, &w); err != nil {
+		return nil, err
+	}
+	r := &llm.Request{Model: w.Model, Temperature: w.Temperature, TopP: w.TopP, Stop: w.StopSequences, Stream: w.Stream}
+	switch {
+	case w.Model == "":
+		return nil, polydev.Errorf(polydev.EINVALID, "model: Field required")
+	case len(w.Model) > maxModelLen:
+		return nil, wire.Invalid("model", "longer than %d characters", maxModelLen)
+	case w.MaxTokens == nil:
+		return nil, polydev.Errorf(polydev.EINVALID, "max_tokens: Field required")
+	case *w.MaxTokens < 1:
+		return nil, wire.Invalid("max_tokens", "must be at least 1")
+	case len(w.Messages) == 0:
+		return nil, polydev.Errorf(polydev.EINVALID, "messages: at least one message is required")
+	case w.Temperature != nil && (*w.Temperature < 0 || *w.Temperature > 1):
+		return nil, wire.Invalid("temperature", "must be between 0 and 1")
+	case w.TopP != nil && (*w.TopP < 0 || *w.TopP > 1):
+		return nil, wire.Invalid("top_p", "must be between 0 and 1")
+	}
+	r.MaxTokens = *w.MaxTokens
+	if w.Metadata != nil {
+		r.User = w.Metadata.UserID
+	}
+	system, err := decodeSystem(w.System)
+	if err != nil {
+		return nil, err
+	}
+	r.System = system
+	if err := decodeTools(&w, r); err != nil {
+		return nil, err
+	}
+	if err := decodeMessages(w.Messages, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// decodeSystem accepts a string or an array of text blocks (cache_control is ignored).
+func decodeSystem(raw json.RawMessage) (string, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "", nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", wire.Invalid("system", "invalid string")
+		}
+		return s, nil
+	}
+	var blocks []wireBlock
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return "", wire.Invalid("system", "must be a string or an array of text blocks")
+	}
+	texts := make([]string, 0, len(blocks))
+	for i, b := range blocks {
+		if b.Type != "text" {
+			return "", wire.Invalid("system["+strconv.Itoa(i)+"].type", "must be \"text\"")
+		}
+		texts = append(texts, b.Text)
+	}
+	return strings.Join(texts, "\n\n"), nil
+}
+
+func decodeTools(w *wireRequest, r *llm.Request) error {
+	names := map[string]bool{}
+	for i, t := range w.Tools {
+		field := "tools[" + strconv.Itoa(i) + "]"
+		if t.Type != "" && t.Type != "custom" {
+			return wire.Invalid(field+".type", "server tool %q is not supported", t.Type)
+		}
+		if !validToolName(t.Name) {
+			return wire.Invalid(field+".name", "must be 1 to 64 letters, digits, underscores or dashes")
+		}
+		if names[t.Name] {
+			return wire.Invalid(field+".name", "%q is declared twice", t.Name)
+		}
+		names[t.Name] = true
+		if !isObject(t.InputSchema) {
+			return wire.Invalid(field+".input_schema", "required: a JSON Schema object")
+		}
+		r.Tools = append(r.Tools, llm.Tool{Name: t.Name, Description: t.Description, Parameters: t.InputSchema})
+	}
+	tc := w.ToolChoice
+	if tc == nil {
+		return nil
+	}
+	r.ToolChoice.DisableParallel = tc.DisableParallelToolUse
+	switch tc.Type {
+	case "auto":
+		r.ToolChoice.Mode = llm.ToolChoiceAuto
+	case "any":
+		r.ToolChoice.Mode = llm.ToolChoiceRequired
+	case "none":
+		r.ToolChoice.Mode = llm.ToolChoiceNone
+	case "tool":
+		if !names[tc.Name] {
+			return wire.Invalid("tool_choice.name", "%q is not among tools", tc.Name)
+		}
+		r.ToolChoice.Mode, r.ToolChoice.Name = llm.ToolChoiceTool, tc.Name
+	default:
+		return wire.Invalid("tool_choice.type", "must be auto, any, tool or none")
+	}
+	if r.ToolChoice.Mode == llm.ToolChoiceRequired && len(r.Tools) == 0 {
+		return wire.Invalid("tool_choice", "\"any\" needs tools")
+	}
+	return nil
+}
+
+func decodeMessages(msgs []wireMessage, r *llm.Request) error {
+	calls := map[string]bool{}
+	r.Messages = make([]llm.Message, 0, len(msgs)+1)
+	for i, m := range msgs {
+		field := "messages[" + strconv.Itoa(i) + "]"
+		blocks, err := decodeBlocks(field+".content", m.Content)
+		if err != nil {
+			return err
+		}
+		switch m.Role {
+		case "user":
+			results, rest, err := userParts(field, blocks, calls)
+			if err != nil {
+				return err
+			}
+			// Tool results become a tool turn before the rest of the user turn.
+			if len(results) > 0 {
+				r.Messages = append(r.Messages, llm.Message{Role: llm.RoleTool, Content: results})
+			}
+			if len(rest) > 0 || len(results) == 0 {
+				r.Messages = append(r.Messages, llm.Message{Role: llm.RoleUser, Content: rest})
+			}
+		case "assistant":
+			parts, err := assistantParts(field, blocks, calls)
+			if err != nil {
+				return err
+			}
+			r.Messages = append(r.Messages, llm.Message{Role: llm.RoleAssistant, Content: parts})
+		case "":
+			return wire.Invalid(field+".role", "Field required")
+		default:
+			return wire.Invalid(field+".role", "must be user or assistant, not %q", m.Role)
+		}
+	}
+	return nil
+}
+
+// decodeBlocks reads content: a string (one text block) or an array of blocks.
+func decodeBlocks(field string, raw json.RawMessage) ([]wireBlock, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, wire.Invalid(field, "Field required")
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, wire.Invalid(field, "invalid string")
+		}
+		return []wireBlock{{Type: "text", Text: s}}, nil
+	}
+	var blocks []wireBlock
+	if err := json.Unmarshal(raw, &blocks); err != nil {
+		return nil, wire.Invalid(field, "must be a string or an array of content blocks")
+	}
+	return blocks, nil
+}
+
+func userParts(field string, blocks []wireBlock, calls map[string]bool) (results, rest []llm.Part, err error) {
+	for j, b := range blocks {
+		bf := field + ".content[" + strconv.Itoa(j) + "]"
+		switch b.Type {
+		case "text":
+			rest = append(rest, llm.TextPart(b.Text))
+		case "image":
+			img, err := image(bf, &b)
+			if err != nil {
+				return nil, nil, err
+			}
+			rest = append(rest, llm.Part{Kind: llm.PartImage, Image: img})
+		case "tool_result":
+			if b.ToolUseID == "" {
+				return nil, nil, wire.Invalid(bf+".tool_use_id", "Field required")
+			}
+			if !calls[b.ToolUseID] {
+				return nil, nil, wire.Invalid(bf+".tool_use_id", "%q answers no earlier tool_use", b.ToolUseID)
+			}
+			content, err := resultContent(bf+".content", b.Content)
+			if err != nil {
+				return nil, nil, err
+			}
+			results = append(results, llm.Part{Kind: llm.PartToolResult, ToolResult: &llm.ToolResult{CallID: b.ToolUseID, Content: content, IsError: b.IsError}})
+		default:
+			return nil, nil, wire.Invalid(bf+".type", "%q is not supported", b.Type)
+		}
+	}
+	return results, rest, nil
+}
+
+// resultContent reads a tool_result's content: absent, a string, or text and image blocks.
+func resultContent(field string, raw json.RawMessage) ([]llm.Part, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	blocks, err := decodeBlocks(field, raw)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]llm.Part, 0, len(blocks))
+	for j, b := range blocks {
+		switch b.Type {
+		case "text":
+			out = append(out, llm.TextPart(b.Text))
+		case "image":
+			img, err := image(field+"["+strconv.Itoa(j)+"]", &b)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, llm.Part{Kind: llm.PartImage, Image: img})
+		default:
+			return nil, wire.Invalid(field+"["+strconv.Itoa(j)+"].type", "%q is not supported in tool results", b.Type)
+		}
+	}
+	return out, nil
+}
+
+func image(field string, b *wireBlock) (*llm.Image, error) {
+	src := b.Source
+	if src == nil {
+		return nil, wire.Invalid(field+".source", "Field required")
+	}
+	switch src.Type {
+	case "base64":
+		if !strings.HasPrefix(src.MediaType, "image/") || src.Data == "" {
+			return nil, wire.Invalid(field+".source", "base64 images need media_type image/... and data")
+		}
+		return &llm.Image{MediaType: src.MediaType, Data: src.Data}, nil
+	case "url":
+		if !strings.HasPrefix(src.URL, "https://") && !strings.HasPrefix(src.URL, "http://") {
+			return nil, wire.Invalid(field+".source.url", "must be an http(s) URL")
+		}
+		return &llm.Image{URL: src.URL}, nil
+	}
+	return nil, wire.Invalid(field+".source.type", "must be base64 or url")
+}
+
+func assistantParts(field string, blocks []wireBlock, calls map[string]bool) ([]llm.Part, error) {
+	parts := make([]llm.Part, 0, len(blocks))
+	for j, b := range blocks {
+		bf := field + ".content[" + strconv.Itoa(j) + "]"
+		switch b.Type {
+		case "text":
+			parts = append(parts, llm.TextPart(b.Text))
+		case "tool_use":
+			if b.ID == "" || b.Name == "" {
+				return nil, wire.Invalid(bf, "tool_use needs id and name")
+			}
+			input := b.Input
+			if len(input) == 0 || string(input) == "null" {
+				input = json.RawMessage("{}")
+			}
+			if !isObject(input) {
+				return nil, wire.Invalid(bf+".input", "must be an object")
+			}
+			calls[b.ID] = true
+			parts = append(parts, llm.Part{Kind: llm.PartToolCall, ToolCall: &llm.ToolCall{ID: b.ID, Name: b.Name, Arguments: input}})
+		case "thinking", "redacted_thinking":
+			// Not supported yet: dropped (see the package doc).
+		default:
+			return nil, wire.Invalid(bf+".type", "%q is not supported", b.Type)
+		}
+	}
+	return parts, nil
+}
+
+func validToolName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func isObject(raw json.RawMessage) bool {
+	var v map[string]json.RawMessage
+	return len(raw) > 0 && json.Unmarshal(raw, &v) == nil && v != nil
+}

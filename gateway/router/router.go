@@ -1,0 +1,125 @@
+// Package router is the gateway's middle: it resolves a model name to a provider, chooses the provider
+// key for a request (failing over to the next key on errors that allow it, before any byte reached the
+// client), calls the provider adapter, prices the usage and hands a usage record to the accounting
+// recorder. It speaks the canonical llm model only; inbound shapes and HTTP live in package web.
+package router
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/accounting"
+	"github.com/polydev/polydev/gateway/provider"
+	"github.com/polydev/polydev/gateway/provider/anthropic"
+	"github.com/polydev/polydev/gateway/provider/gemini"
+	"github.com/polydev/polydev/gateway/provider/openai"
+	"github.com/polydev/polydev/pricing"
+	"github.com/polydev/polydev/providerkeys"
+)
+
+// Router routes canonical requests to providers.
+type Router struct {
+	Store  polydev.Store
+	Keys   *providerkeys.Service
+	Prices *pricing.Table
+	Usage  *accounting.Recorder
+	Client *http.Client // must use netguard's transport: upstream URLs are re-checked at connect time
+	Log    *slog.Logger
+	Now    func() time.Time
+
+	adaptersOnce sync.Once
+	adapters     map[polydev.Provider]provider.Provider
+
+	secrets sync.Map // key id → cachedSecret: decrypted keys, kept briefly to spare the hot path
+}
+
+type cachedSecret struct {
+	secret  string
+	sealed  string // the envelope it came from: a changed key invalidates the entry
+	expires time.Time
+}
+
+// secretTTL bounds how long a decrypted key stays in memory after its last lookup from the store.
+const secretTTL = time.Minute
+
+func (r *Router) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Router) adapter(p polydev.Provider) provider.Provider {
+	r.adaptersOnce.Do(func() {
+		oa := &openai.Provider{}
+		r.adapters = map[polydev.Provider]provider.Provider{
+			polydev.ProviderOpenAI:           oa,
+			polydev.ProviderOpenAICompatible: oa,
+			polydev.ProviderAnthropic:        &anthropic.Provider{},
+			polydev.ProviderGemini:           &gemini.Provider{},
+		}
+	})
+	return r.adapters[p]
+}
+
+// Route is a resolved model: which provider serves it, under which upstream id, and its price.
+type Route struct {
+	Model    string // canonical "provider/model", as recorded and priced
+	Provider polydev.Provider
+	Upstream string // the model id the provider knows
+	Price    *polydev.ModelPrice
+}
+
+// Resolve maps a client's model name ("provider/model", or a bare name the price table knows) to a
+// route. A "provider/model" name the price table does not know is still routed, priced at zero, so
+// that self-hosted models work; the record says so with a zero cost.
+func (r *Router) Resolve(ctx context.Context, model string) (*Route, error) {
+	if model == "" {
+		return nil, polydev.Errorf(polydev.EINVALID, "model is required, e.g. openai/gpt-4o-mini")
+	}
+	price, err := r.Prices.Lookup(ctx, model)
+	switch {
+	case err == nil:
+		prov, name, _ := polydev.SplitModel(price.Model)
+		return &Route{Model: price.Model, Provider: prov, Upstream: name, Price: price}, nil
+	case polydev.ErrorCode(err) != polydev.ENOTFOUND:
+		return nil, err
+	}
+	prov, name, ok := polydev.SplitModel(model)
+	if !ok {
+		return nil, polydev.Errorf(polydev.EINVALID, "unknown model %q: name it provider/model (openai/, anthropic/, gemini/ or openai-compatible/)", truncate(model, 80))
+	}
+	return &Route{Model: model, Provider: prov, Upstream: name, Price: &polydev.ModelPrice{Model: model}}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// Models returns the priced models of every provider the user has an available key for.
+func (r *Router) Models(ctx context.Context, u *polydev.User) ([]*polydev.ModelPrice, error) {
+	entries, err := r.Prices.Entries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	usable := map[polydev.Provider]bool{}
+	for _, p := range polydev.Providers {
+		if _, err := r.candidates(ctx, u, p); err == nil {
+			usable[p] = true
+		}
+	}
+	out := []*polydev.ModelPrice{}
+	for _, e := range entries {
+		if usable[e.Provider()] {
+			out = append(out, e.ModelPrice)
+		}
+	}
+	return out, nil
+}
