@@ -124,7 +124,7 @@ func AsError(err error) (*Error, bool) {
 }
 
 // Canceled returns the error a stream or call reports when its context ended.
-func Canceled(provider string, ctx context.Context, inStream bool) *Error {
+func Canceled(ctx context.Context, provider string, inStream bool) *Error {
 	cause := context.Cause(ctx)
 	if cause == nil {
 		cause = context.Canceled

@@ -174,7 +174,6 @@ type StreamWriter struct {
 	id       string
 	model    string
 	start    llm.Usage // usage known at the start event
-	started  bool
 	headerOK bool
 	msgSent  bool
 	block    int   // index of the open block, or -1
@@ -182,6 +181,7 @@ type StreamWriter struct {
 	next     int   // next block index
 	tools    []int // tool index → block index
 	done     bool
+	stopped  bool // the stop frame was written
 }
 
 // NewStreamWriter returns a writer for one response.
@@ -273,7 +273,6 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 		return nil
 	}
 	if ev.Kind == llm.EventStart {
-		s.started = true
 		s.id, s.model, s.start = ev.ID, ev.Model, ev.Usage
 		return nil
 	}
@@ -315,7 +314,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 			b = s.closeBlock(b)
 		}
 	case llm.EventStop:
-		s.done = true
+		s.done, s.stopped = true, true
 		b = s.closeBlock(b)
 		b = event(b, "message_delta")
 		b = append(b, `{"type":"message_delta","delta":{"stop_reason":`...)
@@ -368,7 +367,9 @@ func Relay(w http.ResponseWriter, s llm.Stream) (llm.Usage, error) {
 	sw := NewStreamWriter(w)
 	for {
 		ev, err := s.Next()
-		if err == io.EOF {
+		if err == io.EOF || err != nil && sw.stopped {
+			// After the stop frame the response is complete, whatever happens while the
+			// upstream's last bytes are read.
 			return s.Usage(), nil
 		}
 		if err != nil {

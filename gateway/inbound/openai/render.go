@@ -153,6 +153,7 @@ type StreamWriter struct {
 	headerOK bool // the 200 and stream headers were sent
 	roleDone bool // the first chunk, with the assistant role, was sent
 	done     bool
+	stopped  bool // the stop frame was written
 }
 
 // NewStreamWriter returns a writer for one response.
@@ -255,7 +256,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 		b = append(b, `}}]}`...)
 		b = append(b, s.suffix...)
 	case llm.EventStop:
-		s.done = true
+		s.done, s.stopped = true, true
 		b = append(b, s.prefix...)
 		b = append(b, `{},"logprobs":null,"finish_reason":`...)
 		b = jsonw.String(b, FinishReason(ev.Stop))
@@ -299,7 +300,9 @@ func Relay(w http.ResponseWriter, s llm.Stream, opts Options) (llm.Usage, error)
 	sw := NewStreamWriter(w, opts)
 	for {
 		ev, err := s.Next()
-		if err == io.EOF {
+		if err == io.EOF || err != nil && sw.stopped {
+			// After the stop frame the response is complete, whatever happens while the
+			// upstream's last bytes are read.
 			return s.Usage(), nil
 		}
 		if err != nil {

@@ -4,33 +4,127 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/polydev/polydev/gateway/internal/jsonscan"
 	"github.com/polydev/polydev/gateway/provider/internal/upstream"
 	"github.com/polydev/polydev/gateway/sse"
 )
 
-// wireEvent is the union of the stream's event payloads.
+// wireEvent is the union of the stream's event payloads. The hot fields are read with
+// jsonscan; the objects that come once per stream or per block go through encoding/json.
 type wireEvent struct {
-	Type    string `json:"type"`
+	Type    string
 	Message *struct {
 		ID    string     `json:"id"`
 		Model string     `json:"model"`
 		Usage *wireUsage `json:"usage"`
-	} `json:"message"`
-	Index        int          `json:"index"`
-	ContentBlock *wireContent `json:"content_block"`
-	Delta        *struct {
-		Type         string `json:"type"`
-		Text         string `json:"text"`
-		PartialJSON  string `json:"partial_json"`
-		StopReason   string `json:"stop_reason"`
-		StopSequence string `json:"stop_sequence"`
-	} `json:"delta"`
-	Usage *wireUsage `json:"usage"`
+	}
+	Index        int
+	ContentBlock *wireContent
+	Delta        *wireDelta
+	Usage        *wireUsage
+}
+
+type wireDelta struct {
+	Type, Text, PartialJSON, StopReason, StopSequence string
+}
+
+// parse reads one event's data into w (reusing delta).
+func parse(sc *jsonscan.Scanner, data []byte, w *wireEvent, delta *wireDelta) error {
+	sc.Reset(data)
+	*w = wireEvent{}
+	if !sc.Object() {
+		return sc.Err()
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			break
+		}
+		var err error
+		switch string(key) {
+		case "type":
+			w.Type = eventType(sc)
+		case "index":
+			w.Index = sc.Int()
+		case "delta":
+			if sc.Null() {
+				continue
+			}
+			*delta = wireDelta{}
+			w.Delta = delta
+			parseDelta(sc, delta)
+		case "message":
+			err = rawInto(sc, &w.Message)
+		case "content_block":
+			err = rawInto(sc, &w.ContentBlock)
+		case "usage":
+			err = rawInto(sc, &w.Usage)
+		default:
+			sc.Skip()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return sc.End()
+}
+
+// rawInto decodes the next value into *dst with encoding/json (a null leaves it nil).
+func rawInto[T any](sc *jsonscan.Scanner, dst **T) error {
+	raw := sc.Skip()
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	*dst = new(T)
+	return json.Unmarshal(raw, *dst)
+}
+
+func parseDelta(sc *jsonscan.Scanner, d *wireDelta) {
+	if !sc.Object() {
+		return
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "type":
+			d.Type = eventType(sc)
+		case "text":
+			d.Text = sc.StringOrNull()
+		case "partial_json":
+			d.PartialJSON = sc.StringOrNull()
+		case "stop_reason":
+			d.StopReason = sc.StringOrNull()
+		case "stop_sequence":
+			d.StopSequence = sc.StringOrNull()
+		default:
+			sc.Skip()
+		}
+	}
+}
+
+// eventType reads a type field without allocating for the names the stream repeats.
+func eventType(sc *jsonscan.Scanner) string {
+	b, _ := sc.Bytes()
+	switch string(b) {
+	case "content_block_delta":
+		return "content_block_delta"
+	case "text_delta":
+		return "text_delta"
+	case "input_json_delta":
+		return "input_json_delta"
+	}
+	return string(b)
 }
 
 // decoder translates the Messages stream. Usage: message_start gives the input side and a
 // provisional output count; each message_delta gives the cumulative output count.
 type decoder struct {
+	sc       jsonscan.Scanner
+	ev       wireEvent
+	delta    wireDelta
 	started  bool
 	blocks   []int // content block index → tool index, or -1 for other blocks
 	tools    int
@@ -49,8 +143,8 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 	case "error":
 		return streamError(ev.Data)
 	}
-	var w wireEvent
-	if err := json.Unmarshal(ev.Data, &w); err != nil {
+	w := &d.ev
+	if err := parse(&d.sc, ev.Data, w, &d.delta); err != nil {
 		return err
 	}
 	if typ == "" {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/gateway/provider"
 	"github.com/polydev/polydev/gateway/provider/internal/providertest"
 	"github.com/polydev/polydev/gateway/provider/internal/upstream"
 	"github.com/polydev/polydev/internal/testkit"
@@ -132,14 +133,12 @@ func TestErrorKinds(t *testing.T) {
 		`not json`: llm.ErrInvalidRequest,
 	}
 	for body, want := range cases {
-		e := call(nil, providertestTarget).HTTPError(400, nil, []byte(body))
+		e := call(nil, provider.Target{}).HTTPError(400, nil, []byte(body))
 		if e.Kind != want || e.Message == "" {
 			t.Errorf("%s: %+v", body, e)
 		}
 	}
 }
-
-var providertestTarget = providertest.Target(&testkit.Upstream{})
 
 func FuzzStreamDecoder(f *testing.F) {
 	for _, name := range testkit.PayloadNames(testkit.Anthropic) {

@@ -1,8 +1,6 @@
 package gemini
 
 import (
-	"encoding/json"
-
 	"github.com/polydev/polydev/gateway/provider/internal/upstream"
 	"github.com/polydev/polydev/gateway/sse"
 )
@@ -11,6 +9,7 @@ import (
 // chunk; function calls arrive whole; the last chunk carries finishReason and the final
 // usageMetadata, and the body simply ends (there is no end marker).
 type decoder struct {
+	p       parser
 	started bool
 	tools   int
 	finish  string
@@ -18,15 +17,15 @@ type decoder struct {
 }
 
 func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
-	var w wireResponse
-	if err := json.Unmarshal(ev.Data, &w); err != nil {
+	if err := d.p.parse(ev.Data, !d.started); err != nil {
 		return err
 	}
-	if w.Error != nil {
-		return streamError(w.Error)
+	c := &d.p.c
+	if c.Error != nil {
+		return streamError(c.Error)
 	}
-	if w.UsageMetadata != nil {
-		in, out := w.UsageMetadata.apply(s.Reported())
+	if c.HasUsage {
+		in, out := c.Usage.apply(s.Reported())
 		if in {
 			s.SetInputKnown()
 		}
@@ -34,32 +33,26 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 	}
 	if !d.started {
 		d.started = true
-		s.Start(w.ResponseID, w.ModelVersion)
+		s.Start(c.ResponseID, c.ModelVersion)
 	}
-	if w.PromptFeedback != nil && w.PromptFeedback.BlockReason != "" {
+	if c.BlockReason != "" {
 		d.blocked = true
 	}
-	if len(w.Candidates) == 0 {
-		return nil
-	}
-	c := &w.Candidates[0]
-	if c.Content != nil {
-		for i := range c.Content.Parts {
-			p := &c.Content.Parts[i]
-			switch {
-			case p.FunctionCall != nil:
-				tc := toolCall(p.FunctionCall)
-				s.ToolStart(d.tools, tc.ID, tc.Name)
-				s.ToolDelta(d.tools, string(tc.Arguments))
-				s.ToolEnd(d.tools)
-				d.tools++
-			case !p.Thought:
-				s.Text(p.Text)
-			}
+	for i := range c.Parts {
+		p := &c.Parts[i]
+		switch {
+		case p.Call != nil:
+			tc := toolCall(p.Call)
+			s.ToolStart(d.tools, tc.ID, tc.Name)
+			s.ToolDelta(d.tools, string(tc.Arguments))
+			s.ToolEnd(d.tools)
+			d.tools++
+		case !p.Thought:
+			s.Text(p.Text)
 		}
 	}
-	if c.FinishReason != "" {
-		d.finish = c.FinishReason
+	if c.Finish != "" {
+		d.finish = c.Finish
 	}
 	return nil
 }

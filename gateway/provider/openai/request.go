@@ -44,7 +44,6 @@ type wireImageURL struct {
 }
 
 type wireToolCall struct {
-	Index    *int         `json:"index,omitempty"` // streaming deltas only
 	ID       string       `json:"id,omitempty"`
 	Type     string       `json:"type,omitempty"`
 	Function wireFunction `json:"function"`

@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"encoding/json"
 	"strconv"
 
 	"github.com/polydev/polydev/gateway/llm"
@@ -9,26 +8,10 @@ import (
 	"github.com/polydev/polydev/gateway/sse"
 )
 
-// wireChunk is one chat.completion.chunk (or an error chunk).
-type wireChunk struct {
-	ID      string `json:"id"`
-	Model   string `json:"model"`
-	Choices []struct {
-		Index int `json:"index"`
-		Delta struct {
-			Content   string         `json:"content"`
-			Refusal   string         `json:"refusal"`
-			ToolCalls []wireToolCall `json:"tool_calls"`
-		} `json:"delta"`
-		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *wireUsage `json:"usage"`
-	Error *wireError `json:"error"`
-}
-
 // decoder translates chat.completion.chunk events. The stop event is held from finish_reason
 // until [DONE], because the usage chunk OpenAI sends with include_usage comes between them.
 type decoder struct {
+	p       parser
 	begun   bool
 	finish  string
 	refused bool
@@ -50,10 +33,10 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 		d.finishStream(s)
 		return nil
 	}
-	var c wireChunk
-	if err := json.Unmarshal(ev.Data, &c); err != nil {
+	if err := d.p.parse(ev.Data, !d.begun); err != nil {
 		return err
 	}
+	c := &d.p.c
 	if c.Error != nil {
 		return streamError(c.Error)
 	}
@@ -61,21 +44,18 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 		d.begun = true
 		s.Start(c.ID, c.Model)
 	}
-	for i := range c.Choices {
-		ch := &c.Choices[i]
-		if ch.Index != 0 {
-			continue // n > 1 is refused by the inbound codecs; ignore stray choices
-		}
-		s.Text(ch.Delta.Content)
-		if ch.Delta.Refusal != "" {
+	if c.HasChoice {
+		ch := &c.Choice
+		s.Text(ch.Content)
+		if ch.Refusal != "" {
 			d.refused = true
-			s.Text(ch.Delta.Refusal)
+			s.Text(ch.Refusal)
 		}
-		for j := range ch.Delta.ToolCalls {
-			d.toolDelta(s, &ch.Delta.ToolCalls[j])
+		for j := range ch.ToolCalls {
+			d.toolDelta(s, &ch.ToolCalls[j])
 		}
-		if ch.FinishReason != "" {
-			d.finish = ch.FinishReason
+		if ch.Finish != "" {
+			d.finish = ch.Finish
 			d.closeTools(s)
 		}
 	}
@@ -87,10 +67,10 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 	return nil
 }
 
-func (d *decoder) toolDelta(s *upstream.Stream, tc *wireToolCall) {
+func (d *decoder) toolDelta(s *upstream.Stream, tc *toolDelta) {
 	idx := len(d.tools)
-	if tc.Index != nil {
-		idx = *tc.Index
+	if tc.HasIndex {
+		idx = tc.Index
 	}
 	if idx < 0 || idx > 1024 {
 		return // nonsense index: drop rather than grow without bound
@@ -108,10 +88,10 @@ func (d *decoder) toolDelta(s *upstream.Stream, tc *wireToolCall) {
 		if id == "" {
 			id = "call_" + strconv.Itoa(t.canon)
 		}
-		s.ToolStart(t.canon, id, tc.Function.Name)
+		s.ToolStart(t.canon, id, tc.Name)
 	}
 	if t.open {
-		s.ToolDelta(t.canon, tc.Function.Arguments)
+		s.ToolDelta(t.canon, tc.Arguments)
 	}
 }
 

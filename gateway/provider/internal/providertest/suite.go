@@ -190,6 +190,10 @@ func testText(t *testing.T, c Config) {
 	if s.Usage() != want {
 		t.Errorf("Stream.Usage() = %+v after the end, want %+v", s.Usage(), want)
 	}
+	// A finished stream was read to its end, so its connection goes back to the pool.
+	if d, ok := s.(interface{ Drained() bool }); !ok || !d.Drained() {
+		t.Error("the body was not read to its end")
+	}
 }
 
 func countKind(evs []llm.Event, k llm.EventKind) int {

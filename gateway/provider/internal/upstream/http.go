@@ -85,7 +85,7 @@ func (c Call) Send(req *http.Request) (*http.Response, error) {
 // transportError classifies a failure to get (or keep reading) a response.
 func (c Call) transportError(ctx context.Context, err error, inStream bool) *llm.Error {
 	if ctx.Err() != nil {
-		return llm.Canceled(c.Provider, ctx, inStream)
+		return llm.Canceled(ctx, c.Provider, inStream)
 	}
 	e := &llm.Error{Provider: c.Provider, Kind: llm.ErrNetwork, Message: "could not reach the provider", Retryable: true, InStream: inStream, Cause: err}
 	if inStream {

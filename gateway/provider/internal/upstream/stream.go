@@ -119,7 +119,7 @@ func (s *Stream) readError(err error) error {
 		}
 		return nil
 	case s.ctx.Err() != nil:
-		return llm.Canceled(s.provider, s.ctx, true)
+		return llm.Canceled(s.ctx, s.provider, true)
 	case errors.Is(err, sse.ErrEventTooLarge):
 		return Malformed(s.provider, true, err)
 	case err == io.ErrUnexpectedEOF:
@@ -182,7 +182,7 @@ func (s *Stream) Close() error {
 	}
 	s.closed = true
 	if s.err == nil {
-		s.err = llm.Canceled(s.provider, context.Background(), true)
+		s.err = llm.Canceled(context.Background(), s.provider, true)
 		s.err.(*llm.Error).Message = "the stream was closed"
 	}
 	return s.body.Close()
