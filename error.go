@@ -7,15 +7,16 @@ import (
 
 // Error codes. Each maps to one HTTP status and one OpenAI-style error type in package web.
 const (
-	EINVALID      = "invalid"        // the request is malformed or breaks a rule: 400
-	EUNAUTHORIZED = "unauthorized"   // no valid credentials: 401
-	EFORBIDDEN    = "forbidden"      // authenticated but not allowed: 403
-	ENOTFOUND     = "not_found"      // no such thing, or not the caller's: 404
-	ECONFLICT     = "conflict"       // clashes with existing state (e.g. email taken): 409
-	ETOOLARGE     = "too_large"      // request body over the limit: 413
-	ERATELIMIT    = "rate_limited"   // too many requests: 429
-	EUNAVAILABLE  = "unavailable"    // a dependency is down or a feature is off: 503
-	EINTERNAL     = "internal_error" // anything unexpected: 500
+	EINVALID      = "invalid"          // the request is malformed or breaks a rule: 400
+	EUNAUTHORIZED = "unauthorized"     // no valid credentials: 401
+	EFORBIDDEN    = "forbidden"        // authenticated but not allowed: 403
+	ENOTFOUND     = "not_found"        // no such thing, or not the caller's: 404
+	ECONFLICT     = "conflict"         // clashes with existing state (e.g. email taken): 409
+	ETOOLARGE     = "too_large"        // request body over the limit: 413
+	EPAYMENT      = "payment_required" // a budget is exhausted: 402
+	ERATELIMIT    = "rate_limited"     // too many requests: 429
+	EUNAVAILABLE  = "unavailable"      // a dependency is down or a feature is off: 503
+	EINTERNAL     = "internal_error"   // anything unexpected: 500
 )
 
 // Error is the one error type of Polydev. Message is safe to show to the client; Cause is only ever

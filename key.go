@@ -46,6 +46,7 @@ type ProviderKey struct {
 	MonthlyBudget *Money // nil = no budget
 	DailyLimit    *int64 // requests per day; nil = none
 	RateLimitRPM  *int64 // requests per minute; nil = none
+	MaxConcurrent *int64 // requests in flight at once; nil = none
 	Priority      int64  // lower goes first
 	Active        bool
 	Usage         KeyUsage

@@ -129,6 +129,8 @@ type Store interface {
 	DataKeyStore
 	PriceStore
 	UsageStore
+	LimitStore
+	UserDataStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

@@ -30,6 +30,7 @@ type UsageRecord struct {
 	TTFBMS           int64     `json:"ttfbMs"`
 	OverheadUS       int64     `json:"overheadUs"` // time Polydev itself spent
 	SessionID        string    `json:"sessionId,omitempty"`
+	ReservationID    string    `json:"-"` // settled by this record
 	CreatedAt        time.Time `json:"createdAt"`
 }
 
@@ -38,6 +39,9 @@ const (
 	UsageOK        = "ok"
 	UsageError     = "error"
 	UsageCancelled = "cancelled"
+	// UsageInterrupted marks a record written by the sweeper for a reservation whose process died:
+	// billed at the reserved amount, counts estimated.
+	UsageInterrupted = "interrupted"
 )
 
 // UsageStore persists usage records.

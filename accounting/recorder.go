@@ -64,6 +64,14 @@ func (r *Recorder) Record(rec *polydev.UsageRecord) {
 	r.queue <- rec
 }
 
+// RecordSync queues rec and waits until it is stored (group commit: it shares a transaction with
+// whatever else is queued). The gateway uses it for completed requests, so that a response a client
+// received always has its record, even if the process is killed right after.
+func (r *Recorder) RecordSync(ctx context.Context, rec *polydev.UsageRecord) error {
+	r.Record(rec)
+	return r.Flush(ctx)
+}
+
 // Flush waits until every record queued before the call is stored (tests and shutdown use it).
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.init()

@@ -10,7 +10,7 @@ import (
 
 const providerKeyColumns = `id, user_id, provider, name, secret, dek_version, preview, base_url, monthly_budget_micros,
 	daily_limit, rate_limit_rpm, priority, active, usage_month, month_spend_micros, usage_day, day_requests,
-	total_requests, input_tokens, output_tokens, total_spend_micros, last_used_at, created_at, updated_at`
+	total_requests, input_tokens, output_tokens, total_spend_micros, last_used_at, created_at, updated_at, concurrency_limit`
 
 // ownerClause scopes a query to an owner: a user id, or "" for platform keys (user_id IS NULL).
 const ownerClause = `COALESCE(user_id, '') = ?`
@@ -18,12 +18,12 @@ const ownerClause = `COALESCE(user_id, '') = ?`
 func scanProviderKey(s scanner) (*polydev.ProviderKey, error) {
 	var k polydev.ProviderKey
 	var user sql.NullString
-	var budget, daily, rpm, lastUsed sql.NullInt64
+	var budget, daily, rpm, conc, lastUsed sql.NullInt64
 	var spend, total int64
 	var created, updated int64
 	err := s.Scan(&k.ID, &user, &k.Provider, &k.Name, &k.Secret, &k.DEKVersion, &k.Preview, &k.BaseURL, &budget,
 		&daily, &rpm, &k.Priority, &k.Active, &k.Usage.Month, &spend, &k.Usage.Day, &k.Usage.DayRequests,
-		&k.Usage.TotalRequests, &k.Usage.InputTokens, &k.Usage.OutputTokens, &total, &lastUsed, &created, &updated)
+		&k.Usage.TotalRequests, &k.Usage.InputTokens, &k.Usage.OutputTokens, &total, &lastUsed, &created, &updated, &conc)
 	if err != nil {
 		return nil, err
 	}
@@ -37,6 +37,9 @@ func scanProviderKey(s scanner) (*polydev.ProviderKey, error) {
 	}
 	if rpm.Valid {
 		k.RateLimitRPM = &rpm.Int64
+	}
+	if conc.Valid {
+		k.MaxConcurrent = &conc.Int64
 	}
 	k.Usage.MonthSpend, k.Usage.TotalSpend = polydev.Money(spend), polydev.Money(total)
 	k.Usage.LastUsedAt = fromNullMS(lastUsed)
@@ -58,11 +61,11 @@ func nullMoney(m *polydev.Money) sql.NullInt64 {
 // CreateProviderKey implements polydev.ProviderKeyStore.
 func (db *DB) CreateProviderKey(ctx context.Context, k *polydev.ProviderKey) error {
 	_, err := db.exec(ctx, `INSERT INTO provider_keys (`+providerKeyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, nullOwner(k.UserID), k.Provider, k.Name, k.Secret, k.DEKVersion, k.Preview, k.BaseURL, nullMoney(k.MonthlyBudget),
 		nullInt(k.DailyLimit), nullInt(k.RateLimitRPM), k.Priority, k.Active, k.Usage.Month, int64(k.Usage.MonthSpend),
 		k.Usage.Day, k.Usage.DayRequests, k.Usage.TotalRequests, k.Usage.InputTokens, k.Usage.OutputTokens,
-		int64(k.Usage.TotalSpend), msPtr(k.Usage.LastUsedAt), ms(k.CreatedAt), ms(k.UpdatedAt))
+		int64(k.Usage.TotalSpend), msPtr(k.Usage.LastUsedAt), ms(k.CreatedAt), ms(k.UpdatedAt), nullInt(k.MaxConcurrent))
 	return err
 }
 
@@ -103,10 +106,10 @@ func (db *DB) UpdateProviderKey(ctx context.Context, k *polydev.ProviderKey) err
 		return polydev.Errorf(polydev.ENOTFOUND, "key not found")
 	}
 	res, err := db.exec(ctx, `UPDATE provider_keys SET name = ?, secret = ?, dek_version = ?, preview = ?, base_url = ?,
-		monthly_budget_micros = ?, daily_limit = ?, rate_limit_rpm = ?, priority = ?, active = ?, updated_at = ?
+		monthly_budget_micros = ?, daily_limit = ?, rate_limit_rpm = ?, concurrency_limit = ?, priority = ?, active = ?, updated_at = ?
 		WHERE id = ? AND `+ownerClause,
 		k.Name, k.Secret, k.DEKVersion, k.Preview, k.BaseURL, nullMoney(k.MonthlyBudget), nullInt(k.DailyLimit),
-		nullInt(k.RateLimitRPM), k.Priority, k.Active, ms(k.UpdatedAt), k.ID, k.UserID)
+		nullInt(k.RateLimitRPM), nullInt(k.MaxConcurrent), k.Priority, k.Active, ms(k.UpdatedAt), k.ID, k.UserID)
 	return affectedOne(res, err, "key")
 }
 

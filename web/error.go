@@ -20,6 +20,7 @@ var statusOf = map[string]struct {
 	polydev.ENOTFOUND:     {http.StatusNotFound, "not_found_error"},
 	polydev.ECONFLICT:     {http.StatusConflict, "invalid_request_error"},
 	polydev.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "invalid_request_error"},
+	polydev.EPAYMENT:      {http.StatusPaymentRequired, "insufficient_quota"},
 	polydev.ERATELIMIT:    {http.StatusTooManyRequests, "rate_limit_error"},
 	polydev.EUNAVAILABLE:  {http.StatusServiceUnavailable, "api_error"},
 	polydev.EINTERNAL:     {http.StatusInternalServerError, "api_error"},

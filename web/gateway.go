@@ -65,12 +65,12 @@ func (s *Server) gateway(sf surface) http.HandlerFunc {
 			sf.writeErr(w, err)
 			return
 		}
-		s.serveCall(w, r, sf, u, req, opts, arrival, "")
+		s.serveCall(w, r, sf, u, req, opts, arrival, "", len(body))
 	}
 }
 
 // serveCall routes a decoded request and writes the answer.
-func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, req *llm.Request, opts openai.Options, arrival time.Time, sessionID string) {
+func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, req *llm.Request, opts openai.Options, arrival time.Time, sessionID string, bodyBytes int) {
 	ctx := r.Context()
 	route, err := s.router.Resolve(ctx, req.Model)
 	if err != nil {
@@ -78,7 +78,7 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, u
 		return
 	}
 	call := s.router.Start(u, sf.name, route, req, arrival)
-	call.SessionID = sessionID
+	call.SessionID, call.BodyBytes = sessionID, bodyBytes
 	if req.Stream {
 		st, err := call.Stream(ctx)
 		if err != nil {
@@ -101,9 +101,9 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, u
 		sf.writeErr(w, err)
 		return
 	}
+	// Do stored the usage record already: the client never holds an answer accounting lacks.
 	w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))
-	err = sf.writeRes(w, resp)
-	call.Finish(resp.Usage, err, http.StatusOK)
+	_ = sf.writeRes(w, resp)
 }
 
 // httpStatusOf is the status an error is answered with, for the usage record.
@@ -186,8 +186,11 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Polydev-Session-Id", in.SessionID)
-	s.serveCall(w, r, surface{name: "chat", writeErr: openai.WriteError, writeRes: openai.WriteResponse, relay: openai.Relay},
-		u, req, opts, arrival, in.SessionID)
+	// serveChat supplies the chat surface (which watches the answer go out) and then stores the turn,
+	// or only its metadata in ephemeral mode (web/chatstore.go).
+	s.serveChat(w, r, u, req, in.SessionID, model, func(sf surface) {
+		s.serveCall(w, r, sf, u, req, opts, arrival, in.SessionID, len(body))
+	})
 }
 
 // listModels answers GET /v1/models in OpenAI's shape: the priced models of every provider for which

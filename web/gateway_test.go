@@ -15,12 +15,24 @@ import (
 // gatewayEnv is an env whose provider keys may point at the loopback fakes.
 func gatewayEnv(t *testing.T, engine string) *env {
 	t.Helper()
-	e := newEnv(t, engine, Config{})
+	e := newEnv(t, engine, Config{LoginBurst: 1000})
 	guard, err := netguard.ParseAllowList("127.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.srv.keys.Guard = guard
+	// Gateway tests send more requests than the seeded tiers allow per minute; tests of those limits
+	// set them again.
+	rows, err := e.store.ListTierLimits(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range rows {
+		l.RequestsPerDay, l.RequestsPerMinute = nil, nil
+	}
+	if err := e.store.PutTierLimits(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
@@ -37,7 +49,7 @@ func (e *env) platformFakes(opts ...testkit.Option) []fake {
 	e.makeAdmin("gw-admin@example.com")
 	fs := []fake{
 		{"openai", "openai/gpt-4o-mini", testkit.NewOpenAI(e.t, opts...)},
-		{"anthropic", "anthropic/claude-sonnet-4-5", testkit.NewAnthropic(e.t, opts...)},
+		{"anthropic", "anthropic/claude-haiku-4-5", testkit.NewAnthropic(e.t, opts...)},
 		{"gemini", "gemini/gemini-2.5-flash", testkit.NewGemini(e.t, opts...)},
 	}
 	for _, f := range fs {
@@ -62,7 +74,7 @@ func (e *env) usageOf(u *polydev.User) []*polydev.UsageRecord {
 	if err := e.recorder.Flush(e.t.Context()); err != nil {
 		e.t.Fatal(err)
 	}
-	recs, err := e.store.ListUsage(e.t.Context(), u.ID, time.Time{}, 100)
+	recs, err := e.store.ListUsage(e.t.Context(), u.ID, time.Time{}, 1000)
 	if err != nil {
 		e.t.Fatal(err)
 	}

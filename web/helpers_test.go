@@ -23,6 +23,7 @@ import (
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/internal/pgtest"
 	"github.com/polydev/polydev/netguard"
+	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 	"github.com/polydev/polydev/store/postgres"
@@ -124,7 +125,8 @@ func newEnvAt(t *testing.T, engine, where string, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &router.Router{Store: st, Keys: keys, Prices: prices, Usage: recorder, Log: log, Client: allowLoopback.Client(nil)}
+	rt := &router.Router{Store: st, Keys: keys, Prices: prices, Usage: recorder, Log: log, Client: allowLoopback.Client(nil),
+		Ephemeral: policy.GatewayEphemeral(st)}
 	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys, Prices: prices, Router: rt})
 	if err != nil {
 		t.Fatal(err)

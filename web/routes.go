@@ -24,6 +24,16 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/messages", s.gateway(anthropicSurface))
 	mux.HandleFunc("GET /v1/models", s.listModels)
 	mux.HandleFunc("POST /api/chat/completions", s.chatCompletions)
+	mux.HandleFunc("GET /api/chat/sessions", s.handle(s.user(s.listSessions)))
+	mux.HandleFunc("GET /api/chat/sessions/{id}", s.handle(s.user(s.getSession)))
+	mux.HandleFunc("DELETE /api/chat/sessions/{id}", s.handle(s.user(s.deleteSession)))
+	mux.HandleFunc("GET /api/chat/sessions/{id}/messages", s.handle(s.user(s.listSessionMessages)))
+	mux.HandleFunc("POST /api/chat/sessions/{id}/messages", s.handle(s.user(s.postSessionMessage)))
+
+	mux.HandleFunc("GET /api/security/settings", s.handle(s.user(s.getSecuritySettings)))
+	mux.HandleFunc("PUT /api/security/settings", s.handle(s.user(s.putSecuritySettings)))
+	mux.HandleFunc("GET /api/dashboard/stats", s.handle(s.user(s.dashboardStats)))
+	mux.HandleFunc("GET /api/dashboard/request-logs", s.handle(s.user(s.requestLogs)))
 
 	mux.HandleFunc("GET /api/api-keys", s.handle(s.user(s.listAPIKeys)))
 	mux.HandleFunc("POST /api/api-keys", s.handle(s.user(s.createAPIKey)))
@@ -36,5 +46,6 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("PUT /api/admin/pricing", s.handle(s.admin(s.putPricing)))
 	mux.HandleFunc("GET /api/admin/tier-limits", s.handle(s.admin(s.getTierLimits)))
 	mux.HandleFunc("PUT /api/admin/tier-limits", s.handle(s.admin(s.putTierLimits)))
+	mux.HandleFunc("GET /api/admin/stats", s.handle(s.admin(s.adminStats)))
 	return mux
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
@@ -67,6 +68,7 @@ type Server struct {
 	keys     *providerkeys.Service
 	prices   *pricing.Table
 	router   *router.Router
+	convs    *conversations.Service
 	log      *slog.Logger
 	metrics  *metrics
 	csrf     *http.CrossOriginProtection
@@ -92,6 +94,10 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, polydev.Errorf(polydev.EFORBIDDEN, "cross-origin request refused"))
 	}))
+	// Conversations are sealed by the same vault as provider keys: one vault (and DEK cache) per process.
+	if d.Keys != nil {
+		s.convs = &conversations.Service{Store: d.Store, Vault: d.Keys.Vault, Now: func() time.Time { return s.now() }}
+	}
 	s.limiter = newLimiter(cfg.LoginBurst, cfg.LoginRefillTime, s.now)
 	s.metrics = newMetrics(d.Registry)
 	s.handler = s.middleware(s.routes())

@@ -20,6 +20,7 @@ import (
 	"github.com/polydev/polydev/auth"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/netguard"
+	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 	"github.com/polydev/polydev/vault"
@@ -107,7 +108,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	prices := &pricing.Table{Store: db}
 	rt := &router.Router{
 		Store: db, Keys: keys, Prices: prices, Usage: recorder, Log: log,
-		Client: guard.Client(upstreamTransport()),
+		Client: guard.Client(upstreamTransport()), Ephemeral: policy.GatewayEphemeral(db),
 	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
@@ -119,6 +120,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+
+	reservations := &router.Sweeper{Store: db, Log: log, SingleNode: db.Engine() == "sqlite"}
+	reservations.Start(ctx)
+	cl.add("reservation-sweeper", func(context.Context) error { reservations.Stop(); return nil })
 
 	rewrap := &vault.Rewrapper{Vault: vlt, Log: log}
 	rewrap.Start(ctx)

@@ -7,25 +7,36 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/gateway/provider"
 	"github.com/polydev/polydev/pricing"
 )
 
-// Call is one gateway request in flight. Build it with Start, run it with Do or Stream, and end it
-// with Finish, which writes its usage record.
+// Call is one gateway request in flight. Build it with Start, admit and run it with Do or Stream,
+// and end it with Finish, which writes its usage record and settles its reservation.
 type Call struct {
 	User      *polydev.User
 	Surface   string // "openai", "anthropic" or "chat"
 	Route     *Route
 	Req       *llm.Request
 	SessionID string
+	BodyBytes int  // size of the client's request body: the input-token reservation is derived from it
+	Ephemeral bool // set by admission: store no content for this call
 
-	start    time.Time
-	upstream time.Duration // time spent waiting on the provider (for the overhead figure)
-	ttfb     time.Duration
-	key      *polydev.ProviderKey
-	router   *Router
-	finished bool
+	start       time.Time
+	upstream    time.Duration // time spent waiting on the provider (for the overhead figure)
+	ttfb        time.Duration
+	key         *polydev.ProviderKey
+	reservation *polydev.Reservation
+	router      *Router
+	finished    bool
 }
+
+// MaxCallDuration bounds one upstream call; a reservation outlives it, so the sweeper never settles
+// a reservation whose call may still be running.
+const (
+	MaxCallDuration   = 55 * time.Minute
+	reservationExpiry = time.Hour
+)
 
 // Start begins a call for route; arrival is when the client's request arrived.
 func (r *Router) Start(u *polydev.User, surface string, route *Route, req *llm.Request, arrival time.Time) *Call {
@@ -39,66 +50,135 @@ func (c *Call) Overhead() time.Duration {
 	return max(0, time.Since(c.start)-c.upstream)
 }
 
-// Do runs a non-streamed call, failing over between keys.
-func (c *Call) Do(ctx context.Context) (*llm.Response, error) {
+// admit applies the user's tier (allowed models, requests per day and minute) and returns the keys
+// to try.
+func (c *Call) admit(ctx context.Context) ([]*polydev.ProviderKey, error) {
 	r := c.router
-	cands, err := r.candidates(ctx, c.User, c.Route.Provider)
+	lim, err := r.Store.TierLimitsFor(ctx, c.User.Tier)
 	if err != nil {
 		return nil, err
 	}
-	ad := r.adapter(c.Route.Provider)
-	var last error
-	for _, cand := range cands {
-		t, err := r.target(ctx, cand.key)
-		if err != nil {
-			return nil, err
-		}
-		c.key = cand.key
-		began := time.Now()
-		resp, err := ad.Do(ctx, r.Client, t, c.Req)
-		c.upstream += time.Since(began)
-		if err == nil {
-			c.ttfb = time.Since(c.start)
-			return resp, nil
-		}
-		last = err
-		if !failover(err) {
-			return nil, err
-		}
-		r.Log.Warn("upstream failed; trying the next key", "provider", c.Route.Provider, "key_id", cand.key.ID, "err", err)
+	if !lim.AllowsModel(c.Route.Model) {
+		return nil, polydev.Errorf(polydev.EFORBIDDEN, "model %s is not available on the %s tier", c.Route.Model, c.User.Tier)
 	}
-	return nil, last
+	if r.Ephemeral != nil {
+		if c.Ephemeral, err = r.Ephemeral(ctx, c.User, lim); err != nil {
+			return nil, err
+		}
+	}
+	cands, err := r.candidates(ctx, c.User, lim, c.Route.Provider, c.Ephemeral)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Store.CountUserRequest(ctx, c.User.ID, lim.RequestsPerDay, lim.RequestsPerMinute, r.now()); err != nil {
+		return nil, err
+	}
+	return cands, nil
 }
 
-// Stream opens a streamed call, failing over between keys until one answers with its headers.
-func (c *Call) Stream(ctx context.Context) (llm.Stream, error) {
-	r := c.router
-	cands, err := r.candidates(ctx, c.User, c.Route.Provider)
-	if err != nil {
-		return nil, err
+// reserveAmount is the most this call can cost: the input estimated generously from the body size
+// (two bytes per token; real tokens average about four), and the output at its cap.
+func (c *Call) reserveAmount() polydev.Money {
+	out := c.Req.MaxTokens
+	if out <= 0 {
+		out = DefaultReserveOutputTokens
 	}
-	ad := r.adapter(c.Route.Provider)
+	return pricing.Cost(c.Route.Price, pricing.Usage{InputTokens: c.BodyBytes/2 + 16, OutputTokens: out})
+}
+
+// DefaultReserveOutputTokens is the output reserved for a request that sets no max_tokens. A longer
+// answer can overshoot the key's budget by the difference: the documented bound.
+const DefaultReserveOutputTokens = 4096
+
+// try runs attempt against each candidate key in turn: reserve the key's limits, attempt, and on an
+// error that allows failover release the reservation and move on. Keys refused by their own limits
+// are skipped; if all are, the last refusal is the answer.
+func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) error {
+	cands, err := c.admit(ctx)
+	if err != nil {
+		return err
+	}
+	r := c.router
+	amount := c.reserveAmount()
 	var last error
-	for _, cand := range cands {
-		t, err := r.target(ctx, cand.key)
-		if err != nil {
-			return nil, err
+	for _, k := range cands {
+		now := r.now()
+		res := &polydev.Reservation{ID: polydev.NewID(), KeyID: k.ID, UserID: c.User.ID, Amount: amount, CreatedAt: now, ExpiresAt: now.Add(reservationExpiry)}
+		if err := r.Store.Reserve(ctx, res, now); err != nil {
+			if _, limited := errors.AsType[*polydev.LimitError](err); limited || polydev.ErrorCode(err) == polydev.ENOTFOUND {
+				last = err
+				continue
+			}
+			return err
 		}
-		c.key = cand.key
+		t, err := r.target(ctx, k)
+		if err != nil {
+			r.release(res)
+			return err
+		}
+		c.key, c.reservation = k, res
 		began := time.Now()
-		s, err := ad.Stream(ctx, r.Client, t, c.Req)
+		err = attempt(t)
 		c.upstream += time.Since(began)
 		if err == nil {
 			c.ttfb = time.Since(c.start)
-			return &timedStream{Stream: s, call: c}, nil
+			return nil
 		}
 		last = err
+		c.key, c.reservation = nil, nil
+		r.release(res)
 		if !failover(err) {
-			return nil, err
+			return err
 		}
-		r.Log.Warn("upstream failed; trying the next key", "provider", c.Route.Provider, "key_id", cand.key.ID, "err", err)
+		r.Log.Warn("upstream failed; trying the next key", "provider", c.Route.Provider, "key_id", k.ID, "err", err)
 	}
-	return nil, last
+	return last
+}
+
+func (r *Router) release(res *polydev.Reservation) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Store.Release(ctx, res.ID); err != nil {
+		r.Log.Error("reservation release failed; the sweeper will settle it", "reservation", res.ID, "err", err)
+	}
+}
+
+// Do runs a non-streamed call, failing over between keys. On success the usage record is stored
+// before Do returns, so a response the client receives is never missing from accounting.
+func (c *Call) Do(ctx context.Context) (*llm.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, MaxCallDuration)
+	defer cancel()
+	ad := c.router.adapter(c.Route.Provider)
+	var resp *llm.Response
+	err := c.try(ctx, func(t provider.Target) error {
+		var err error
+		resp, err = ad.Do(ctx, c.router.Client, t, c.Req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.finish(resp.Usage, nil, 200, true)
+	return resp, nil
+}
+
+// Stream opens a streamed call, failing over between keys until one answers with its headers. The
+// usage record of a stream that completes is stored when its final event arrives, before that event
+// reaches the client.
+func (c *Call) Stream(ctx context.Context) (llm.Stream, error) {
+	ctx, cancel := context.WithTimeout(ctx, MaxCallDuration)
+	ad := c.router.adapter(c.Route.Provider)
+	var s llm.Stream
+	err := c.try(ctx, func(t provider.Target) error {
+		var err error
+		s, err = ad.Stream(ctx, c.router.Client, t, c.Req)
+		return err
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &callStream{Stream: s, call: c, cancel: cancel}, nil
 }
 
 // failover reports whether err allows trying the next key (rate limit, overload, server and network
@@ -108,24 +188,40 @@ func failover(err error) bool {
 	return ok && e.Failover()
 }
 
-// timedStream counts the time spent waiting in Next as upstream time.
-type timedStream struct {
+// callStream counts the time spent waiting in Next as upstream time, and stores the usage record
+// when the final event arrives.
+type callStream struct {
 	llm.Stream
-	call *Call
+	call   *Call
+	cancel context.CancelFunc
 }
 
-func (s *timedStream) Next() (llm.Event, error) {
+func (s *callStream) Next() (llm.Event, error) {
 	began := time.Now()
 	ev, err := s.Stream.Next()
 	s.call.upstream += time.Since(began)
+	if err == nil && ev.Kind == llm.EventStop {
+		s.call.finish(ev.Usage, nil, 200, true)
+	}
 	return ev, err
 }
 
-// Finish writes the call's usage record (off the latency path) and returns it. u is the usage to
-// bill (partial for a cancelled stream); err is what ended the call, nil on success.
-func (c *Call) Finish(u llm.Usage, err error, httpStatus int) *polydev.UsageRecord {
+func (s *callStream) Close() error {
+	err := s.Stream.Close()
+	s.cancel()
+	return err
+}
+
+// Finish writes the call's usage record unless the call already did (a completed call stores it
+// durably as it completes). u is the usage to bill (partial for a cancelled stream); err is what
+// ended the call, nil on success.
+func (c *Call) Finish(u llm.Usage, err error, httpStatus int) {
+	c.finish(u, err, httpStatus, false)
+}
+
+func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 	if c.finished {
-		return nil
+		return
 	}
 	c.finished = true
 	r := c.router
@@ -140,6 +236,9 @@ func (c *Call) Finish(u llm.Usage, err error, httpStatus int) *polydev.UsageReco
 	if c.key != nil {
 		rec.KeyID, rec.PlatformKey = c.key.ID, c.key.UserID == ""
 	}
+	if c.reservation != nil {
+		rec.ReservationID = c.reservation.ID
+	}
 	rec.Cost = pricing.Cost(c.Route.Price, pricing.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
 		CacheReadTokens: u.CacheReadTokens, CacheWriteTokens: u.CacheWriteTokens})
 	if err != nil {
@@ -153,6 +252,16 @@ func (c *Call) Finish(u llm.Usage, err error, httpStatus int) *polydev.UsageReco
 			rec.Status = polydev.UsageCancelled
 		}
 	}
+	if durable {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if werr := r.Usage.RecordSync(ctx, rec); werr == nil {
+			return
+		}
+		// The database is slow or down: the record stays queued and is retried; the client is not
+		// failed for it.
+		r.Log.Error("usage record not yet durable; queued for retry", "record", rec.ID)
+		return
+	}
 	r.Usage.Record(rec)
-	return rec
 }

@@ -7,36 +7,59 @@ import (
 	"github.com/polydev/polydev/gateway/provider"
 )
 
-// candidate is a key a request may use, in the order to try.
-type candidate struct {
-	key *polydev.ProviderKey
-}
-
-// candidates lists the keys for a request, best first: the user's own available keys for the
-// provider (BYOK), then the platform's, each by priority. An openai/ model may also use
-// openai-compatible keys only if the model names that provider explicitly, so keys never leak across
-// providers.
-func (r *Router) candidates(ctx context.Context, u *polydev.User, prov polydev.Provider) ([]candidate, error) {
-	now := r.now()
-	var out []candidate
-	for _, owner := range []string{u.ID, ""} {
-		keys, err := r.Store.ListProviderKeys(ctx, owner)
+// candidates lists the keys a request may use, in the order to try, by the user's tier
+// (DESIGN.md §4):
+//
+//   - free: platform keys only;
+//   - plus and pro: the user's own active keys for the provider when there are any (then only
+//     those: a user's budget is theirs, it never silently spills onto the platform's), else
+//     platform keys;
+//   - enterprise: the user's own keys only;
+//   - ephemeral mode: the user's own keys only, whatever the tier.
+//
+// Limits (budget, daily, per-minute, concurrency) are not checked here: Reserve checks them
+// atomically as each candidate is tried.
+func (r *Router) candidates(ctx context.Context, u *polydev.User, lim *polydev.TierLimits, prov polydev.Provider, ephemeral bool) ([]*polydev.ProviderKey, error) {
+	useBYOK := lim.BYOK != polydev.BYOKUnavailable
+	usePlatform := lim.PlatformKeys && lim.BYOK != polydev.BYOKRequired && !ephemeral
+	var own []*polydev.ProviderKey
+	if useBYOK {
+		keys, err := r.Store.ListProviderKeys(ctx, u.ID)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
-			if k.Provider == prov && k.Available(now) {
-				out = append(out, candidate{k})
-			}
-		}
-		if len(out) > 0 {
-			break // a user with an available key of their own uses it, not the platform's
+		own = activeFor(keys, prov)
+	}
+	if len(own) > 0 {
+		return own, nil
+	}
+	switch {
+	case ephemeral:
+		return nil, polydev.Errorf(polydev.EFORBIDDEN, "ephemeral mode uses your own keys only: add a %s key under API keys, or turn ephemeral mode off", prov)
+	case lim.BYOK == polydev.BYOKRequired:
+		return nil, polydev.Errorf(polydev.EFORBIDDEN, "the %s tier uses your own keys only: add a %s key under API keys", u.Tier, prov)
+	case !usePlatform:
+		return nil, polydev.Errorf(polydev.EFORBIDDEN, "the %s tier cannot use platform keys: add a %s key under API keys", u.Tier, prov)
+	}
+	keys, err := r.Store.ListProviderKeys(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	if platform := activeFor(keys, prov); len(platform) > 0 {
+		return platform, nil
+	}
+	return nil, polydev.Errorf(polydev.EUNAVAILABLE, "no %s key is configured on this server: ask an administrator, or add your own", prov)
+}
+
+// activeFor keeps the active keys of one provider, in priority order (the store's order).
+func activeFor(keys []*polydev.ProviderKey, prov polydev.Provider) []*polydev.ProviderKey {
+	var out []*polydev.ProviderKey
+	for _, k := range keys {
+		if k.Provider == prov && k.Active {
+			out = append(out, k)
 		}
 	}
-	if len(out) == 0 {
-		return nil, polydev.Errorf(polydev.EUNAVAILABLE, "no %s key is available: add one under API keys, or ask an administrator", prov)
-	}
-	return out, nil
+	return out
 }
 
 // target decrypts a key (through a short-lived cache) into where and as whom to call.

@@ -30,6 +30,8 @@ type Router struct {
 	Client *http.Client // must use netguard's transport: upstream URLs are re-checked at connect time
 	Log    *slog.Logger
 	Now    func() time.Time
+	// Ephemeral reports whether ephemeral mode is in force for a user (package policy); nil = never.
+	Ephemeral func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (bool, error)
 
 	adaptersOnce sync.Once
 	adapters     map[polydev.Provider]provider.Provider
@@ -103,21 +105,32 @@ func truncate(s string, n int) string {
 	return s
 }
 
-// Models returns the priced models of every provider the user has an available key for.
+// Models returns the priced models the user may use: allowed by the tier, of a provider for which
+// a key is available to the user.
 func (r *Router) Models(ctx context.Context, u *polydev.User) ([]*polydev.ModelPrice, error) {
 	entries, err := r.Prices.Entries(ctx)
 	if err != nil {
 		return nil, err
 	}
+	lim, err := r.Store.TierLimitsFor(ctx, u.Tier)
+	if err != nil {
+		return nil, err
+	}
+	eph := false
+	if r.Ephemeral != nil {
+		if eph, err = r.Ephemeral(ctx, u, lim); err != nil {
+			return nil, err
+		}
+	}
 	usable := map[polydev.Provider]bool{}
 	for _, p := range polydev.Providers {
-		if _, err := r.candidates(ctx, u, p); err == nil {
+		if _, err := r.candidates(ctx, u, lim, p, eph); err == nil {
 			usable[p] = true
 		}
 	}
 	out := []*polydev.ModelPrice{}
 	for _, e := range entries {
-		if usable[e.Provider()] {
+		if usable[e.Provider()] && lim.AllowsModel(e.Model) {
 			out = append(out, e.ModelPrice)
 		}
 	}

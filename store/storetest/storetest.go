@@ -30,6 +30,11 @@ func Run(t *testing.T, open Opener) {
 		{"TierLimitsPutAtomic", testTierLimitsPutAtomic},
 		{"PriceOverrides", testPriceOverrides},
 		{"Usage", testUsage},
+		{"ReserveBudget", testReserveBudget},
+		{"ReserveRequestLimits", testReserveRequestLimits},
+		{"ReserveConcurrent", testReserveConcurrent},
+		{"ExpiredReservations", testExpiredReservations},
+		{"UserRequestLimits", testUserRequestLimits},
 		{"ProviderKeys", testProviderKeys},
 		{"ProviderKeyUpdate", testProviderKeyUpdate},
 		{"ProviderKeyIsolation", testProviderKeyIsolation},
@@ -42,6 +47,13 @@ func Run(t *testing.T, open Opener) {
 		{"DataKeysBefore", testDataKeysBefore},
 		{"SwapDataKey", testSwapDataKey},
 		{"CountDataKeysByKEK", testCountDataKeysByKEK},
+		{"UserSettings", testUserSettings},
+		{"Conversations", testConversations},
+		{"ConversationIsolation", testConversationIsolation},
+		{"ConversationConcurrentAppend", testConversationConcurrentAppend},
+		{"EphemeralConversations", testEphemeralConversations},
+		{"UsageStats", testUsageStats},
+		{"RequestLogs", testRequestLogs},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

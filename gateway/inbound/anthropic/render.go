@@ -139,7 +139,7 @@ func errorType(c wire.Class) (typ string, status int) {
 		return "not_found_error", c.Status
 	case polydev.ETOOLARGE:
 		return "request_too_large", c.Status
-	case polydev.ERATELIMIT:
+	case polydev.ERATELIMIT, polydev.EPAYMENT:
 		return "rate_limit_error", c.Status
 	}
 	return "api_error", c.Status

@@ -113,6 +113,8 @@ func errorType(c wire.Class) (typ, code string) {
 		return "not_found_error", c.Code
 	case polydev.ERATELIMIT:
 		return "rate_limit_error", c.Code
+	case polydev.EPAYMENT:
+		return "insufficient_quota", c.Code
 	}
 	return "api_error", c.Code
 }

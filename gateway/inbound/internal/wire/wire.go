@@ -86,6 +86,8 @@ func StatusOf(code string) int {
 		return http.StatusRequestEntityTooLarge
 	case polydev.ERATELIMIT:
 		return http.StatusTooManyRequests
+	case polydev.EPAYMENT:
+		return http.StatusPaymentRequired
 	case polydev.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}

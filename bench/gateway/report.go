@@ -1,0 +1,377 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Machine is what the report says about where it ran.
+type Machine struct {
+	NProc       int
+	CPU         string
+	MemTotal    string
+	Kernel      string
+	Go          string
+	Node        string
+	LoadAtStart string
+}
+
+func machineFacts(node string) Machine {
+	m := Machine{NProc: runtime.NumCPU(), Go: runtime.Version(), CPU: "unknown", Node: "not found"}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				var kb int64
+				fmt.Sscan(strings.TrimSpace(v), &kb)
+				m.MemTotal = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if out, err := exec.Command(node, "--version").Output(); err == nil {
+		m.Node = strings.TrimSpace(string(out))
+	}
+	m.LoadAtStart = loadavg()
+	return m
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Report is everything the run produced.
+type Report struct {
+	Config        config
+	Machine       Machine
+	Started       time.Time
+	Finished      time.Time
+	LoadAtEnd     string
+	FakeURL       string
+	Concs         []int
+	Targets       []*Target
+	Cells         []*Cell
+	Holds         []*Hold
+	RSSIdle       map[string]int64
+	RSSHWM        map[string]int64
+	Watch         *RSSWatch
+	GuardBlocked  []string
+	GuardListen   []string
+	PortkeyListen []string
+	PolydevLog    string
+	Notes         []string
+}
+
+func (r *Report) target(name string) *Target { return targetByName(r.Targets, name) }
+
+func (r *Report) avail(name string) bool {
+	t := r.target(name)
+	return t != nil && t.Available()
+}
+
+// Markdown renders the report; h is the heading prefix of its title ("#" or "##").
+func (r *Report) Markdown(h string) string {
+	var b bytes.Buffer
+	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
+	sub := h + "#"
+	c := r.Config
+	w("%s Gateway benchmark\n\n", h)
+	w("Run %s (%s), command:\n\n```sh\n%s\n```\n\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Finished.Sub(r.Started).Round(time.Second), c.cmdline)
+	w("Machine: %d CPUs (%s), %s RAM, Linux %s, load average %s at start and %s at the end (the machine is shared); %s; node %s; @portkey-ai/gateway %s.\n\n",
+		r.Machine.NProc, r.Machine.CPU, r.Machine.MemTotal, r.Machine.Kernel, r.Machine.LoadAtStart, r.LoadAtEnd, r.Machine.Go, r.Machine.Node, orDash(c.portkeyVersion))
+	w("Upstream: `internal/testkit` fake OpenAI API on 127.0.0.1 in the load generator's process (first-byte latency %v, token delay %v, %s). ",
+		c.firstByte, c.tokenDelay, chunksText(c.chunks))
+	w("Each (kind, concurrency) cell: one discarded warm-up batch per target, then %d rounds; a round sends N requests at the given concurrency to each target in turn, the order rotating every round, so drift hits every target alike. ", c.batches)
+	w("Latency is measured by the client from sending the request to the end of the body (non-streaming) or to the first SSE `data:` line (streaming, TTFB). ")
+	w("Added latency = target − direct (median minus median, p99 minus p99). CPU/req is the gateway process's user+system time over its requests (10 ms clock ticks, so only indicative at concurrency 1). All processes share the same %d cores.\n\n", r.Machine.NProc)
+
+	w("Targets:\n\n")
+	for _, t := range r.Targets {
+		switch {
+		case t.Available() && t.Name == "direct":
+			w("- **direct**: the fake upstream itself (`%s/chat/completions`), model `%s`.\n", r.FakeURL, c.model)
+		case t.Available() && t.Name == "polydev":
+			w("- **polydev**: `polydev serve` (SQLite, log level %s) `POST /v1/chat/completions` with an API token, model `%s`, %s keys (%s) pointing at the fake.\n", c.polydevLogLevel, c.polydevModel, c.keyOwner, c.keyProviders)
+		case t.Available() && t.Name == "portkey":
+			w("- **portkey**: `node build/start-server.js --port=N --headless` with headers `x-portkey-provider: openai`, `x-portkey-custom-host: %s`, model `%s`.\n", r.FakeURL, c.model)
+		default:
+			w("- **%s**: not measured — %s\n", t.Name, oneLine(t.Reason))
+		}
+	}
+	w("\n")
+
+	for _, stream := range []bool{false, true} {
+		cells := r.cellsOf(stream)
+		if len(cells) == 0 {
+			continue
+		}
+		if stream {
+			w("%s Streaming: time to first byte (`\"stream\":true`)\n\n", sub)
+			w("| conc | target | ok | errors | TTFB median | TTFB p99 | added median | added p99 | stream end median | req/s | CPU/req |\n")
+			w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		} else {
+			w("%s Non-streaming: latency\n\n", sub)
+			w("| conc | target | ok | errors | median | p99 | added median | added p99 | req/s | CPU/req | self-reported overhead med / p99 |\n")
+			w("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		}
+		for _, cell := range cells {
+			if cell.Cut && cell.Rounds == 0 {
+				w("| %d | — | cut: the -max-time budget ran out | | | | | | | | |\n", cell.Conc)
+				continue
+			}
+			d := cell.By["direct"]
+			for _, t := range r.Targets {
+				a := cell.By[t.Name]
+				if a == nil {
+					w("| %d | %s | n/a | | | | | | | | |\n", cell.Conc, t.Name)
+					continue
+				}
+				added := func(x, y time.Duration) string {
+					if t.Name == "direct" || d == nil || d.Sum.N == 0 || a.Sum.N == 0 {
+						return "—"
+					}
+					return FormatDur(Added(x, y))
+				}
+				cpu := "—"
+				if t.PID > 0 && len(a.Lat)+a.Errors > 0 {
+					cpu = FormatDur(a.CPU / time.Duration(len(a.Lat)+a.Errors))
+				}
+				if stream {
+					w("| %d | %s | %d | %d | %s | %s | %s | %s | %s | %.0f | %s |\n", cell.Conc, t.Name, len(a.Lat), a.Errors,
+						FormatDur(a.Sum.Median), FormatDur(a.Sum.P99), added(a.Sum.Median, d.Sum.Median), added(a.Sum.P99, d.Sum.P99),
+						FormatDur(Summarize(a.Total).Median), a.RPS(), cpu)
+				} else {
+					over := "—"
+					if a.OverSum.N > 0 {
+						over = FormatDur(a.OverSum.Median) + " / " + FormatDur(a.OverSum.P99)
+					}
+					w("| %d | %s | %d | %d | %s | %s | %s | %s | %.0f | %s | %s |\n", cell.Conc, t.Name, len(a.Lat), a.Errors,
+						FormatDur(a.Sum.Median), FormatDur(a.Sum.P99), added(a.Sum.Median, d.Sum.Median), added(a.Sum.P99, d.Sum.P99),
+						a.RPS(), cpu, over)
+				}
+			}
+			if cell.Cut {
+				w("| %d | | only %d of %d rounds: the -max-time budget ran out | | | | | | | | |\n", cell.Conc, cell.Rounds, c.batches)
+			}
+		}
+		w("\n")
+	}
+
+	// Polydev against the peer.
+	if r.avail("polydev") && r.avail("portkey") {
+		w("%s Added latency, Polydev against the peer (lower is better)\n\n", sub)
+		w("| kind | conc | polydev added median | portkey added median | peer / polydev | polydev added p99 | portkey added p99 | peer / polydev |\n")
+		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, cell := range r.Cells {
+			d, p, k := cell.By["direct"], cell.By["polydev"], cell.By["portkey"]
+			if d == nil || p == nil || k == nil || d.Sum.N == 0 || p.Sum.N == 0 || k.Sum.N == 0 {
+				continue
+			}
+			pm, km := Added(p.Sum.Median, d.Sum.Median), Added(k.Sum.Median, d.Sum.Median)
+			pp, kp := Added(p.Sum.P99, d.Sum.P99), Added(k.Sum.P99, d.Sum.P99)
+			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", kindLabel(cell.Stream), cell.Conc, FormatDur(pm), FormatDur(km), Ratio(km, pm), FormatDur(pp), FormatDur(kp), Ratio(kp, pp))
+		}
+		w("\n")
+	}
+
+	// Throughput at saturation.
+	top := r.Concs[len(r.Concs)-1]
+	for _, x := range r.Concs {
+		top = max(top, x)
+	}
+	var tp []string
+	for _, cell := range r.Cells {
+		if cell.Conc != top || cell.Rounds == 0 {
+			continue
+		}
+		var parts []string
+		for _, t := range r.Targets {
+			if a := cell.By[t.Name]; a != nil {
+				parts = append(parts, fmt.Sprintf("%s %.0f", t.Name, a.RPS()))
+			}
+		}
+		tp = append(tp, fmt.Sprintf("%s: %s req/s", kindLabel(cell.Stream), strings.Join(parts, ", ")))
+	}
+	if len(tp) > 0 {
+		w("Throughput at saturation (concurrency %d, requests completed per second while that target was being measured): %s.\n\n", top, strings.Join(tp, "; "))
+	}
+
+	// Memory.
+	w("%s Memory (resident set, from /proc/<pid>/status)\n\n", sub)
+	w("| target | RSS idle after set-up | peak RSS during latency runs (100 ms samples) | VmHWM after latency runs |\n|---|---:|---:|---:|\n")
+	for _, t := range r.Targets {
+		if t.PID == 0 || !t.Available() {
+			continue
+		}
+		w("| %s | %s | %s | %s |\n", t.Name, FormatBytes(r.RSSIdle[t.Name]), FormatBytes(r.Watch.Peak("latency", t.Name)), FormatBytes(r.RSSHWM[t.Name]))
+	}
+	w("\n")
+	for _, hd := range r.Holds {
+		w("%s %d concurrent streams held open through %s\n\n", sub, c.holdStreams, hd.Target)
+		if hd.Skipped != "" {
+			w("Not run: %s\n\n", oneLine(hd.Skipped))
+			continue
+		}
+		w("Fake upstream sending one delta every %v, so streams stay open; RSS of the %s process.\n\n", hd.TokenDelay, hd.Target)
+		w("| streams | established | failed | open at end of hold | time to establish | RSS before | RSS held (after %v) | peak RSS | per stream | RSS 1 s after clients left | upstream requests cancelled after clients left |\n", hd.HeldFor)
+		w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+		per := "—"
+		if hd.Established > 0 && hd.RSSHeld > hd.RSSBefore {
+			per = fmt.Sprintf("%.1f KiB", float64(hd.RSSHeld-hd.RSSBefore)/1024/float64(hd.Established))
+		}
+		w("| %d | %d | %d | %d | %s | %s | %s | %s | %s | %s | %d of %d in %s |\n\n", hd.Streams, hd.Established, hd.Failed, hd.HeldOpen,
+			FormatDur(hd.Ramp), FormatBytes(hd.RSSBefore), FormatBytes(hd.RSSHeld), FormatBytes(hd.RSSPeak), per, FormatBytes(hd.RSSAfter),
+			hd.Cancelled, hd.HeldOpen, FormatDur(hd.CancelWait))
+		if hd.FirstErr != "" {
+			w("First failure: `%s`\n\n", oneLine(hd.FirstErr))
+		}
+	}
+
+	// Issue 4 targets.
+	if r.avail("polydev") {
+		w("%s Against the targets of issue 4 (benchmarks, not tests)\n\n", sub)
+		for _, cell := range r.Cells {
+			if cell.Conc != 64 {
+				continue
+			}
+			d, p := cell.By["direct"], cell.By["polydev"]
+			if d == nil || p == nil || d.Sum.N == 0 || p.Sum.N == 0 {
+				continue
+			}
+			pm, pp := Added(p.Sum.Median, d.Sum.Median), Added(p.Sum.P99, d.Sum.P99)
+			label := "added latency"
+			if cell.Stream {
+				label = "TTFB overhead"
+			}
+			w("- %s at concurrency 64: median %s (target ≤ 150 µs: %s), p99 %s (target ≤ 1 ms: %s)", label,
+				FormatDur(pm), met(pm <= 150*time.Microsecond), FormatDur(pp), met(pp <= time.Millisecond))
+			if k := cell.By["portkey"]; k != nil && k.Sum.N > 0 {
+				km := Added(k.Sum.Median, d.Sum.Median)
+				w("; peer/polydev median ratio %s (target ≥ 10x: %s)", Ratio(km, pm), met(pm > 0 && km >= 10*pm || pm <= 0 && km > 0))
+			}
+			w(".\n")
+		}
+		for _, hd := range r.Holds {
+			if hd.Target == "polydev" && hd.Skipped == "" {
+				w("- %d concurrent streams: %d held, RSS %s (target < 200 MB: %s).\n", hd.Streams, hd.HeldOpen, FormatBytes(max(hd.RSSHeld, hd.RSSPeak)),
+					met(hd.HeldOpen == hd.Streams && max(hd.RSSHeld, hd.RSSPeak) < 200e6))
+			}
+		}
+		w("\n")
+	}
+
+	// Errors and notes.
+	var errs []string
+	for _, cell := range r.Cells {
+		for _, t := range r.Targets {
+			if a := cell.By[t.Name]; a != nil && a.Errors > 0 {
+				errs = append(errs, fmt.Sprintf("%s c=%d %s: %d errors, first: `%s`", kindLabel(cell.Stream), cell.Conc, t.Name, a.Errors, oneLine(a.ErrFirst)))
+			}
+		}
+	}
+	notes := append([]string(nil), r.Notes...)
+	if len(r.Concs) > 0 && slices.Max(r.Concs) >= 64 {
+		notes = append(notes, fmt.Sprintf("Reading the table: at concurrency 64 and above every target keeps the %d shared cores busy (load generator, fake upstream and gateway together), so latency there is mostly queueing, concurrency ÷ throughput (Little's law), and throughput is bounded by the CPU each request costs. The added latency at those levels therefore tracks each gateway's CPU per request (the CPU/req column) more than the length of its request path, which concurrency 1 shows.", r.Machine.NProc))
+	}
+	if r.avail("portkey") {
+		if c.portkeyNote != "" {
+			notes = append(notes, c.portkeyNote)
+		}
+		notes = append(notes, "Peer streaming: @portkey-ai/gateway's stream reader waits 25 ms (setTimeout) before forwarding the first chunk of every stream (seen in build/start-server.js of 1.15.2), which sets a floor under its TTFB at low concurrency.")
+	}
+	if r.target("portkey") != nil && r.target("portkey").PID > 0 {
+		listen := "could not be read"
+		if len(r.PortkeyListen) > 0 {
+			listen = strings.Join(r.PortkeyListen, ", ")
+		}
+		notes = append(notes, fmt.Sprintf("Peer gateway network: started with `bench/gateway/portkey-guard.mjs` preloaded (it binds every listener to 127.0.0.1 — the gateway itself listens on all interfaces — and refuses any non-loopback connection or DNS lookup). Listening address seen in /proc/net: %s. Egress attempts blocked during the run: %d%s.",
+			listen, len(r.GuardBlocked), firstFew(r.GuardBlocked)))
+	}
+	if len(errs) > 0 || len(notes) > 0 {
+		w("%s Notes\n\n", sub)
+		for _, n := range notes {
+			w("- %s\n", n)
+		}
+		for _, e := range errs {
+			w("- %s\n", e)
+		}
+		w("\n")
+	}
+	return strings.TrimRight(b.String(), "\n") + "\n"
+}
+
+func (r *Report) cellsOf(stream bool) []*Cell {
+	var out []*Cell
+	for _, c := range r.Cells {
+		if c.Stream == stream {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func kindLabel(stream bool) string {
+	if stream {
+		return "streaming TTFB"
+	}
+	return "non-streaming"
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**not met**"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func chunksText(n int) string {
+	if n == 0 {
+		return "7 deltas per answer"
+	}
+	return fmt.Sprintf("%d deltas per answer", n)
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return truncate(strings.ReplaceAll(s, "|", "/"), 400)
+}
+
+func firstFew(xs []string) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	if len(xs) > 3 {
+		xs = xs[:3]
+	}
+	return " (" + strings.Join(xs, "; ") + ")"
+}

@@ -1,0 +1,52 @@
+package polydev
+
+import (
+	"context"
+	"time"
+)
+
+// UsageTotals sums usage records.
+type UsageTotals struct {
+	Requests     int64 // all requests, failed ones included
+	Errors       int64 // requests whose status is not "ok"
+	InputTokens  int64
+	OutputTokens int64
+	Cost         Money
+}
+
+// UsageBucket is the totals of one group: a UTC day ("2026-11-27"), a model or a provider.
+type UsageBucket struct {
+	Key string
+	UsageTotals
+}
+
+// UsageStats is one user's usage since a point in time, grouped three ways. Buckets are ordered by
+// key (days oldest first); only groups with records appear.
+type UsageStats struct {
+	Totals     UsageTotals
+	ByDay      []UsageBucket
+	ByModel    []UsageBucket
+	ByProvider []UsageBucket
+}
+
+// PlatformStats is the admin overview of the whole installation.
+type PlatformStats struct {
+	TotalUsers    int64
+	ActiveUsers   int64 // users with a request since the given time
+	UsersByTier   map[Tier]int
+	TotalRequests int64
+	TotalTokens   int64
+	TotalCost     Money
+}
+
+// StatsStore reports on usage records with SQL aggregates.
+type StatsStore interface {
+	// UsageStats sums userID's records created at or after since.
+	UsageStats(ctx context.Context, userID string, since time.Time) (*UsageStats, error)
+	// PlatformStats sums every user's records; active users are those with one at or after
+	// activeSince.
+	PlatformStats(ctx context.Context, activeSince time.Time) (*PlatformStats, error)
+	// RequestLogs returns userID's records newest first, at most limit, starting after the record
+	// beforeID ("" for the newest). ENOTFOUND when beforeID is not one of userID's records.
+	RequestLogs(ctx context.Context, userID, beforeID string, limit int) ([]*UsageRecord, error)
+}

@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"math"
+	"time"
+
+	"github.com/polydev/polydev"
+)
+
+// Reserve implements polydev.LimitStore. One conditional UPDATE checks and takes every key limit at
+// once, so concurrent requests (on any number of replicas sharing the database) can never both take
+// the last unit: the engine serialises writes to the row.
+func (db *DB) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time) error {
+	month, day, minute := polydev.MonthOf(now), polydev.DayOf(now), polydev.MinuteOf(now)
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, db.q(`UPDATE provider_keys SET
+			month_spend_micros = CASE WHEN usage_month = ? THEN month_spend_micros ELSE 0 END, usage_month = ?,
+			month_reserved_micros = month_reserved_micros + ?,
+			day_requests = CASE WHEN usage_day = ? THEN day_requests + 1 ELSE 1 END, usage_day = ?,
+			rpm_count = CASE WHEN rpm_window = ? THEN rpm_count + 1 ELSE 1 END, rpm_window = ?,
+			in_flight = in_flight + 1
+			WHERE id = ? AND active = TRUE
+			AND (monthly_budget_micros IS NULL OR
+				(CASE WHEN usage_month = ? THEN month_spend_micros ELSE 0 END) + month_reserved_micros + ? <= monthly_budget_micros)
+			AND (daily_limit IS NULL OR (CASE WHEN usage_day = ? THEN day_requests ELSE 0 END) < daily_limit)
+			AND (rate_limit_rpm IS NULL OR (CASE WHEN rpm_window = ? THEN rpm_count ELSE 0 END) < rate_limit_rpm)
+			AND (concurrency_limit IS NULL OR in_flight < concurrency_limit)`),
+			month, month, int64(r.Amount), day, day, minute, minute, r.KeyID, month, int64(r.Amount), day, minute)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return db.whichKeyLimit(ctx, tx, r, now)
+		}
+		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO reservations (id, key_id, user_id, amount_micros, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)`), r.ID, r.KeyID, r.UserID, int64(r.Amount), ms(r.CreatedAt), ms(r.ExpiresAt))
+		return err
+	})
+}
+
+// whichKeyLimit explains a refused reservation.
+func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservation, now time.Time) error {
+	var name, month, day string
+	var active bool
+	var budget, daily, rpm, conc sql.NullInt64
+	var spend, reserved, dayReq, rpmWin, rpmCount, inFlight int64
+	err := tx.QueryRowContext(ctx, db.q(`SELECT name, active, usage_month, month_spend_micros, month_reserved_micros, monthly_budget_micros,
+		usage_day, day_requests, daily_limit, rpm_window, rpm_count, rate_limit_rpm, in_flight, concurrency_limit
+		FROM provider_keys WHERE id = ?`), r.KeyID).
+		Scan(&name, &active, &month, &spend, &reserved, &budget, &day, &dayReq, &daily, &rpmWin, &rpmCount, &rpm, &inFlight, &conc)
+	if err != nil || !active {
+		return polydev.Errorf(polydev.ENOTFOUND, "key not found or inactive")
+	}
+	le := &polydev.LimitError{Scope: "key " + name}
+	if month != polydev.MonthOf(now) {
+		spend = 0
+	}
+	if day != polydev.DayOf(now) {
+		dayReq = 0
+	}
+	if rpmWin != polydev.MinuteOf(now) {
+		rpmCount = 0
+	}
+	switch {
+	case budget.Valid && spend+reserved+int64(r.Amount) > budget.Int64:
+		le.Limit, le.ResetAt = "monthly_budget", polydev.NextMonth(now)
+	case daily.Valid && dayReq >= daily.Int64:
+		le.Limit, le.ResetAt = "daily_limit", polydev.NextDay(now)
+	case rpm.Valid && rpmCount >= rpm.Int64:
+		le.Limit, le.ResetAt = "rate_limit_rpm", polydev.NextMinute(now)
+	default:
+		le.Limit = "concurrency"
+	}
+	return limitError(le)
+}
+
+func limitError(le *polydev.LimitError) error {
+	return &polydev.Error{Code: le.Code(), Message: le.Error(), Cause: le}
+}
+
+// Release implements polydev.LimitStore.
+func (db *DB) Release(ctx context.Context, id string) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		var keyID string
+		var amount int64
+		err := tx.QueryRowContext(ctx, db.q(`DELETE FROM reservations WHERE id = ? RETURNING key_id, amount_micros`), id).Scan(&keyID, &amount)
+		if err == sql.ErrNoRows {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, db.q(`UPDATE provider_keys SET month_reserved_micros = month_reserved_micros - ?,
+			in_flight = in_flight - 1 WHERE id = ?`), amount, keyID)
+		return err
+	})
+}
+
+// ExpiredReservations implements polydev.LimitStore.
+func (db *DB) ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]*polydev.Reservation, error) {
+	rows, err := db.query(ctx, `SELECT id, key_id, user_id, amount_micros, created_at, expires_at FROM reservations
+		WHERE expires_at <= ? ORDER BY expires_at LIMIT ?`, ms(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*polydev.Reservation
+	for rows.Next() {
+		var r polydev.Reservation
+		var amount, created, expires int64
+		if err := rows.Scan(&r.ID, &r.KeyID, &r.UserID, &amount, &created, &expires); err != nil {
+			return nil, err
+		}
+		r.Amount, r.CreatedAt, r.ExpiresAt = polydev.Money(amount), fromMS(created), fromMS(expires)
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
+// CountUserRequest implements polydev.LimitStore: one upsert whose WHERE clause holds both tier
+// limits, so concurrent requests cannot overshoot them.
+func (db *DB) CountUserRequest(ctx context.Context, userID string, perDay, perMinute *int64, now time.Time) error {
+	day, minute := polydev.DayOf(now), polydev.MinuteOf(now)
+	if perDay != nil && *perDay <= 0 {
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)})
+	}
+	if perMinute != nil && *perMinute <= 0 {
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)})
+	}
+	dayMax, minMax := int64(math.MaxInt64), int64(math.MaxInt64)
+	if perDay != nil {
+		dayMax = *perDay
+	}
+	if perMinute != nil {
+		minMax = *perMinute
+	}
+	res, err := db.exec(ctx, `INSERT INTO user_counters (user_id, usage_day, day_requests, rpm_window, rpm_count) VALUES (?, ?, 1, ?, 1)
+		ON CONFLICT (user_id) DO UPDATE SET
+		day_requests = CASE WHEN user_counters.usage_day = excluded.usage_day THEN user_counters.day_requests + 1 ELSE 1 END,
+		usage_day = excluded.usage_day,
+		rpm_count = CASE WHEN user_counters.rpm_window = excluded.rpm_window THEN user_counters.rpm_count + 1 ELSE 1 END,
+		rpm_window = excluded.rpm_window
+		WHERE (CASE WHEN user_counters.usage_day = excluded.usage_day THEN user_counters.day_requests ELSE 0 END) < ?
+		AND (CASE WHEN user_counters.rpm_window = excluded.rpm_window THEN user_counters.rpm_count ELSE 0 END) < ?`,
+		userID, day, minute, dayMax, minMax)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil || n > 0 {
+		return err
+	}
+	var dayReq int64
+	var usageDay string
+	if err := db.queryRow(ctx, `SELECT usage_day, day_requests FROM user_counters WHERE user_id = ?`, userID).Scan(&usageDay, &dayReq); err != nil {
+		return err
+	}
+	if usageDay == day && perDay != nil && dayReq >= *perDay {
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)})
+	}
+	return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)})
+}

@@ -1,0 +1,154 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/conversations"
+	"github.com/polydev/polydev/gateway/inbound/openai"
+	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/policy"
+	"github.com/polydev/polydev/pricing"
+)
+
+// chatTurn collects what one POST /api/chat/completions produced, so that it can be stored once the
+// call is over. In ephemeral mode (keep false) it copies no content at all: only that an answer went
+// out and its usage.
+type chatTurn struct {
+	keep     bool
+	answered bool // a response or stream was relayed to the client
+	usage    llm.Usage
+	reply    strings.Builder
+}
+
+func (t *chatTurn) add(text string) {
+	room := conversations.MaxContentBytes - t.reply.Len()
+	if len(text) > room {
+		cut := max(room, 0)
+		for cut > 0 && !utf8.RuneStart(text[cut]) {
+			cut-- // never split a character: the stored text stays valid UTF-8
+		}
+		text = text[:cut]
+	}
+	t.reply.WriteString(text)
+}
+
+// surface is the chat endpoint's surface (OpenAI shapes) with hooks that watch the answer go out.
+func (t *chatTurn) surface() surface {
+	return surface{
+		name:     "chat",
+		writeErr: openai.WriteError,
+		writeRes: func(w http.ResponseWriter, resp *llm.Response) error {
+			t.answered, t.usage = true, resp.Usage
+			if t.keep {
+				t.add(resp.Text())
+			}
+			return openai.WriteResponse(w, resp)
+		},
+		relay: func(w http.ResponseWriter, st llm.Stream, opts openai.Options) (llm.Usage, error) {
+			if t.keep {
+				st = &textTee{Stream: st, turn: t}
+			}
+			u, err := openai.Relay(w, st, opts)
+			t.answered, t.usage = true, u
+			return u, err
+		},
+	}
+}
+
+// textTee is an llm.Stream that copies the text deltas it passes on into the turn's reply, so a
+// streamed answer can be stored as it was relayed (partly, when the client left early).
+type textTee struct {
+	llm.Stream
+	turn *chatTurn
+}
+
+func (s *textTee) Next() (llm.Event, error) {
+	ev, err := s.Stream.Next()
+	if err == nil && ev.Kind == llm.EventText {
+		s.turn.add(ev.Text)
+	}
+	return ev, err
+}
+
+// lastUserText is the text of the request's last user message: the new turn of the conversation
+// (earlier messages were stored by earlier turns).
+func lastUserText(req *llm.Request) string {
+	for i := len(req.Messages) - 1; i >= 0; i-- {
+		if req.Messages[i].Role == llm.RoleUser {
+			return llm.JoinText(req.Messages[i].Content, "\n")
+		}
+	}
+	return ""
+}
+
+// serveChat serves a decoded /api/chat/completions request and then keeps what the user's mode
+// allows: in ephemeral mode only the session's metadata (tokens, cost, message count, times), else
+// the user's last message and the assistant's text reply, sealed, in conversation sessionID.
+// serve runs the call on the surface it is given.
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, u *polydev.User, req *llm.Request, sessionID, model string, serve func(surface)) {
+	eph, err := policy.EffectiveEphemeral(r.Context(), s.store, u)
+	if err != nil {
+		s.log.Error("ephemeral mode unknown; request refused", "request_id", requestIDFrom(r.Context()), "err", err)
+		openai.WriteError(w, err)
+		return
+	}
+	turn := &chatTurn{keep: !eph}
+	prompt := ""
+	if !eph {
+		prompt = lastUserText(req)
+	}
+	serve(turn.surface())
+	if !turn.answered {
+		return // nothing went out: the client will retry, and a failed turn is not history
+	}
+	// The client may be gone; what was answered is still recorded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
+	defer cancel()
+	route, err := s.router.Resolve(ctx, model)
+	if err != nil {
+		s.log.Warn("chat turn not recorded: model did not resolve", "request_id", requestIDFrom(ctx), "code", polydev.ErrorCode(err))
+		return
+	}
+	if eph {
+		s.recordEphemeralTurn(ctx, u, sessionID, route.Provider, route.Model, pricing.Cost(route.Price, pricing.Usage{
+			InputTokens: turn.usage.InputTokens, OutputTokens: turn.usage.OutputTokens,
+			CacheReadTokens: turn.usage.CacheReadTokens, CacheWriteTokens: turn.usage.CacheWriteTokens,
+		}), int64(turn.usage.TotalTokens()))
+		return
+	}
+	reply := turn.reply.String()
+	if reply == "" || prompt == "" || len(prompt) > conversations.MaxContentBytes {
+		// Tool-call-only answers, image-only prompts and oversized prompts are not kept as text history.
+		return
+	}
+	// Asked again: a user who turned ephemeral mode on while the answer streamed gets nothing stored.
+	if eph, err := policy.EffectiveEphemeral(ctx, s.store, u); err != nil || eph {
+		return
+	}
+	_, err = s.convs.Append(ctx, u.ID, sessionID, conversations.Origin{Provider: route.Provider, Model: route.Model},
+		[]conversations.NewMessage{{Role: polydev.MessageUser, Content: prompt}, {Role: polydev.MessageAssistant, Content: reply}})
+	if err != nil {
+		// ENOTFOUND: the sessionId is another user's conversation; the answer went out, nothing is stored.
+		s.log.Warn("conversation not stored", "request_id", requestIDFrom(ctx), "user_id", u.ID, "session_id", sessionID,
+			"code", polydev.ErrorCode(err), "err", err)
+	}
+}
+
+// recordEphemeralTurn adds one answered turn (the user's message and the reply) to the session's
+// metadata row. Nothing here may carry content: not the row, not the log line.
+func (s *Server) recordEphemeralTurn(ctx context.Context, u *polydev.User, sessionID string, prov polydev.Provider, model string, cost polydev.Money, tokens int64) {
+	now := s.now()
+	err := s.store.AddEphemeralTurn(ctx, &polydev.EphemeralConversation{
+		SessionID: sessionID, UserID: u.ID, Provider: prov, Model: model, TotalTokens: tokens, TotalCost: cost,
+		MessageCount: 2, CreatedAt: now, LastMessageAt: now,
+	})
+	if err != nil {
+		s.log.Warn("ephemeral session metadata not recorded", "request_id", requestIDFrom(ctx), "user_id", u.ID,
+			"session_id", sessionID, "code", polydev.ErrorCode(err))
+	}
+}

@@ -1,0 +1,137 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/polydev/polydev"
+)
+
+// statsWindowDays is how far back the dashboard looks by default (today included).
+const statsWindowDays = 30
+
+type totalsJSON struct {
+	Requests     int64         `json:"requests"`
+	Errors       int64         `json:"errors"`
+	InputTokens  int64         `json:"inputTokens"`
+	OutputTokens int64         `json:"outputTokens"`
+	TotalTokens  int64         `json:"totalTokens"`
+	Cost         polydev.Money `json:"cost"`
+}
+
+func toTotals(t polydev.UsageTotals) totalsJSON {
+	return totalsJSON{Requests: t.Requests, Errors: t.Errors, InputTokens: t.InputTokens, OutputTokens: t.OutputTokens,
+		TotalTokens: t.InputTokens + t.OutputTokens, Cost: t.Cost}
+}
+
+type dayJSON struct {
+	Date string `json:"date"`
+	totalsJSON
+}
+
+type modelJSON struct {
+	Model string `json:"model"`
+	totalsJSON
+}
+
+type providerJSON struct {
+	Provider string `json:"provider"`
+	totalsJSON
+}
+
+// dashboardStats answers GET /api/dashboard/stats?days=N: the caller's usage over the last N UTC days
+// (default 30, today included), in total and by day (every day listed, zeros included), model and
+// provider.
+func (s *Server) dashboardStats(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
+	days, err := queryInt(r, "days", statsWindowDays, 1, 366)
+	if err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	today := now.Truncate(24 * time.Hour)
+	since := today.AddDate(0, 0, -int(days-1))
+	st, err := s.store.UsageStats(r.Context(), u.ID, since)
+	if err != nil {
+		return err
+	}
+	have := map[string]polydev.UsageTotals{}
+	for _, b := range st.ByDay {
+		have[b.Key] = b.UsageTotals
+	}
+	byDay := make([]dayJSON, 0, days)
+	for d := since; !d.After(today); d = d.AddDate(0, 0, 1) {
+		key := polydev.DayOf(d)
+		byDay = append(byDay, dayJSON{Date: key, totalsJSON: toTotals(have[key])})
+	}
+	byModel := make([]modelJSON, len(st.ByModel))
+	for i, b := range st.ByModel {
+		byModel[i] = modelJSON{Model: b.Key, totalsJSON: toTotals(b.UsageTotals)}
+	}
+	byProvider := make([]providerJSON, len(st.ByProvider))
+	for i, b := range st.ByProvider {
+		byProvider[i] = providerJSON{Provider: b.Key, totalsJSON: toTotals(b.UsageTotals)}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"since": since, "days": days, "totals": toTotals(st.Totals),
+		"byDay": byDay, "byModel": byModel, "byProvider": byProvider,
+	})
+}
+
+// Request log paging.
+const (
+	defaultRequestLogs = 50
+	maxRequestLogs     = 200
+)
+
+// requestLogs answers GET /api/dashboard/request-logs?limit=N&before=ID: the caller's request
+// metadata (never content), newest first. nextBefore, when not null, is the cursor of the next page.
+func (s *Server) requestLogs(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
+	limit, err := queryInt(r, "limit", defaultRequestLogs, 1, maxRequestLogs)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	before := ""
+	if raw, ok := q["before"]; ok {
+		if len(raw) != 1 || !polydev.ValidID(strings.ToLower(raw[0])) {
+			return polydev.Errorf(polydev.EINVALID, "before must be the id of a request log (the nextBefore of the previous page)")
+		}
+		before = strings.ToLower(raw[0])
+	}
+	logs, err := s.store.RequestLogs(r.Context(), u.ID, before, int(limit))
+	if polydev.ErrorCode(err) == polydev.ENOTFOUND {
+		// The same answer for someone else's record and a made-up id: the cursor reveals nothing.
+		return polydev.Errorf(polydev.EINVALID, "before is not one of your request logs")
+	}
+	if err != nil {
+		return err
+	}
+	var next *string
+	if len(logs) == int(limit) {
+		next = &logs[len(logs)-1].ID
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"logs": logs, "nextBefore": next})
+}
+
+// adminStats answers GET /api/admin/stats in the seed's shape: stats, vms and authSessions. The VM
+// and IP pool figures are zero, and the lists empty, until the VM issue lands.
+func (s *Server) adminStats(w http.ResponseWriter, r *http.Request, _ *polydev.User) error {
+	ps, err := s.store.PlatformStats(r.Context(), s.now().AddDate(0, 0, -statsWindowDays))
+	if err != nil {
+		return err
+	}
+	byTier := map[string]int{}
+	for _, t := range polydev.Tiers {
+		byTier[string(t)] = ps.UsersByTier[t]
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{
+		"stats": map[string]any{
+			"total_users": ps.TotalUsers, "active_users": ps.ActiveUsers, "users_by_tier": byTier,
+			"total_requests": ps.TotalRequests, "total_tokens": ps.TotalTokens, "total_cost": ps.TotalCost,
+			"total_vms": 0, "active_vms": 0, "cli_vms": 0, "browser_vms": 0, "ip_pool_available": 0, "ip_pool_total": 0,
+		},
+		"vms":          []any{},
+		"authSessions": []any{},
+	})
+}
