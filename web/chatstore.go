@@ -49,11 +49,11 @@ func (t *chatTurn) surface() surface {
 			}
 			return openai.WriteResponse(w, resp)
 		},
-		relay: func(w http.ResponseWriter, st llm.Stream, opts openai.Options) (llm.Usage, error) {
+		relay: func(w http.ResponseWriter, st llm.Stream, opts openai.Options, heartbeat time.Duration) (llm.Usage, error) {
 			if t.keep {
 				st = &textTee{Stream: st, turn: t}
 			}
-			u, err := openai.Relay(w, st, opts)
+			u, err := openai.RelayHeartbeat(w, st, opts, heartbeat)
 			t.answered, t.usage = true, u
 			return u, err
 		},

@@ -25,11 +25,11 @@ type surface struct {
 	decode   func(body []byte) (*llm.Request, openai.Options, error)
 	writeErr func(w http.ResponseWriter, err error)
 	writeRes func(w http.ResponseWriter, resp *llm.Response) error
-	relay    func(w http.ResponseWriter, s llm.Stream, opts openai.Options) (llm.Usage, error)
+	relay    func(w http.ResponseWriter, s llm.Stream, opts openai.Options, heartbeat time.Duration) (llm.Usage, error)
 }
 
 var openaiSurface = surface{
-	name: "openai", decode: openai.DecodeRequest, writeErr: openai.WriteError, writeRes: openai.WriteResponse, relay: openai.Relay,
+	name: "openai", decode: openai.DecodeRequest, writeErr: openai.WriteError, writeRes: openai.WriteResponse, relay: openai.RelayHeartbeat,
 }
 
 var anthropicSurface = surface{
@@ -40,8 +40,8 @@ var anthropicSurface = surface{
 	},
 	writeErr: anthropic.WriteError,
 	writeRes: anthropic.WriteResponse,
-	relay: func(w http.ResponseWriter, s llm.Stream, _ openai.Options) (llm.Usage, error) {
-		return anthropic.Relay(w, s)
+	relay: func(w http.ResponseWriter, s llm.Stream, _ openai.Options, heartbeat time.Duration) (llm.Usage, error) {
+		return anthropic.RelayHeartbeat(w, s, heartbeat)
 	},
 }
 
@@ -87,7 +87,7 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, u
 			return
 		}
 		w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))
-		usage, err := sf.relay(w, st, opts)
+		usage, err := sf.relay(w, st, opts, s.cfg.StreamHeartbeat)
 		_ = st.Close()
 		if err != nil && ctx.Err() != nil {
 			err = errors.Join(err, ctx.Err()) // the client went away: billed for what was produced

@@ -26,6 +26,7 @@ type Config struct {
 	MaxGatewayBodyBytes int64         // default 32 MiB for generation requests (images, long documents)
 	TrustedOrigins      []string      // extra origins allowed for cookie-authenticated writes
 	SignupDisabled      bool          // refuse POST /api/account/signup
+	StreamHeartbeat     time.Duration // default 15s: an idle stream gets an SSE comment this often
 	LoginBurst          int           // default 10 attempts per key before throttling
 	LoginRefillTime     time.Duration // default 30s: one attempt regained per this period
 }
@@ -42,6 +43,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxGatewayBodyBytes == 0 {
 		c.MaxGatewayBodyBytes = 32 << 20
+	}
+	if c.StreamHeartbeat == 0 {
+		c.StreamHeartbeat = 15 * time.Second
+	}
+	if c.StreamHeartbeat == 0 {
+		c.StreamHeartbeat = 15 * time.Second
 	}
 	if c.LoginBurst == 0 {
 		c.LoginBurst = 10

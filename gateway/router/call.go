@@ -130,7 +130,10 @@ func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) err
 		if !failover(err) {
 			return err
 		}
-		r.Log.Warn("upstream failed; trying the next key", "provider", c.Route.Provider, "key_id", k.ID, "err", err)
+		// Only the kind and status: an upstream's message may quote the prompt, and in ephemeral mode
+		// no content may reach a log.
+		e, _ := llm.AsError(err)
+		r.Log.Warn("upstream failed; trying the next key", "provider", c.Route.Provider, "key_id", k.ID, "kind", e.Kind, "status", e.Status)
 	}
 	return last
 }

@@ -299,7 +299,20 @@ func (s *StreamWriter) Error(err error) error {
 // client goes away. It returns the usage to bill (partial when the stream did not finish) and
 // the error that ended the stream, nil when it completed. The caller closes s.
 func Relay(w http.ResponseWriter, s llm.Stream, opts Options) (llm.Usage, error) {
+	return RelayHeartbeat(w, s, opts, 0)
+}
+
+// RelayHeartbeat is Relay with an SSE comment sent whenever the stream is idle for every (0 = none),
+// so proxies and clients keep a slow stream (a model thinking before its first token) open. The 200
+// is then committed at once, so upstream errors before content arrive as an error chunk.
+func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, opts Options, every time.Duration) (llm.Usage, error) {
 	sw := NewStreamWriter(w, opts)
+	if every > 0 {
+		if err := sw.Heartbeat(every); err != nil {
+			return s.Usage(), err
+		}
+		defer sw.Stop()
+	}
 	for {
 		ev, err := s.Next()
 		if err == io.EOF || err != nil && sw.stopped {
