@@ -28,30 +28,30 @@ func (db *DB) AppendMessages(ctx context.Context, c *polydev.Conversation, msgs 
 		return polydev.Errorf(polydev.ENOTFOUND, "conversation not found")
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, db.q(`INSERT INTO conversations (`+conversationColumns+`)
-			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING`),
+		_, err := db.txExec(ctx, tx, `INSERT INTO conversations (`+conversationColumns+`)
+			VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) ON CONFLICT (id) DO NOTHING`,
 			c.ID, c.UserID, c.Title, c.TitleDEKVersion, c.Provider, c.Model, ms(c.CreatedAt), ms(c.UpdatedAt))
 		if err != nil {
 			return err
 		}
 		// Scoped by user: a conversation id of another user changes nothing and reads as not found.
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE conversations SET message_count = message_count + ?, updated_at = ?,
+		res, err := db.txExec(ctx, tx, `UPDATE conversations SET message_count = message_count + ?, updated_at = ?,
 			provider = COALESCE(NULLIF(?, ''), provider), model = COALESCE(NULLIF(?, ''), model)
-			WHERE id = ? AND user_id = ?`),
+			WHERE id = ? AND user_id = ?`,
 			len(msgs), ms(c.UpdatedAt), string(c.Provider), c.Model, c.ID, c.UserID)
 		if err := affectedOne(res, err, "conversation"); err != nil {
 			return err
 		}
 		var count int64
-		if err := tx.QueryRowContext(ctx, db.q(`SELECT message_count FROM conversations WHERE id = ?`), c.ID).Scan(&count); err != nil {
+		if err := db.txQueryRow(ctx, tx, `SELECT message_count FROM conversations WHERE id = ?`, c.ID).Scan(&count); err != nil {
 			return err
 		}
 		c.MessageCount = count
 		first := count - int64(len(msgs))
 		for i, m := range msgs {
 			m.ConversationID, m.UserID, m.Seq = c.ID, c.UserID, first+int64(i)
-			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO messages (id, conversation_id, user_id, seq, role, content, dek_version, created_at)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+			_, err := db.txExec(ctx, tx, `INSERT INTO messages (id, conversation_id, user_id, seq, role, content, dek_version, created_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 				m.ID, m.ConversationID, m.UserID, m.Seq, string(m.Role), m.Content, m.DEKVersion, ms(m.CreatedAt))
 			if err != nil {
 				return err
@@ -123,10 +123,10 @@ func (db *DB) DeleteConversation(ctx context.Context, userID, id string) error {
 		return polydev.Errorf(polydev.ENOTFOUND, "conversation not found")
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM messages WHERE conversation_id = ? AND user_id = ?`), id, userID); err != nil {
+		if _, err := db.txExec(ctx, tx, `DELETE FROM messages WHERE conversation_id = ? AND user_id = ?`, id, userID); err != nil {
 			return err
 		}
-		res, err := tx.ExecContext(ctx, db.q(`DELETE FROM conversations WHERE id = ? AND user_id = ?`), id, userID)
+		res, err := db.txExec(ctx, tx, `DELETE FROM conversations WHERE id = ? AND user_id = ?`, id, userID)
 		return affectedOne(res, err, "conversation")
 	})
 }

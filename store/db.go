@@ -37,6 +37,13 @@ type DB struct {
 	write   *sql.DB // SQLite: exactly one connection, so writers queue here instead of failing on locks
 	dialect Dialect
 	queries sync.Map // query text with ? -> text for the engine
+	stmts   sync.Map // stmtKey -> *sql.Stmt: SQLite spends most of a small query parsing it
+	wanted  sync.Map // queries first met inside a transaction, prepared once it ends
+}
+
+type stmtKey struct {
+	pool  *sql.DB
+	query string
 }
 
 var _ polydev.Store = (*DB)(nil)
@@ -57,8 +64,12 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.write.PingContext(ctx)
 }
 
-// Close closes both pools.
+// Close closes the cached statements and both pools.
 func (db *DB) Close() error {
+	db.stmts.Range(func(k, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
 	err := db.write.Close()
 	if db.read != db.write {
 		err = errors.Join(err, db.read.Close())
@@ -96,16 +107,89 @@ func (db *DB) q(query string) string {
 	return b.String()
 }
 
+// stmt returns query prepared on pool, preparing it once. Statements live as long as the store: the
+// queries are constants, so the cache is bounded by the code.
+func (db *DB) stmt(pool *sql.DB, query string) (*sql.Stmt, error) {
+	key := stmtKey{pool, query}
+	if s, ok := db.stmts.Load(key); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := pool.PrepareContext(context.Background(), db.q(query))
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(key, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
+}
+
 func (db *DB) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return db.write.ExecContext(ctx, db.q(query), args...)
+	s, err := db.stmt(db.write, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
 }
 
 func (db *DB) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return db.read.QueryRowContext(ctx, db.q(query), args...)
+	s, err := db.stmt(db.read, query)
+	if err != nil {
+		// A statement that does not prepare fails its query; let database/sql report it.
+		return db.read.QueryRowContext(ctx, db.q(query), args...)
+	}
+	return s.QueryRowContext(ctx, args...)
 }
 
 func (db *DB) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return db.read.QueryContext(ctx, db.q(query), args...)
+	s, err := db.stmt(db.read, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
+// txExec, txQueryRow and txQuery run a statement inside tx (a write transaction), cached when it has
+// been prepared before. A statement cannot be prepared on the pool during a transaction (SQLite's
+// writer pool has one connection, which the transaction holds), so a new one runs unprepared and is
+// prepared when the transaction ends (see inTx).
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if s, ok := db.stmts.Load(stmtKey{db.write, query}); ok {
+		return tx.StmtContext(ctx, s.(*sql.Stmt))
+	}
+	db.wanted.Store(query, struct{}{})
+	return nil
+}
+
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if s := db.txStmt(ctx, tx, query); s != nil {
+		return s.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, db.q(query), args...)
+}
+
+func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if s := db.txStmt(ctx, tx, query); s != nil {
+		return s.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, db.q(query), args...)
+}
+
+func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if s := db.txStmt(ctx, tx, query); s != nil {
+		return s.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, db.q(query), args...)
+}
+
+// prepareWanted prepares the statements transactions met for the first time.
+func (db *DB) prepareWanted() {
+	db.wanted.Range(func(k, _ any) bool {
+		db.wanted.Delete(k)
+		_, _ = db.stmt(db.write, k.(string)) // on failure the query keeps running unprepared
+		return true
+	})
 }
 
 // inTx runs fn in a write transaction, rolling back on error.
@@ -114,6 +198,7 @@ func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
+	defer db.prepareWanted()
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err

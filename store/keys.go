@@ -139,7 +139,7 @@ func (db *DB) ReorderProviderKeys(ctx context.Context, owner string, ids []strin
 			if !lookupable(owner, id) {
 				return polydev.Errorf(polydev.ENOTFOUND, "key %d of the order not found", i+1)
 			}
-			res, err := tx.ExecContext(ctx, db.q(`UPDATE provider_keys SET priority = ?, updated_at = ? WHERE id = ? AND `+ownerClause),
+			res, err := db.txExec(ctx, tx, `UPDATE provider_keys SET priority = ?, updated_at = ? WHERE id = ? AND `+ownerClause,
 				i, ms(at), id, owner)
 			if err := affectedOne(res, err, "key"); err != nil {
 				if polydev.ErrorCode(err) != polydev.ENOTFOUND {

@@ -15,7 +15,31 @@ import (
 func (db *DB) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time) error {
 	month, day, minute := polydev.MonthOf(now), polydev.DayOf(now), polydev.MinuteOf(now)
 	return db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, db.q(`UPDATE provider_keys SET
+		// A refused reservation is explained by re-reading the row. Under READ COMMITTED
+		// (PostgreSQL) other requests may have settled in between, so that no limit is exceeded
+		// any more: then the reservation is simply tried again.
+		for attempt := 0; ; attempt++ {
+			taken, err := db.reserveOnce(ctx, tx, r, month, day, minute)
+			if err != nil || taken {
+				return err
+			}
+			le, err := db.whichKeyLimit(ctx, tx, r, now)
+			if err != nil {
+				return err
+			}
+			if le != nil {
+				return limitError(le)
+			}
+			if attempt == 4 {
+				return limitError(&polydev.LimitError{Limit: "concurrency", Scope: "key " + r.KeyID})
+			}
+		}
+	})
+}
+
+// reserveOnce tries the conditional update and, when it took the limits, records the reservation.
+func (db *DB) reserveOnce(ctx context.Context, tx *sql.Tx, r *polydev.Reservation, month, day string, minute int64) (bool, error) {
+	res, err := db.txExec(ctx, tx, `UPDATE provider_keys SET
 			month_spend_micros = CASE WHEN usage_month = ? THEN month_spend_micros ELSE 0 END, usage_month = ?,
 			month_reserved_micros = month_reserved_micros + ?,
 			day_requests = CASE WHEN usage_day = ? THEN day_requests + 1 ELSE 1 END, usage_day = ?,
@@ -26,34 +50,32 @@ func (db *DB) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time
 				(CASE WHEN usage_month = ? THEN month_spend_micros ELSE 0 END) + month_reserved_micros + ? <= monthly_budget_micros)
 			AND (daily_limit IS NULL OR (CASE WHEN usage_day = ? THEN day_requests ELSE 0 END) < daily_limit)
 			AND (rate_limit_rpm IS NULL OR (CASE WHEN rpm_window = ? THEN rpm_count ELSE 0 END) < rate_limit_rpm)
-			AND (concurrency_limit IS NULL OR in_flight < concurrency_limit)`),
-			month, month, int64(r.Amount), day, day, minute, minute, r.KeyID, month, int64(r.Amount), day, minute)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return db.whichKeyLimit(ctx, tx, r, now)
-		}
-		_, err = tx.ExecContext(ctx, db.q(`INSERT INTO reservations (id, key_id, user_id, amount_micros, created_at, expires_at)
-			VALUES (?, ?, ?, ?, ?, ?)`), r.ID, r.KeyID, r.UserID, int64(r.Amount), ms(r.CreatedAt), ms(r.ExpiresAt))
-		return err
-	})
+			AND (concurrency_limit IS NULL OR in_flight < concurrency_limit)`,
+		month, month, int64(r.Amount), day, day, minute, minute, r.KeyID, month, int64(r.Amount), day, minute)
+	if err != nil {
+		return false, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return false, err
+	}
+	_, err = db.txExec(ctx, tx, `INSERT INTO reservations (id, key_id, user_id, amount_micros, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?)`, r.ID, r.KeyID, r.UserID, int64(r.Amount), ms(r.CreatedAt), ms(r.ExpiresAt))
+	return err == nil, err
 }
 
-// whichKeyLimit explains a refused reservation.
-func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservation, now time.Time) error {
+// whichKeyLimit explains a refused reservation: the limit exceeded now, nil when none is (it was
+// freed since), ENOTFOUND when the key is gone or inactive.
+func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservation, now time.Time) (*polydev.LimitError, error) {
 	var name, month, day string
 	var active bool
 	var budget, daily, rpm, conc sql.NullInt64
 	var spend, reserved, dayReq, rpmWin, rpmCount, inFlight int64
-	err := tx.QueryRowContext(ctx, db.q(`SELECT name, active, usage_month, month_spend_micros, month_reserved_micros, monthly_budget_micros,
+	err := db.txQueryRow(ctx, tx, `SELECT name, active, usage_month, month_spend_micros, month_reserved_micros, monthly_budget_micros,
 		usage_day, day_requests, daily_limit, rpm_window, rpm_count, rate_limit_rpm, in_flight, concurrency_limit
-		FROM provider_keys WHERE id = ?`), r.KeyID).
+		FROM provider_keys WHERE id = ?`, r.KeyID).
 		Scan(&name, &active, &month, &spend, &reserved, &budget, &day, &dayReq, &daily, &rpmWin, &rpmCount, &rpm, &inFlight, &conc)
 	if err != nil || !active {
-		return polydev.Errorf(polydev.ENOTFOUND, "key not found or inactive")
+		return nil, polydev.Errorf(polydev.ENOTFOUND, "key not found or inactive")
 	}
 	le := &polydev.LimitError{Scope: "key " + name}
 	if month != polydev.MonthOf(now) {
@@ -72,10 +94,12 @@ func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservat
 		le.Limit, le.ResetAt = "daily_limit", polydev.NextDay(now)
 	case rpm.Valid && rpmCount >= rpm.Int64:
 		le.Limit, le.ResetAt = "rate_limit_rpm", polydev.NextMinute(now)
-	default:
+	case conc.Valid && inFlight >= conc.Int64:
 		le.Limit = "concurrency"
+	default:
+		return nil, nil
 	}
-	return limitError(le)
+	return le, nil
 }
 
 func limitError(le *polydev.LimitError) error {
@@ -87,15 +111,15 @@ func (db *DB) Release(ctx context.Context, id string) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		var keyID string
 		var amount int64
-		err := tx.QueryRowContext(ctx, db.q(`DELETE FROM reservations WHERE id = ? RETURNING key_id, amount_micros`), id).Scan(&keyID, &amount)
+		err := db.txQueryRow(ctx, tx, `DELETE FROM reservations WHERE id = ? RETURNING key_id, amount_micros`, id).Scan(&keyID, &amount)
 		if err == sql.ErrNoRows {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, db.q(`UPDATE provider_keys SET month_reserved_micros = month_reserved_micros - ?,
-			in_flight = in_flight - 1 WHERE id = ?`), amount, keyID)
+		_, err = db.txExec(ctx, tx, `UPDATE provider_keys SET month_reserved_micros = month_reserved_micros - ?,
+			in_flight = in_flight - 1 WHERE id = ?`, amount, keyID)
 		return err
 	})
 }

@@ -32,12 +32,12 @@ func (db *DB) ListPriceOverrides(ctx context.Context) ([]*polydev.ModelPrice, er
 func (db *DB) PutPriceOverrides(ctx context.Context, rows []*polydev.ModelPrice) error {
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		for _, p := range rows {
-			_, err := tx.ExecContext(ctx, db.q(`INSERT INTO model_prices (model, input_per_mtok_micros, output_per_mtok_micros,
+			_, err := db.txExec(ctx, tx, `INSERT INTO model_prices (model, input_per_mtok_micros, output_per_mtok_micros,
 				cached_input_per_mtok_micros, cache_write_per_mtok_micros, updated_at) VALUES (?, ?, ?, ?, ?, ?)
 				ON CONFLICT (model) DO UPDATE SET input_per_mtok_micros = excluded.input_per_mtok_micros,
 				output_per_mtok_micros = excluded.output_per_mtok_micros,
 				cached_input_per_mtok_micros = excluded.cached_input_per_mtok_micros,
-				cache_write_per_mtok_micros = excluded.cache_write_per_mtok_micros, updated_at = excluded.updated_at`),
+				cache_write_per_mtok_micros = excluded.cache_write_per_mtok_micros, updated_at = excluded.updated_at`,
 				p.Model, int64(p.InputPerMTok), int64(p.OutputPerMTok), int64(p.CachedInputPerMTok), int64(p.CacheWritePerMTok), ms(p.UpdatedAt))
 			if err != nil {
 				return err
@@ -54,7 +54,7 @@ func (db *DB) DeletePriceOverrides(ctx context.Context, models []string) error {
 			if !lookupable(m) {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, db.q(`DELETE FROM model_prices WHERE model = ?`), m); err != nil {
+			if _, err := db.txExec(ctx, tx, `DELETE FROM model_prices WHERE model = ?`, m); err != nil {
 				return err
 			}
 		}

@@ -71,11 +71,11 @@ func (db *DB) PutTierLimits(ctx context.Context, rows []*polydev.TierLimits) err
 			if err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, db.q(`INSERT INTO tier_limits (`+tierColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			_, err = db.txExec(ctx, tx, `INSERT INTO tier_limits (`+tierColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (tier) DO UPDATE SET requests_per_day = excluded.requests_per_day,
 				requests_per_minute = excluded.requests_per_minute, allowed_models = excluded.allowed_models,
 				byok = excluded.byok, ephemeral = excluded.ephemeral, platform_keys = excluded.platform_keys,
-				max_vms = excluded.max_vms, updated_at = excluded.updated_at`),
+				max_vms = excluded.max_vms, updated_at = excluded.updated_at`,
 				l.Tier, nullInt(l.RequestsPerDay), nullInt(l.RequestsPerMinute), string(mj), l.BYOK, l.Ephemeral,
 				l.PlatformKeys, l.MaxVMs, ms(l.UpdatedAt))
 			if err != nil {

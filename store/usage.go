@@ -24,8 +24,8 @@ func (db *DB) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) erro
 			if r.Status == polydev.UsageInterrupted && !held {
 				continue // the request settled its own reservation after the sweeper listed it
 			}
-			res, err := tx.ExecContext(ctx, db.q(`INSERT INTO usage_records (`+usageColumns+`)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+			res, err := db.txExec(ctx, tx, `INSERT INTO usage_records (`+usageColumns+`)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 				r.ID, r.UserID, r.KeyID, r.PlatformKey, r.Provider, r.Model, r.Surface, r.Stream, r.Status, r.HTTPStatus, r.ErrorCode,
 				r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.ReasoningTokens, r.Estimated, int64(r.Cost),
 				r.DurationMS, r.TTFBMS, r.OverheadUS, r.SessionID, ms(r.CreatedAt), r.ReservationID)
@@ -82,7 +82,7 @@ func (db *DB) takeReservation(ctx context.Context, tx *sql.Tx, id string) (held 
 	if id == "" {
 		return false, 0, nil
 	}
-	err = tx.QueryRowContext(ctx, db.q(`DELETE FROM reservations WHERE id = ? RETURNING amount_micros`), id).Scan(&amount)
+	err = db.txQueryRow(ctx, tx, `DELETE FROM reservations WHERE id = ? RETURNING amount_micros`, id).Scan(&amount)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, 0, nil
 	}
@@ -99,12 +99,12 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, r *polydev.UsageRecord, he
 	}
 	month := polydev.MonthOf(r.CreatedAt)
 	// A spend counter of a past month restarts at this record's amount.
-	_, err := tx.ExecContext(ctx, db.q(`UPDATE provider_keys SET
+	_, err := db.txExec(ctx, tx, `UPDATE provider_keys SET
 		month_spend_micros = CASE WHEN usage_month = ? THEN month_spend_micros + ? ELSE ? END, usage_month = ?,
 		month_reserved_micros = month_reserved_micros - ?, in_flight = in_flight - ?,
 		total_requests = total_requests + 1, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
 		total_spend_micros = total_spend_micros + ?, last_used_at = ?
-		WHERE id = ?`),
+		WHERE id = ?`,
 		month, int64(r.Cost), int64(r.Cost), month, reserved, inFlight, r.InputTokens, r.OutputTokens, int64(r.Cost), ms(r.CreatedAt), r.KeyID)
 	return err
 }

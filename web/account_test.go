@@ -138,7 +138,7 @@ func TestSignupDisabled(t *testing.T) {
 	e.want(e.do("POST", "/api/account/signup", map[string]string{"email": "x@example.com", "password": pw}), http.StatusForbidden).errorBody(t)
 }
 
-func mustUser(t *testing.T, e *env, email string) *polydev.User {
+func mustUser(t testing.TB, e *env, email string) *polydev.User {
 	t.Helper()
 	u, err := e.store.UserByEmail(t.Context(), email)
 	if err != nil {

@@ -361,7 +361,7 @@ func TestCanaryKeyNeverAtRest(t *testing.T) {
 }
 
 // pgDump returns a plain-SQL dump of the database at url.
-func pgDump(t *testing.T, url string) []byte {
+func pgDump(t testing.TB, url string) []byte {
 	t.Helper()
 	bin, err := exec.LookPath("pg_dump")
 	if err != nil {

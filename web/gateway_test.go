@@ -13,7 +13,7 @@ import (
 )
 
 // gatewayEnv is an env whose provider keys may point at the loopback fakes.
-func gatewayEnv(t *testing.T, engine string) *env {
+func gatewayEnv(t testing.TB, engine string) *env {
 	t.Helper()
 	e := newEnv(t, engine, Config{LoginBurst: 1000})
 	guard, err := netguard.ParseAllowList("127.0.0.0/8")
@@ -81,7 +81,7 @@ func (e *env) usageOf(u *polydev.User) []*polydev.UsageRecord {
 	return recs
 }
 
-func checkUsage(t *testing.T, rec *polydev.UsageRecord, s testkit.Script, model, status string) {
+func checkUsage(t testing.TB, rec *polydev.UsageRecord, s testkit.Script, model, status string) {
 	t.Helper()
 	if rec.Model != model || rec.Status != status || rec.InputTokens != int64(s.Usage.PromptTokens) ||
 		rec.OutputTokens != int64(s.Usage.CompletionTokens) || rec.CacheReadTokens != int64(s.Usage.CachedTokens) ||
@@ -95,7 +95,7 @@ func checkUsage(t *testing.T, rec *polydev.UsageRecord, s testkit.Script, model,
 }
 
 // sameJSON reports whether two JSON texts hold the same value (providers differ in whitespace).
-func sameJSON(t *testing.T, a, b string) bool {
+func sameJSON(t testing.TB, a, b string) bool {
 	t.Helper()
 	var va, vb any
 	if err := json.Unmarshal([]byte(a), &va); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
+	"github.com/polydev/polydev/store"
 	"github.com/polydev/polydev/store/postgres"
 	"github.com/polydev/polydev/store/sqlite"
 	"github.com/polydev/polydev/vault"
@@ -70,7 +71,7 @@ func (c *testClock) now() time.Time      { return time.Now().Add(time.Duration(c
 func (c *testClock) set(d time.Duration) { c.offset.Store(int64(d)) }
 
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	clock    *testClock
 	recorder *accounting.Recorder
 	srv      *Server
@@ -83,7 +84,7 @@ var engines = []string{"sqlite", "postgres"}
 
 // newEnv starts the API on a fresh store of the given engine, logging at debug level into a buffer
 // the test can search.
-func newEnv(t *testing.T, engine string, cfg Config) *env {
+func newEnv(t testing.TB, engine string, cfg Config) *env {
 	t.Helper()
 	if engine == "sqlite" {
 		return newEnvAt(t, engine, filepath.Join(t.TempDir(), "polydev.db"), cfg)
@@ -92,7 +93,7 @@ func newEnv(t *testing.T, engine string, cfg Config) *env {
 }
 
 // newEnvAt is newEnv on a given SQLite path or PostgreSQL URL.
-func newEnvAt(t *testing.T, engine, where string, cfg Config) *env {
+func newEnvAt(t testing.TB, engine, where string, cfg Config) *env {
 	t.Helper()
 	var st polydev.Store
 	var err error
@@ -106,6 +107,7 @@ func newEnvAt(t *testing.T, engine, where string, cfg Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	st = store.NewCached(st, 2*time.Second) // as serve runs it: tests see their own writes at once
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	kr, err := vault.NewKeyring(map[int][]byte{1: bytes.Repeat([]byte{7}, vault.KeySize)})
@@ -148,7 +150,7 @@ type resp struct {
 	body   []byte
 }
 
-func (r *resp) json(t *testing.T, v any) {
+func (r *resp) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("response %d is not JSON: %v: %s", r.status, err, r.body)
@@ -156,7 +158,7 @@ func (r *resp) json(t *testing.T, v any) {
 }
 
 // errorBody checks that the response is the one JSON error shape and returns it.
-func (r *resp) errorBody(t *testing.T) ErrorDetail {
+func (r *resp) errorBody(t testing.TB) ErrorDetail {
 	t.Helper()
 	var b ErrorBody
 	dec := json.NewDecoder(bytes.NewReader(r.body))
@@ -219,7 +221,7 @@ func (e *env) signup(email, password string) string {
 	return sessionCookie(e.t, r)
 }
 
-func sessionCookie(t *testing.T, r *resp) string {
+func sessionCookie(t testing.TB, r *resp) string {
 	t.Helper()
 	for _, c := range (&http.Response{Header: r.header}).Cookies() {
 		if c.Name == SessionCookie && c.Value != "" {

@@ -93,7 +93,7 @@ func TestBudgetAcrossReplicas(t *testing.T) {
 				t.Error(err)
 				return
 			}
-			io.Copy(io.Discard, res.Body)
+			rb, _ := io.ReadAll(res.Body)
 			res.Body.Close()
 			switch res.StatusCode {
 			case 200:
@@ -101,7 +101,7 @@ func TestBudgetAcrossReplicas(t *testing.T) {
 			case 402:
 				refused.Add(1)
 			default:
-				t.Errorf("status %d", res.StatusCode)
+				t.Errorf("status %d: %s", res.StatusCode, rb)
 			}
 		})
 	}

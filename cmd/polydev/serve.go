@@ -23,6 +23,7 @@ import (
 	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
+	"github.com/polydev/polydev/store"
 	"github.com/polydev/polydev/vault"
 	"github.com/polydev/polydev/web"
 )
@@ -104,17 +105,19 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// usage records are written.
 	cl.add("accounting", recorder.Stop)
 
-	keys := &providerkeys.Service{Store: db, Vault: vlt, Guard: guard}
+	// The request path reads through short-lived caches; writes through them invalidate at once.
+	hot := store.NewCached(db, 2*time.Second)
+	keys := &providerkeys.Service{Store: hot, Vault: vlt, Guard: guard}
 	prices := &pricing.Table{Store: db}
 	rt := &router.Router{
-		Store: db, Keys: keys, Prices: prices, Usage: recorder, Log: log,
-		Client: guard.Client(upstreamTransport()), Ephemeral: policy.GatewayEphemeral(db),
+		Store: hot, Keys: keys, Prices: prices, Usage: recorder, Log: log,
+		Client: guard.Client(upstreamTransport()), Ephemeral: policy.GatewayEphemeral(hot),
 	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed",
 	}, web.Deps{
-		Store: db, Log: log, Registry: reg,
+		Store: hot, Log: log, Registry: reg,
 		Keys: keys, Prices: prices, Router: rt,
 	})
 	if err != nil {
