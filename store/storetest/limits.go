@@ -163,3 +163,35 @@ func testUserRequestLimits(t *testing.T, s polydev.Store) {
 		t.Fatal("a zero limit admits requests")
 	}
 }
+
+// testReserveLimitsConcurrent: concurrent reservations never exceed a key's daily or per-minute limit.
+func testReserveLimitsConcurrent(t *testing.T, s polydev.Store) {
+	u := newUser(t, s, polydev.TierPlus)
+	daily, rpm := int64(30), int64(20)
+	now := time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)
+	for _, c := range []struct {
+		name  string
+		limit int64
+		set   func(k *polydev.ProviderKey)
+	}{
+		{"daily", daily, func(k *polydev.ProviderKey) { k.DailyLimit = &daily }},
+		{"rpm", rpm, func(k *polydev.ProviderKey) { k.RateLimitRPM = &rpm }},
+	} {
+		k := limitKey(t, s, u, c.set)
+		var ok atomic.Int64
+		var wg sync.WaitGroup
+		for range 100 {
+			wg.Go(func() {
+				if err := s.Reserve(ctx(t), reservation(k, 0, now), now); err == nil {
+					ok.Add(1)
+				} else if polydev.ErrorCode(err) != polydev.ERATELIMIT {
+					t.Errorf("%s: unexpected error %v", c.name, err)
+				}
+			})
+		}
+		wg.Wait()
+		if ok.Load() != c.limit {
+			t.Fatalf("%s: %d of 100 concurrent reservations admitted, limit %d", c.name, ok.Load(), c.limit)
+		}
+	}
+}

@@ -33,6 +33,7 @@ func Run(t *testing.T, open Opener) {
 		{"ReserveBudget", testReserveBudget},
 		{"ReserveRequestLimits", testReserveRequestLimits},
 		{"ReserveConcurrent", testReserveConcurrent},
+		{"ReserveLimitsConcurrent", testReserveLimitsConcurrent},
 		{"ExpiredReservations", testExpiredReservations},
 		{"UserRequestLimits", testUserRequestLimits},
 		{"ProviderKeys", testProviderKeys},
