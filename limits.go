@@ -31,7 +31,8 @@ type LimitStore interface {
 	// ExpiredReservations lists reservations past their expiry.
 	ExpiredReservations(ctx context.Context, now time.Time, limit int) ([]*Reservation, error)
 	// CountUserRequest counts one request against a user's tier limits (per day and per minute;
-	// nil = unlimited), all or nothing; a *LimitError says which was hit.
+	// nil = unlimited), all or nothing; a *LimitError says which was hit. With both unlimited nothing
+	// is counted (no write on the request path), so a limit an admin sets counts from then on.
 	CountUserRequest(ctx context.Context, userID string, perDay, perMinute *int64, now time.Time) error
 }
 

@@ -148,6 +148,9 @@ func (db *DB) ExpiredReservations(ctx context.Context, now time.Time, limit int)
 // CountUserRequest implements polydev.LimitStore: one upsert whose WHERE clause holds both tier
 // limits, so concurrent requests cannot overshoot them.
 func (db *DB) CountUserRequest(ctx context.Context, userID string, perDay, perMinute *int64, now time.Time) error {
+	if perDay == nil && perMinute == nil {
+		return nil // nothing to hold: no write on the request path
+	}
 	day, minute := polydev.DayOf(now), polydev.MinuteOf(now)
 	if perDay != nil && *perDay <= 0 {
 		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)})
