@@ -131,6 +131,7 @@ type Store interface {
 	UsageStore
 	LimitStore
 	UserDataStore
+	VMStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

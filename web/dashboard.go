@@ -114,8 +114,9 @@ func (s *Server) requestLogs(w http.ResponseWriter, r *http.Request, u *polydev.
 	return writeJSON(w, http.StatusOK, map[string]any{"logs": logs, "nextBefore": next})
 }
 
-// adminStats answers GET /api/admin/stats in the seed's shape: stats, vms and authSessions. The VM
-// and IP pool figures are zero, and the lists empty, until the VM issue lands.
+// adminStats answers GET /api/admin/stats in the seed's shape: stats, vms and authSessions. The IP
+// pool figures are zero while VM support is off; authSessions stays empty until browser login
+// sessions land.
 func (s *Server) adminStats(w http.ResponseWriter, r *http.Request, _ *polydev.User) error {
 	ps, err := s.store.PlatformStats(r.Context(), s.now().AddDate(0, 0, -statsWindowDays))
 	if err != nil {
@@ -125,13 +126,28 @@ func (s *Server) adminStats(w http.ResponseWriter, r *http.Request, _ *polydev.U
 	for _, t := range polydev.Tiers {
 		byTier[string(t)] = ps.UsersByTier[t]
 	}
+	vc, err := s.store.CountVMs(r.Context())
+	if err != nil {
+		return err
+	}
+	vms, err := s.store.ListAllVMs(r.Context())
+	if err != nil {
+		return err
+	}
+	var pool polydev.VMPoolStats
+	if s.vms != nil {
+		if pool, err = s.vms.PoolStats(r.Context()); err != nil {
+			return err
+		}
+	}
 	return writeJSON(w, http.StatusOK, map[string]any{
 		"stats": map[string]any{
 			"total_users": ps.TotalUsers, "active_users": ps.ActiveUsers, "users_by_tier": byTier,
 			"total_requests": ps.TotalRequests, "total_tokens": ps.TotalTokens, "total_cost": ps.TotalCost,
-			"total_vms": 0, "active_vms": 0, "cli_vms": 0, "browser_vms": 0, "ip_pool_available": 0, "ip_pool_total": 0,
+			"total_vms": vc.Total, "active_vms": vc.ByState[polydev.VMRunning], "cli_vms": vc.ByType[polydev.VMCLI],
+			"browser_vms": vc.ByType[polydev.VMBrowser], "ip_pool_available": pool.Available, "ip_pool_total": pool.Total,
 		},
-		"vms":          []any{},
+		"vms":          vms,
 		"authSessions": []any{},
 	})
 }

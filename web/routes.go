@@ -47,5 +47,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/admin/tier-limits", s.handle(s.admin(s.getTierLimits)))
 	mux.HandleFunc("PUT /api/admin/tier-limits", s.handle(s.admin(s.putTierLimits)))
 	mux.HandleFunc("GET /api/admin/stats", s.handle(s.admin(s.adminStats)))
+	mux.HandleFunc("GET /api/admin/system/stats", s.handle(s.admin(s.systemStats)))
+
+	mux.HandleFunc("POST /api/vms", s.handle(s.user(s.createVM)))
+	mux.HandleFunc("GET /api/vms", s.handle(s.user(s.listVMs)))
+	mux.HandleFunc("GET /api/vms/{id}", s.handle(s.user(s.getVM)))
+	mux.HandleFunc("POST /api/vms/{id}/start", s.handle(s.user(s.startVM)))
+	mux.HandleFunc("POST /api/vms/{id}/stop", s.handle(s.user(s.stopVM)))
+	mux.HandleFunc("DELETE /api/vms/{id}", s.handle(s.user(s.deleteVM)))
 	return mux
 }

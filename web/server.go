@@ -66,6 +66,7 @@ type Deps struct {
 	Keys     *providerkeys.Service
 	Prices   *pricing.Table
 	Router   *router.Router
+	VMs      polydev.VMController // nil: VM support is off and VM changes answer 503
 }
 
 // Server is the HTTP API. Build one with New and serve Handler().
@@ -75,6 +76,7 @@ type Server struct {
 	keys     *providerkeys.Service
 	prices   *pricing.Table
 	router   *router.Router
+	vms      polydev.VMController
 	convs    *conversations.Service
 	log      *slog.Logger
 	metrics  *metrics
@@ -89,7 +91,7 @@ type Server struct {
 func New(cfg Config, d Deps) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
-		cfg: cfg, store: d.Store, keys: d.Keys, prices: d.Prices, router: d.Router, log: d.Log, registry: d.Registry,
+		cfg: cfg, store: d.Store, keys: d.Keys, prices: d.Prices, router: d.Router, vms: d.VMs, log: d.Log, registry: d.Registry,
 		csrf: http.NewCrossOriginProtection(),
 		now:  polydev.Now,
 	}

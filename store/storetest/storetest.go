@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 		{"EphemeralConversations", testEphemeralConversations},
 		{"UsageStats", testUsageStats},
 		{"RequestLogs", testRequestLogs},
+		{"VMs", testVMs},
+		{"VMIsolation", testVMIsolation},
+		{"VMStateCAS", testVMStateCAS},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

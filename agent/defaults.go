@@ -1,0 +1,148 @@
+package agent
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Child names used by the default specs and by the health report.
+const (
+	ChildDisplay    = "display"
+	ChildBrowser    = "browser"
+	ChildVNC        = "vnc"
+	ChildWebsockify = "websockify"
+)
+
+// StackOptions are the knobs of the golden image's stack. Zero values get the defaults noted.
+type StackOptions struct {
+	Display      int    // X display number; default 99
+	Screen       string // Xvfb screen geometry WxHxDepth; default 1280x800x24
+	X11SocketDir string // default /tmp/.X11-unix
+
+	XvfbPath       string // default "Xvfb"
+	ChromiumPath   string // default "chromium"
+	X11vncPath     string // default "x11vnc"
+	WebsockifyPath string // default "websockify"
+
+	ProfileDir        string // Chromium's dedicated profile; default /var/lib/polydev-agent/profile
+	StartURL          string // page the browser opens; default about:blank
+	DevToolsPort      int    // on guest loopback only; default 9222
+	ChromiumNoSandbox bool   // needed when Chromium runs as root in the guest
+	VNCPort           int    // on guest loopback only; default 5900
+	WebsockifyListen  string // the one guest port the host reaches; default 0.0.0.0:6080
+	NoVNCWeb          string // noVNC web root, served by websockify when it exists; default /usr/share/novnc
+}
+
+func (o StackOptions) withDefaults() StackOptions {
+	if o.Display == 0 {
+		o.Display = 99
+	}
+	o.Screen = cmp.Or(o.Screen, "1280x800x24")
+	o.X11SocketDir = cmp.Or(o.X11SocketDir, X11SocketDir)
+	o.XvfbPath = cmp.Or(o.XvfbPath, "Xvfb")
+	o.ChromiumPath = cmp.Or(o.ChromiumPath, "chromium")
+	o.X11vncPath = cmp.Or(o.X11vncPath, "x11vnc")
+	o.WebsockifyPath = cmp.Or(o.WebsockifyPath, "websockify")
+	o.ProfileDir = cmp.Or(o.ProfileDir, "/var/lib/polydev-agent/profile")
+	o.StartURL = cmp.Or(o.StartURL, "about:blank")
+	o.DevToolsPort = cmp.Or(o.DevToolsPort, 9222)
+	o.VNCPort = cmp.Or(o.VNCPort, 5900)
+	o.WebsockifyListen = cmp.Or(o.WebsockifyListen, "0.0.0.0:6080")
+	o.NoVNCWeb = cmp.Or(o.NoVNCWeb, "/usr/share/novnc")
+	return o
+}
+
+// DefaultSpecs returns the golden image's stack in dependency order: display, browser, vnc, websockify.
+// DevTools and VNC listen on guest loopback only; websockify listens on the guest interface so that the
+// host reaches it through the VMM's forward (and nothing else).
+func DefaultSpecs(o StackOptions) ([]Spec, error) {
+	o = o.withDefaults()
+	w, h, err := screenSize(o.Screen)
+	if err != nil {
+		return nil, err
+	}
+	_, wsPort, err := net.SplitHostPort(o.WebsockifyListen)
+	if err != nil {
+		return nil, fmt.Errorf("websockify listen address: %w", err)
+	}
+	display := ":" + strconv.Itoa(o.Display)
+	env := []string{"DISPLAY=" + display}
+	loopback := func(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
+
+	browserArgs := []string{
+		"--user-data-dir=" + o.ProfileDir,
+		"--remote-debugging-address=127.0.0.1",
+		"--remote-debugging-port=" + strconv.Itoa(o.DevToolsPort),
+		"--no-first-run", "--no-default-browser-check",
+		"--disable-background-networking", "--disable-component-update", "--disable-sync",
+		"--disable-dev-shm-usage",
+		// Kiosk-ish: one window filling the screen, no window manager needed, address bar kept so the
+		// user can reach the login page they want.
+		"--window-position=0,0", fmt.Sprintf("--window-size=%d,%d", w, h), "--start-maximized",
+	}
+	if o.ChromiumNoSandbox {
+		browserArgs = append(browserArgs, "--no-sandbox")
+	}
+	browserArgs = append(browserArgs, o.StartURL)
+
+	wsArgs := []string{}
+	if fi, err := os.Stat(o.NoVNCWeb); err == nil && fi.IsDir() {
+		wsArgs = append(wsArgs, "--web", o.NoVNCWeb)
+	}
+	wsArgs = append(wsArgs, o.WebsockifyListen, loopback(o.VNCPort))
+
+	return []Spec{
+		{
+			Name: ChildDisplay, Path: o.XvfbPath,
+			Args:     []string{display, "-screen", "0", o.Screen, "-nolisten", "tcp"},
+			PreStart: removeFiles(fmt.Sprintf("/tmp/.X%d-lock", o.Display), filepath.Join(o.X11SocketDir, "X"+strconv.Itoa(o.Display))),
+			Ready:    XDisplay(o.X11SocketDir, o.Display), ReadyTimeout: 30 * time.Second,
+		},
+		{
+			Name: ChildBrowser, Path: o.ChromiumPath, Args: browserArgs, Env: env,
+			PreStart: removeFiles(filepath.Join(o.ProfileDir, "SingletonLock"),
+				filepath.Join(o.ProfileDir, "SingletonSocket"), filepath.Join(o.ProfileDir, "SingletonCookie")),
+			// DevTools comes up 20-27 s after a cold boot under TCG (DESIGN.md section 7).
+			Ready: TCPPort(loopback(o.DevToolsPort)), ReadyTimeout: 90 * time.Second,
+		},
+		{
+			Name: ChildVNC, Path: o.X11vncPath, Env: env,
+			Args: []string{"-display", display, "-localhost", "-forever", "-shared", "-nopw",
+				"-rfbport", strconv.Itoa(o.VNCPort)},
+			Ready: TCPPort(loopback(o.VNCPort)), ReadyTimeout: 30 * time.Second,
+		},
+		{
+			Name: ChildWebsockify, Path: o.WebsockifyPath, Args: wsArgs,
+			Ready: TCPPort(net.JoinHostPort("127.0.0.1", wsPort)), ReadyTimeout: 30 * time.Second,
+		},
+	}, nil
+}
+
+// removeFiles returns a PreStart that removes what a killed instance left behind. It is safe only
+// because the supervisor has already killed that instance's whole process group, and nothing else in
+// the guest runs this display or this profile.
+func removeFiles(paths ...string) func() error {
+	return func() error {
+		for _, p := range paths {
+			if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func screenSize(s string) (w, h int, err error) {
+	var d int
+	if _, err := fmt.Sscanf(s, "%dx%dx%d", &w, &h, &d); err != nil || w <= 0 || h <= 0 || d <= 0 {
+		return 0, 0, fmt.Errorf("screen %q: want WxHxDepth", s)
+	}
+	return w, h, nil
+}

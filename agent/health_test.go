@@ -1,0 +1,114 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestReport(t *testing.T) {
+	t.Parallel()
+	stack := func(states ...State) []Status {
+		names := []string{ChildDisplay, ChildBrowser, ChildVNC, ChildWebsockify}
+		var out []Status
+		for i, s := range states {
+			out = append(out, Status{Name: names[i], State: s})
+		}
+		return out
+	}
+	r, p, b, f := StateReady, StatePending, StateBackoff, StateFailed
+	tests := []struct {
+		name                    string
+		snap                    Snapshot
+		status                  string
+		display, browser, novnc bool
+	}{
+		{"booting", Snapshot{Children: stack(r, StateStarting, p, p)}, HealthStarting, true, false, false},
+		{"all ready", Snapshot{Children: stack(r, r, r, r), BroughtUp: true}, HealthHealthy, true, true, true},
+		{"browser lost", Snapshot{Children: stack(r, b, r, r), BroughtUp: true}, HealthDegraded, true, false, true},
+		{"vnc lost", Snapshot{Children: stack(r, r, b, r), BroughtUp: true}, HealthDegraded, true, true, false},
+		{"failed during boot", Snapshot{Children: stack(f, p, p, p)}, HealthDegraded, false, false, false},
+	}
+	for _, tt := range tests {
+		got := Report(tt.snap)
+		if got.Status != tt.status || got.Display != tt.display || got.Browser != tt.browser || got.NoVNC != tt.novnc {
+			t.Errorf("%s: got %+v", tt.name, got)
+		}
+	}
+}
+
+// TestHealthFollowsStack drives the real supervisor with fake children named like the golden stack:
+// starting, then healthy, degraded while the browser is down, healthy again after its restart.
+func TestHealthFollowsStack(t *testing.T) {
+	t.Parallel()
+	gate := tempFile(t, "display-ready")
+	display := helperSpec(t, ChildDisplay, "listen", "AGENT_TEST_ADDR="+freeAddr(t))
+	display.Ready = FileExists(gate)
+	specs := []Spec{display, listenSpec(t, ChildBrowser), listenSpec(t, ChildVNC), listenSpec(t, ChildWebsockify)}
+
+	release := make(chan struct{}) // holds the browser in backoff until the test has looked
+	sleep := func(ctx context.Context, d time.Duration) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	ev := newEvents()
+	s := newSupervisor(t, Config{Specs: specs, Sleep: sleep, OnChange: ev.hook})
+	srv := httptest.NewServer(NewHandler(s, nil, nil))
+	defer srv.Close()
+
+	ev.waitFor(t, ChildDisplay, StateStarting)
+	expectHealth(t, srv.URL, HealthStarting, http.StatusServiceUnavailable, false, false, false)
+
+	if err := os.WriteFile(gate, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, ChildWebsockify, StateReady)
+	expectHealth(t, srv.URL, HealthHealthy, http.StatusOK, true, true, true)
+
+	browser, _ := s.Snapshot().Child(ChildBrowser)
+	if err := syscall.Kill(browser.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ev.waitFor(t, ChildBrowser, StateBackoff)
+	expectHealth(t, srv.URL, HealthDegraded, http.StatusServiceUnavailable, true, false, true)
+
+	close(release)
+	ev.waitFor(t, ChildBrowser, StateReady)
+	expectHealth(t, srv.URL, HealthHealthy, http.StatusOK, true, true, true)
+	if st, _ := s.Snapshot().Child(ChildBrowser); st.Restarts != 1 {
+		t.Fatalf("browser restarts = %d, want 1", st.Restarts)
+	}
+}
+
+func expectHealth(t *testing.T, base, status string, readyCode int, display, browser, novnc bool) {
+	t.Helper()
+	var got HealthReport
+	resp, err := http.Get(base + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/health: %d %v", resp.StatusCode, err)
+	}
+	if got.Status != status || got.Display != display || got.Browser != browser || got.NoVNC != novnc {
+		t.Fatalf("/health = %+v, want %s display=%v browser=%v novnc=%v", got, status, display, browser, novnc)
+	}
+	ready, err := http.Get(base + "/ready")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready.Body.Close()
+	if ready.StatusCode != readyCode {
+		t.Fatalf("/ready = %d, want %d", ready.StatusCode, readyCode)
+	}
+}

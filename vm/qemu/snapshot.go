@@ -1,0 +1,158 @@
+package qemu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/polydev/polydev/vm"
+)
+
+// ignoreShared makes migration skip RAM blocks backed by a shared named file: the memory file is
+// the snapshot's RAM, and only device state goes into the stream (save 16 ms instead of 1 s).
+const ignoreShared = "x-ignore-shared"
+
+// pollInterval is how often query-migrate is asked while a migration runs.
+const pollInterval = 5 * time.Millisecond
+
+// Snapshot implements vm.Driver for VMs created with Config.MemoryDir: stop, x-ignore-shared,
+// max-bandwidth, migrate to "file:StatePath", poll query-migrate, copy the shared memory file to
+// MemPath, then cont if it was running. The cont runs even when ctx has ended or the snapshot
+// failed, so a snapshot never leaves a guest frozen. Other VMs (a restored clone maps its memory
+// privately) give vm.ErrUnsupported.
+func (d *Driver) Snapshot(ctx context.Context, id string, snap vm.SnapshotFiles) error {
+	if err := checkSnapshot(snap); err != nil {
+		return err
+	}
+	m, err := d.lock(id)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	was := m.observe()
+	if was != vm.StateRunning && was != vm.StatePaused {
+		return fmt.Errorf("%w: cannot snapshot VM %s in state %s", vm.ErrInvalidState, id, was)
+	}
+	if m.memPath == "" {
+		return fmt.Errorf("%w: VM %s has no shared memory file (Config.MemoryDir)", vm.ErrUnsupported, id)
+	}
+	if was == vm.StateRunning {
+		if err := m.qmp.Stop(ctx); err != nil {
+			return err
+		}
+		m.state = vm.StatePaused
+	}
+	saveErr := d.save(ctx, m, snap)
+	if was != vm.StateRunning {
+		return saveErr
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	contErr := m.qmp.Cont(rctx)
+	if contErr == nil {
+		m.state = vm.StateRunning
+	}
+	return errors.Join(saveErr, contErr)
+}
+
+// save writes the device state with a migration and the RAM by copying the memory file; the guest
+// is stopped, so the file does not change under the copy.
+func (d *Driver) save(ctx context.Context, m *machine, snap vm.SnapshotFiles) error {
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.MigrateTimeout)
+	defer cancel()
+	if err := m.qmp.MigrateSetCapabilities(ctx, map[string]bool{ignoreShared: true}); err != nil {
+		return err
+	}
+	if err := m.qmp.MigrateSetMaxBandwidth(ctx, d.cfg.MigrateBandwidth); err != nil {
+		return err
+	}
+	if err := m.qmp.Migrate(ctx, "file:"+snap.StatePath); err != nil {
+		return err
+	}
+	if err := m.qmp.WaitMigration(ctx, pollInterval); err != nil {
+		var failed *MigrationError
+		if !errors.As(err, &failed) { // timed out or cancelled: do not leave it running under cont
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			err = errors.Join(err, m.qmp.Execute(cctx, "migrate_cancel", nil, nil))
+		}
+		return err
+	}
+	return copyFile(m.memPath, snap.MemPath)
+}
+
+// Restore implements vm.Driver: a fresh overlay and process started with `-incoming defer` and its
+// RAM mapped privately (copy-on-write, share=off) from MemPath, then x-ignore-shared,
+// migrate-incoming "file:StatePath", query-migrate until completed, and cont.
+//
+// The RAM size comes from MemPath's size and wins over spec.MemoryMiB. QEMU cannot read the vCPU
+// count or devices out of a snapshot, so spec.VCPUs and the network mode must match the snapshotted
+// VM's; a mismatch makes the migration fail and Restore return its error. The snapshotted guest's
+// page cache describes the golden disk, so the VM that was snapshotted must not have written its
+// root filesystem (the golden image's root is read-only; writes go to tmpfs or the data overlay).
+func (d *Driver) Restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFiles) error {
+	if err := checkSnapshot(snap); err != nil {
+		return err
+	}
+	memMiB, err := snapshotMemoryMiB(snap.MemPath)
+	if err != nil {
+		return err
+	}
+	req := ArgsRequest{Spec: spec, MemPath: snap.MemPath, MemoryMiB: memMiB, Incoming: true}
+	if _, err := d.args(ctx, req); err != nil {
+		return err
+	}
+	m, err := d.add(spec)
+	if err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	err = d.prepare(ctx, m, req)
+	if err == nil {
+		err = d.load(ctx, m, snap)
+	}
+	if err != nil {
+		d.forget(m)
+		return errors.Join(err, d.halt(ctx, m, 0), removeFiles(spec.OverlayPath))
+	}
+	m.state = vm.StateRunning
+	d.cfg.Log.Info("qemu VM restored", "vm", spec.ID, "pid", m.proc.Pid())
+	return nil
+}
+
+func (d *Driver) load(ctx context.Context, m *machine, snap vm.SnapshotFiles) error {
+	mctx, cancel := context.WithTimeout(ctx, d.cfg.MigrateTimeout)
+	defer cancel()
+	if err := m.qmp.MigrateSetCapabilities(mctx, map[string]bool{ignoreShared: true}); err != nil {
+		return err
+	}
+	if err := m.qmp.MigrateIncoming(mctx, "file:"+snap.StatePath); err != nil {
+		return err
+	}
+	if err := m.qmp.WaitMigration(mctx, pollInterval); err != nil {
+		return err
+	}
+	return m.qmp.Cont(ctx)
+}
+
+func snapshotMemoryMiB(path string) (int, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0, fmt.Errorf("qemu: snapshot memory: %w", err)
+	}
+	const mib = 1 << 20
+	if fi.Size()%mib != 0 || fi.Size()/mib < vm.MinMemoryMiB || fi.Size()/mib > vm.MaxMemoryMiB {
+		return 0, fmt.Errorf("%w: snapshot memory %s is %d bytes, not a whole guest RAM size in MiB", vm.ErrInvalidSpec, path, fi.Size())
+	}
+	return int(fi.Size() / mib), nil
+}
+
+func checkSnapshot(s vm.SnapshotFiles) error {
+	if !filepath.IsAbs(s.StatePath) || !filepath.IsAbs(s.MemPath) {
+		return fmt.Errorf("%w: snapshot paths must be absolute (state %q, memory %q)", vm.ErrInvalidSpec, s.StatePath, s.MemPath)
+	}
+	return nil
+}
