@@ -34,7 +34,7 @@ func TestExecLauncherCommand(t *testing.T) {
 	for _, tt := range tests {
 		r := req
 		r.Netns = tt.netns
-		name, args := tt.launcher.command(r)
+		name, args := tt.launcher.command(r).Argv()
 		if name != tt.wantName || !slices.Equal(args, tt.wantArgs) {
 			t.Errorf("%s: command = %s %q, want %s %q", tt.name, name, args, tt.wantName, tt.wantArgs)
 		}

@@ -33,7 +33,7 @@ func TestExecLauncherCommand(t *testing.T) {
 			[]string{"netns", "exec", "pdvn-1", "/q", "-M", "microvm"}},
 	}
 	for _, tt := range tests {
-		name, got := tt.launcher.command(LaunchRequest{Args: args, Netns: tt.netns})
+		name, got := tt.launcher.command(LaunchRequest{Args: args, Netns: tt.netns}).Argv()
 		if name != tt.wantName || !slices.Equal(got, tt.wantArgs) {
 			t.Errorf("%s: command = %s %q, want %s %q", tt.name, name, got, tt.wantName, tt.wantArgs)
 		}
