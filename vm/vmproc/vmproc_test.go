@@ -21,8 +21,8 @@ func TestArgv(t *testing.T) {
 	}
 }
 
-// TestStartAndWaitExit runs a real child (sh) that ignores SIGTERM-free exit: it must be started in
-// its own process group with its pid file and log, and WaitExit must kill it after the grace period.
+// TestStartAndWaitExit runs a real child (sh, then sleep) that would run for a minute: it must start
+// with its pid file and log, and WaitExit with no grace period must kill and reap it.
 func TestStartAndWaitExit(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
