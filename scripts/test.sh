@@ -10,6 +10,9 @@ log() { printf '\n== %s\n' "$*"; }
 need_apt=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
+command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)      # vm/image: vmlinux extraction tests
+command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
+[ -x /bin/busybox ] || need_apt+=(busybox-static)          # vm/image: initramfs tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then
