@@ -2,6 +2,7 @@ package polydev
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"time"
 )
@@ -134,7 +135,18 @@ type VMController interface {
 	Delete(ctx context.Context, u *User, id string) error
 	// PoolStats reports the address pool.
 	PoolStats(ctx context.Context) (VMPoolStats, error)
+	// Dial opens a TCP connection to port (VMPortAgent or VMPortNoVNC, nothing else) of u's running
+	// VM id, through whatever path the network mode gives (a 127.0.0.1 host forward in user mode,
+	// the VM's namespace in tap mode), and records activity on the VM for the idle reaper.
+	// EINVALID for another port, ECONFLICT when the VM is not running.
+	Dial(ctx context.Context, u *User, id string, port uint16) (net.Conn, error)
 }
+
+// Guest ports the host may reach; nothing else in a guest is exposed.
+const (
+	VMPortAgent = 3000 // polydev-agent: GET /health
+	VMPortNoVNC = 6080 // websockify: the noVNC page and its WebSocket to the guest's VNC server
+)
 
 // ErrVMOff is the answer of every VM change while no controller is configured.
 var ErrVMOff = Errorf(EUNAVAILABLE, "VM support is off: install QEMU and build the golden image (polydev image build), or set POLYDEV_VM_DRIVER")
