@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -291,4 +292,11 @@ func (c *stubController) Delete(ctx context.Context, u *polydev.User, id string)
 
 func (c *stubController) PoolStats(context.Context) (polydev.VMPoolStats, error) {
 	return polydev.VMPoolStats{CIDR: "192.168.100.0/24", Total: 253, Available: 253}, nil
+}
+
+func (c *stubController) Dial(ctx context.Context, u *polydev.User, id string, port uint16) (net.Conn, error) {
+	if _, err := c.store.VMByID(ctx, u.ID, id); err != nil {
+		return nil, err
+	}
+	return nil, polydev.Errorf(polydev.ECONFLICT, "VM is not running")
 }
