@@ -13,6 +13,7 @@ command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)      # vm/image: vmlinux extraction tests
 command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)          # vm/image: initramfs tests
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)      # vm/netns: per-VM NAT rules
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then
