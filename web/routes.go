@@ -55,5 +55,6 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/vms/{id}/start", s.handle(s.user(s.startVM)))
 	mux.HandleFunc("POST /api/vms/{id}/stop", s.handle(s.user(s.stopVM)))
 	mux.HandleFunc("DELETE /api/vms/{id}", s.handle(s.user(s.deleteVM)))
+	mux.HandleFunc("GET /api/vms/{id}/novnc/{path...}", s.handle(s.user(s.novnc)))
 	return mux
 }
