@@ -66,3 +66,15 @@ func TestArgumentErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveRefusesForeignNames(t *testing.T) {
+	m, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"eth0", "pdnet-1", "pdvm-0123456789", "pdvn-xyz"} {
+		if err := m.Remove(t.Context(), name); err == nil {
+			t.Errorf("Remove(%q) = nil, want a refusal", name)
+		}
+	}
+}

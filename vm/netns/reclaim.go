@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 
 	"github.com/polydev/polydev/vm"
@@ -50,4 +51,14 @@ func (m *Manager) Reclaim(ctx context.Context, liveIDs []string) ([]string, erro
 		removed = append(removed, name)
 	}
 	return removed, errors.Join(errs...)
+}
+
+// Remove deletes one namespace and the outer veth end named name, which must be a name vm.Names
+// made (a "pdvn-" name, as List returns). The controller's reconciler calls it for vm.Orphans of
+// List; removing what is already gone is not an error.
+func (m *Manager) Remove(ctx context.Context, name string) error {
+	if key, ok := vm.KeyOf(name); !ok || name != vm.NetnsPrefix+key {
+		return fmt.Errorf("netns: %q is not a Polydev VM namespace name", name)
+	}
+	return m.remove(ctx, name)
 }

@@ -1,0 +1,153 @@
+package controller
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/vm"
+	"github.com/polydev/polydev/vm/qemu"
+)
+
+// realEnv is newEnv with the real QEMU driver (TCG), the golden image in POLYDEV_VM_IMAGE and the
+// real /proc table (scoped to the test's run directory), in user-mode networking.
+func realEnv(t *testing.T, snapshot bool) *env {
+	bin, errQ := exec.LookPath(qemu.DefaultBinary)
+	image := os.Getenv("POLYDEV_VM_IMAGE")
+	switch {
+	case errQ != nil:
+		t.Skip("SKIP: qemu-system-x86_64 not installed")
+	case image == "":
+		t.Skip("SKIP: POLYDEV_VM_IMAGE not set (an image directory built by polydev image build)")
+	}
+	e := newEnv(t, vm.NetUser, func(c *Config) {
+		c.Image = Image{
+			KernelPath: filepath.Join(image, "vmlinux"), InitrdPath: filepath.Join(image, "initrd.img"),
+			RootImage: filepath.Join(image, "rootfs.ext4"),
+		}
+		if snapshot {
+			c.Image.SnapshotDir = filepath.Join(t.TempDir(), "snapshot")
+		}
+		c.HealthTimeout, c.HealthPoll = 300*time.Second, 500*time.Millisecond
+		if os.Getenv("POLYDEV_VM_TEST_FULL_HEALTH") == "" {
+			// The browser being up is enough here: on a loaded 2-core TCG host websockify may not
+			// pass the agent's 30 s readiness window for minutes, and that is the agent's business.
+			c.Health = browserUp
+		}
+		c.Processes = ProcTable{Root: "/proc", RunDir: c.RunDir}
+		c.Now = nil
+	})
+	d, err := qemu.New(qemu.Config{Binary: bin, Accel: qemu.AccelTCG, MemoryDir: e.cfg.VMDir, StartTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg.Driver = d
+	e.c = e.newController()
+	return e
+}
+
+// TestRealQEMUCold: create (cold boot until the agent is healthy), reach the agent and noVNC through
+// Dial, stop, start, delete; nothing is left on the host.
+func TestRealQEMUCold(t *testing.T) {
+	e := realEnv(t, false)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	defer cancel()
+	u := e.user(polydev.TierPro)
+	began := time.Now()
+	v, err := e.c.Create(ctx, u, polydev.VMBrowser)
+	if err != nil {
+		e.logTails()
+		t.Fatal(err)
+	}
+	t.Logf("cold create: running and healthy after %v", time.Since(began).Round(time.Millisecond))
+	if body, err := e.get(u, v.ID, polydev.VMPortAgent, "/health"); err != nil || !strings.Contains(body, `"browser":true`) {
+		t.Fatalf("agent: %q, %v", body, err)
+	}
+	if _, err := e.c.Stop(ctx, u, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	began = time.Now()
+	if _, err := e.c.Start(ctx, u, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restart: healthy after %v", time.Since(began).Round(time.Millisecond))
+	if err := e.c.Delete(ctx, u, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.assertNothingHeld(v.ID)
+	if procs, err := e.cfg.Processes.List(ctx); err != nil || len(procs) != 0 {
+		t.Fatalf("processes left: %v, %v", procs, err)
+	}
+	if got := e.files(); len(got) != 0 {
+		t.Fatalf("files left: %v", got)
+	}
+}
+
+// TestRealQEMUGolden: the golden snapshot is made once and a VM is restored from it.
+func TestRealQEMUGolden(t *testing.T) {
+	e := realEnv(t, true)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := e.c.PrepareGolden(ctx); err != nil {
+		e.logTails()
+		t.Fatal(err)
+	}
+	t.Logf("golden snapshot ready after %v", time.Since(began).Round(time.Millisecond))
+	u := e.user(polydev.TierPro)
+	began = time.Now()
+	v, err := e.c.Create(ctx, u, polydev.VMBrowser)
+	if err != nil {
+		e.logTails()
+		t.Fatal(err)
+	}
+	t.Logf("restored create: running and healthy after %v", time.Since(began).Round(time.Millisecond))
+	if n := counterValue(e.c.metrics.creates.WithLabelValues(pathRestore)); n != 1 {
+		t.Fatalf("the VM was not restored (restore creates %v)", n)
+	}
+	if _, err := e.get(u, v.ID, polydev.VMPortAgent, "/health"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.Delete(ctx, u, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.assertNothingHeld(v.ID)
+	if procs, err := e.cfg.Processes.List(ctx); err != nil || len(procs) != 0 {
+		t.Fatalf("processes left: %v, %v", procs, err)
+	}
+}
+
+// logTails shows the end of every hypervisor log left in the run directory (a failed VM keeps its).
+func (e *env) logTails() {
+	logs, _ := filepath.Glob(filepath.Join(e.cfg.RunDir, "*.log"))
+	for _, l := range logs {
+		b, _ := os.ReadFile(l)
+		lines := strings.Split(string(b), "\n")
+		e.t.Logf("%s (last lines):\n%s", filepath.Base(l), strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	}
+}
+
+// browserUp is a Config.Health that waits for the agent to report the browser ready.
+func browserUp(ctx context.Context, dial DialFunc) error {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:       func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx, polydev.VMPortAgent) },
+		DisableKeepAlives: true,
+	}}
+	for {
+		if h, err := healthStatus(ctx, client); err == nil && h.Browser {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
