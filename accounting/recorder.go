@@ -7,6 +7,7 @@ package accounting
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -44,7 +45,7 @@ func (r *Recorder) init() {
 			r.QueueSize = 8192
 		}
 		r.queue = make(chan *polydev.UsageRecord, r.QueueSize)
-		r.flushes = make(chan chan struct{})
+		r.flushes = make(chan chan struct{}, 1024)
 		r.done = make(chan struct{})
 		r.written = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_records_written_total", Help: "Usage records stored."})
 		r.failed = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_write_failures_total", Help: "Failed usage batch writes (retried)."})
@@ -111,9 +112,13 @@ func (r *Recorder) Stop(ctx context.Context) error {
 	return err
 }
 
+// yieldRounds bounds how often a write waits for more callers to join it.
+const yieldRounds = 4
+
 func (r *Recorder) loop() {
 	defer close(r.done)
 	batch := make([]*polydev.UsageRecord, 0, r.MaxBatch)
+	var acks []chan struct{}
 	t := time.NewTimer(r.FlushEvery)
 	defer t.Stop()
 	for {
@@ -128,7 +133,28 @@ func (r *Recorder) loop() {
 				batch = r.write(batch)
 			}
 		case ack := <-r.flushes:
-			// Everything sent before the flush request is in the queue or the batch: take it all.
+			// Group commit: every flush request waiting now is answered by the same write. Each
+			// caller queued its records before asking, so taking the requests first and then the
+			// whole queue covers all of them.
+			acks = append(acks[:0], ack)
+			for round := 0; ; round++ {
+				had := len(acks)
+				for more := true; more; {
+					select {
+					case ack := <-r.flushes:
+						acks = append(acks, ack)
+					default:
+						more = false
+					}
+				}
+				// When the CPUs are busy, requests about to ask are runnable: yielding lets
+				// them join this write (a commit costs far more than a record). When idle,
+				// Gosched returns at once.
+				if round == yieldRounds || round > 0 && len(acks) == had {
+					break
+				}
+				runtime.Gosched()
+			}
 			for drained := false; !drained; {
 				select {
 				case rec := <-r.queue:
@@ -141,7 +167,10 @@ func (r *Recorder) loop() {
 				}
 			}
 			batch = r.write(batch)
-			close(ack)
+			for _, ack := range acks {
+				close(ack)
+			}
+			clear(acks)
 		case <-t.C:
 			batch = r.write(batch)
 			t.Reset(r.FlushEvery)

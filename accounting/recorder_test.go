@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -112,4 +113,85 @@ func TestRecorderFullQueueBlocksNotDrops(t *testing.T) {
 	if st.count() != 3 {
 		t.Fatalf("stored %d, want 3", st.count())
 	}
+}
+
+// gateStore holds every batch write until the test lets it go, and reports each one.
+type gateStore struct {
+	memStore
+	calls   chan int // batch sizes, as writes begin
+	release chan struct{}
+	n       int
+	onCall  func(call int) // before the write waits for release; call counts from 1
+}
+
+func (g *gateStore) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) error {
+	g.n++ // writes never overlap
+	if g.onCall != nil {
+		g.onCall(g.n)
+	}
+	g.calls <- len(recs)
+	<-g.release
+	return g.memStore.InsertUsage(ctx, recs)
+}
+
+// TestRecorderGroupCommit: one write answers every RecordSync waiting when it starts; a caller whose
+// record went out in a write does not also wait for the next one.
+func TestRecorderGroupCommit(t *testing.T) {
+	t.Parallel()
+	g := &gateStore{memStore: memStore{recs: map[string]*polydev.UsageRecord{}}, calls: make(chan int, 8), release: make(chan struct{})}
+	waiting := make(chan struct{}, 10)
+	// The third write (a record that arrived during the second) must not begin before the ten
+	// callers answered by the second are.
+	answered := make(chan bool, 1)
+	g.onCall = func(call int) {
+		if call != 3 {
+			return
+		}
+		for range 10 {
+			select {
+			case <-waiting:
+			case <-time.After(5 * time.Second):
+				answered <- false
+				return
+			}
+		}
+		answered <- true
+	}
+	r := &Recorder{Store: g, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour}
+	r.Start()
+	defer r.Stop(context.Background())
+	defer close(g.release) // on failure, let every write through so that Stop returns
+	sync := func(done chan<- struct{}) {
+		if err := r.RecordSync(context.Background(), &polydev.UsageRecord{ID: polydev.NewID()}); err != nil {
+			t.Error(err)
+		}
+		done <- struct{}{}
+	}
+	waitQueued := func(records, flushes int) {
+		for len(r.queue) != records || len(r.flushes) < flushes {
+			runtime.Gosched()
+		}
+	}
+	first := make(chan struct{}, 1)
+	go sync(first)
+	<-g.calls // the first write is under way
+	for range 10 {
+		go sync(waiting)
+	}
+	waitQueued(10, 10)
+	g.release <- struct{}{} // the first write ends
+	<-first
+	if n := <-g.calls; n != 10 {
+		t.Fatalf("second write took %d records, want the 10 waiting", n)
+	}
+	late := make(chan struct{}, 1)
+	go sync(late) // arrives while the second write is under way
+	waitQueued(1, 1)
+	g.release <- struct{}{}
+	<-g.calls
+	if !<-answered {
+		t.Fatal("callers whose records were written still waited for the next write")
+	}
+	g.release <- struct{}{}
+	<-late
 }

@@ -12,13 +12,15 @@ import (
 // and its user, the tier rows, the user's settings and the provider key lists. Writes made through
 // the wrapper invalidate what they change at once, so this process never serves its own stale
 // data; changes made by another replica are seen within TTL. Limits, budgets and accounting are
-// never cached: they are enforced by atomic statements in the database.
+// never cached here: they are enforced by atomic statements in the database, or by the single-node
+// limiter (Local) that this wraps on SQLite.
 type Cached struct {
 	polydev.Store
 	TTL time.Duration // default 2s
 
 	mu       sync.Mutex
 	tokens   map[string]entry[*polydev.APIToken] // by hash
+	tokenIDs map[string]string                   // token id -> hash, for TouchToken
 	users    map[string]entry[*polydev.User]
 	tiers    map[polydev.Tier]entry[*polydev.TierLimits]
 	settings map[string]entry[*polydev.UserSettings]
@@ -38,7 +40,7 @@ func NewCached(s polydev.Store, ttl time.Duration) *Cached {
 	if ttl <= 0 {
 		ttl = 2 * time.Second
 	}
-	return &Cached{Store: s, TTL: ttl, tokens: map[string]entry[*polydev.APIToken]{}, users: map[string]entry[*polydev.User]{},
+	return &Cached{Store: s, TTL: ttl, tokens: map[string]entry[*polydev.APIToken]{}, tokenIDs: map[string]string{}, users: map[string]entry[*polydev.User]{},
 		tiers: map[polydev.Tier]entry[*polydev.TierLimits]{}, settings: map[string]entry[*polydev.UserSettings]{},
 		keys: map[string]entry[[]*polydev.ProviderKey]{}}
 }
@@ -74,7 +76,18 @@ func (c *Cached) forget(f func()) {
 
 // TokenByHash implements polydev.TokenStore (cached).
 func (c *Cached) TokenByHash(ctx context.Context, hash string) (*polydev.APIToken, error) {
-	return cached(c, c.tokens, hash, func() (*polydev.APIToken, error) { return c.Store.TokenByHash(ctx, hash) })
+	return cached(c, c.tokens, hash, func() (*polydev.APIToken, error) {
+		tok, err := c.Store.TokenByHash(ctx, hash)
+		if err == nil {
+			c.forget(func() {
+				if len(c.tokenIDs) >= maxEntries {
+					clear(c.tokenIDs)
+				}
+				c.tokenIDs[tok.ID] = hash
+			})
+		}
+		return tok, err
+	})
 }
 
 // RevokeToken implements polydev.TokenStore; the token stops working here at once.
@@ -88,6 +101,26 @@ func (c *Cached) RevokeToken(ctx context.Context, userID, id string, at time.Tim
 		}
 	})
 	return err
+}
+
+// TouchToken implements polydev.TokenStore. The cached token takes the new last-use time first, so
+// that the requests that follow (which touch only when it is old) do not each write it again until
+// the cache refreshes; a touch the cache shows as done within the last second is not repeated (many
+// concurrent requests of one client see the same old time).
+func (c *Cached) TouchToken(ctx context.Context, id string, at time.Time) error {
+	c.mu.Lock()
+	hash := c.tokenIDs[id]
+	if e, ok := c.tokens[hash]; ok && e.v.ID == id {
+		if last := e.v.LastUsedAt; last != nil && at.Sub(*last) < time.Second {
+			c.mu.Unlock()
+			return nil
+		}
+		tok := *e.v // cached values are shared: replace, never modify
+		tok.LastUsedAt = &at
+		c.tokens[hash] = entry[*polydev.APIToken]{&tok, e.exp}
+	}
+	c.mu.Unlock()
+	return c.Store.TouchToken(ctx, id, at)
 }
 
 // UserByID implements polydev.UserStore (cached).

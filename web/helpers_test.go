@@ -107,6 +107,9 @@ func newEnvAt(t testing.TB, engine, where string, cfg Config) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if db, ok := st.(*store.DB); ok && engine == "sqlite" {
+		st = store.NewLocal(db) // as serve runs SQLite: limits in this process's memory
+	}
 	st = store.NewCached(st, 2*time.Second) // as serve runs it: tests see their own writes at once
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -63,7 +63,7 @@ func main() {
 	flag.StringVar(&c.keyProviders, "key-providers", "openai,openai-compatible", "Polydev keys to add, each with the fake's key and base URL")
 	flag.StringVar(&c.keyOwner, "key-owner", "platform", "whose keys Polydev uses: platform (admin keys; ephemeral mode is turned off) or user (BYOK)")
 	flag.StringVar(&c.polydevLogLevel, "polydev-log-level", "info", "POLYDEV_LOG_LEVEL for the server under test")
-	flag.StringVar(&c.tier, "tier", "pro", "tier of the bench user (its request limits are lifted)")
+	flag.StringVar(&c.tier, "tier", "pro", "tier of the bench user (its request limits are set high, not removed)")
 	flag.StringVar(&c.portkeyDir, "portkey-dir", "", "directory of the installed @portkey-ai/gateway package")
 	flag.StringVar(&c.portkeySkip, "portkey-skip", "", "reason the Portkey column is skipped (set by run.sh when installing fails)")
 	flag.StringVar(&c.portkeyVersion, "portkey-version", "", "version of @portkey-ai/gateway, for the report")

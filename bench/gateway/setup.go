@@ -56,8 +56,9 @@ type PolydevOpts struct {
 }
 
 // startPolydev runs `polydev serve` on a free loopback port with a fresh SQLite data directory,
-// creates an admin with the CLI, logs in, lifts the tier's request limits (the benchmark measures
-// latency, not rate limiting), creates an API token and adds platform keys for the fake upstream.
+// creates an admin with the CLI, logs in, sets the tier's request limits high (in force, but never
+// reached: the benchmark measures latency, not rate limiting), creates an API token and adds platform
+// keys, with a budget and request limits, for the fake upstream.
 // The returned target has Reason set when something along the way failed; proc may be non-nil
 // even then (it is running and must be stopped).
 func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes *[]string) (*Target, *Proc) {
@@ -121,10 +122,10 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 		return t, p
 	}
 
-	if err := liftTierLimits(ctx, api, o.Tier); err != nil {
-		*notes = append(*notes, fmt.Sprintf("Polydev: could not lift the %s tier's request limits (%v); requests beyond them fail and are counted as errors.", o.Tier, err))
+	if err := raiseTierLimits(ctx, api, o.Tier); err != nil {
+		*notes = append(*notes, fmt.Sprintf("Polydev: could not raise the %s tier's request limits (%v); requests beyond them fail and are counted as errors.", o.Tier, err))
 	} else {
-		*notes = append(*notes, fmt.Sprintf("Polydev: the bench user's tier (%s) had its requestsPerMinute/requestsPerDay set to unlimited through PUT /api/admin/tier-limits, so rate limiting does not turn load into 429s.", o.Tier))
+		*notes = append(*notes, fmt.Sprintf("Polydev: limits stay in force, set high so that load does not turn into 429s: the bench user's tier (%s) allows %d requests per minute and per day (PUT /api/admin/tier-limits), and each key has a $%d monthly budget and a daily and per-minute limit of %d requests; every request is counted against all of them.", o.Tier, benchLimit, benchBudgetDollars, benchLimit))
 	}
 
 	var tok struct {
@@ -141,8 +142,9 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 	addKeys := func(path, owner string) int {
 		ok := 0
 		for _, prov := range o.KeyProviders {
-			body := map[string]string{
+			body := map[string]any{
 				"provider": prov, "keyName": "bench " + prov, "apiKey": f.Up.Key, "baseUrl": f.Up.BaseURL(),
+				"monthlyBudget": benchBudgetDollars, "dailyLimit": benchLimit, "rateLimitRpm": benchLimit,
 			}
 			if path == "/api/admin/providers" {
 				body["action"] = "add_key"
@@ -177,8 +179,15 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 	return t, p
 }
 
-// liftTierLimits sets the tier's request limits to unlimited, keeping its other settings.
-func liftTierLimits(ctx context.Context, api *apiClient, tier string) error {
+// Limits the benchmark sets: high enough never to refuse its requests, but in force, so that every
+// request is checked and counted as a real one is.
+const (
+	benchLimit         = 1_000_000_000 // requests per minute and per day (tier and keys)
+	benchBudgetDollars = 1_000_000     // each key's monthly budget
+)
+
+// raiseTierLimits sets the tier's request limits to benchLimit, keeping its other settings.
+func raiseTierLimits(ctx context.Context, api *apiClient, tier string) error {
 	var rows struct {
 		TierLimits []map[string]any `json:"tierLimits"`
 	}
@@ -187,7 +196,7 @@ func liftTierLimits(ctx context.Context, api *apiClient, tier string) error {
 	}
 	for _, r := range rows.TierLimits {
 		if r["tier"] == tier {
-			r["requestsPerMinute"], r["requestsPerDay"] = nil, nil
+			r["requestsPerMinute"], r["requestsPerDay"] = benchLimit, benchLimit
 			delete(r, "updatedAt")
 			_, err := api.call(ctx, "PUT", "/api/admin/tier-limits", map[string]any{"tierLimits": []any{r}}, nil)
 			return err

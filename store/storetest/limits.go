@@ -55,6 +55,9 @@ func testReserveBudget(t *testing.T, s polydev.Store) {
 	must(t, s.Release(ctx(t), b.ID))
 	must(t, s.Release(ctx(t), b.ID)) // twice is harmless
 	must(t, s.Reserve(ctx(t), c, now))
+	// Counts are stored by the time a usage record is (the single-node limiter writes them with it).
+	must(t, s.InsertUsage(ctx(t), []*polydev.UsageRecord{{ID: polydev.NewID(), UserID: u.ID, KeyID: k.ID, Provider: "openai", Model: "openai/x",
+		Surface: "openai", Status: polydev.UsageOK, ReservationID: c.ID, CreatedAt: now}}))
 	got, err := s.ProviderKeyFor(ctx(t), u.ID, k.ID)
 	must(t, err)
 	if got.Usage.SpendThisMonth(now) != 300 || got.Usage.RequestsToday(now) != 3 {

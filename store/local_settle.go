@@ -1,0 +1,179 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/polydev/polydev"
+)
+
+// pendingCounts are request counts taken from memory to be written with a usage batch.
+type pendingCounts struct {
+	id          string
+	day         string
+	dayN        int64
+	window, rpm int64
+}
+
+// InsertUsage implements polydev.UsageStore: the batch, the request counts taken since the last
+// batch, and (after the commit) the memory side: held reservations settled, spend added.
+func (l *Local) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) error {
+	l.settleMu.Lock()
+	defer l.settleMu.Unlock()
+	keys, users := l.takePending()
+	var written []bool
+	err := l.inTx(ctx, func(tx *sql.Tx) error {
+		var sums map[keyMonth]*keySum
+		var err error
+		if written, sums, err = l.insertUsage(ctx, tx, recs, l.holds); err != nil {
+			return err
+		}
+		if err := l.settle(ctx, tx, sums, keys); err != nil {
+			return err
+		}
+		return l.writeUserCounts(ctx, tx, users)
+	})
+	if err != nil {
+		l.restorePending(keys, users)
+		return err
+	}
+	l.settled(recs, written)
+	return nil
+}
+
+func (l *Local) holds(reservationID string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.held[reservationID] != nil
+}
+
+// takePending moves the counts not yet written out of memory.
+func (l *Local) takePending() (keys, users []pendingCounts) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for id, k := range l.keys {
+		if k.pendingDay > 0 || k.pendingRPM > 0 {
+			keys = append(keys, pendingCounts{id, k.day, k.pendingDay, k.window, k.pendingRPM})
+			k.pendingDay, k.pendingRPM = 0, 0
+		}
+	}
+	for id, u := range l.users {
+		if u.pendDay > 0 || u.pendRPM > 0 {
+			users = append(users, pendingCounts{id, u.day, u.pendDay, u.window, u.pendRPM})
+			u.pendDay, u.pendRPM = 0, 0
+		}
+	}
+	return keys, users
+}
+
+// restorePending puts back counts whose write failed (those of periods still current).
+func (l *Local) restorePending(keys, users []pendingCounts) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, p := range keys {
+		if k := l.keys[p.id]; k != nil {
+			if k.day == p.day {
+				k.pendingDay += p.dayN
+			}
+			if k.window == p.window {
+				k.pendingRPM += p.rpm
+			}
+		}
+	}
+	for _, p := range users {
+		if u := l.users[p.id]; u != nil {
+			if u.day == p.day {
+				u.pendDay += p.dayN
+			}
+			if u.window == p.window {
+				u.pendRPM += p.rpm
+			}
+		}
+	}
+}
+
+// writeUserCounts adds tier request counts to the users' counters (a counter of a past period
+// restarts).
+func (l *Local) writeUserCounts(ctx context.Context, tx *sql.Tx, users []pendingCounts) error {
+	for _, p := range users {
+		// The user may have been deleted meanwhile: then there is nothing to count.
+		_, err := l.txExec(ctx, tx, `INSERT INTO user_counters (user_id, usage_day, day_requests, rpm_window, rpm_count)
+			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)
+			ON CONFLICT (user_id) DO UPDATE SET
+			day_requests = CASE WHEN user_counters.usage_day = excluded.usage_day THEN user_counters.day_requests + excluded.day_requests ELSE excluded.day_requests END,
+			usage_day = excluded.usage_day,
+			rpm_count = CASE WHEN user_counters.rpm_window = excluded.rpm_window THEN user_counters.rpm_count + excluded.rpm_count ELSE excluded.rpm_count END,
+			rpm_window = excluded.rpm_window`, p.id, p.day, p.dayN, p.window, p.rpm, p.id)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settled applies a committed batch to memory: each reservation held here is given back, and each
+// stored record's cost joins its key's month spend.
+func (l *Local) settled(recs []*polydev.UsageRecord, written []bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, r := range recs {
+		if res := l.held[r.ReservationID]; res != nil && r.ReservationID != "" {
+			delete(l.held, r.ReservationID)
+			if k := l.keys[res.KeyID]; k != nil {
+				k.reserved -= int64(res.Amount)
+				k.inFlight--
+			}
+		}
+		k := l.keys[r.KeyID]
+		if !written[i] || k == nil {
+			continue // a duplicate, or a key not loaded yet (its load reads the stored spend)
+		}
+		// As in the database: a record of a later month restarts the counter; one of an earlier
+		// month (settled after the month turned) no longer counts toward the current budget.
+		switch month := polydev.MonthOf(r.CreatedAt); {
+		case month == k.month:
+			k.spend += int64(r.Cost)
+		case month > k.month:
+			k.month, k.spend = month, int64(r.Cost)
+		}
+	}
+}
+
+// UpdateProviderKey implements polydev.ProviderKeyStore; changed limits apply to the next reservation.
+func (l *Local) UpdateProviderKey(ctx context.Context, k *polydev.ProviderKey) error {
+	err := l.DB.UpdateProviderKey(ctx, k)
+	l.staleKey(k.ID)
+	return err
+}
+
+// DeleteProviderKey implements polydev.ProviderKeyStore.
+func (l *Local) DeleteProviderKey(ctx context.Context, owner, id string) error {
+	err := l.DB.DeleteProviderKey(ctx, owner, id)
+	l.staleKey(id)
+	return err
+}
+
+func (l *Local) staleKey(id string) {
+	l.mu.Lock()
+	if k := l.keys[id]; k != nil {
+		k.stale = true
+	}
+	l.mu.Unlock()
+}
+
+// ResetProviderKeyUsage implements polydev.ProviderKeyStore: the month's spend and the day's count
+// restart in the database and in memory together.
+func (l *Local) ResetProviderKeyUsage(ctx context.Context, owner, id string, at time.Time) error {
+	l.settleMu.Lock()
+	defer l.settleMu.Unlock()
+	if err := l.DB.ResetProviderKeyUsage(ctx, owner, id, at); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	if k := l.keys[id]; k != nil {
+		k.month, k.spend, k.day, k.dayRequests, k.pendingDay = "", 0, "", 0, 0
+	}
+	l.mu.Unlock()
+	return nil
+}
