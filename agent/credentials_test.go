@@ -26,7 +26,7 @@ func TestCredentialHandBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewHandler(fixedSource{}, gate, nil)
+	h := NewHandler(fixedSource{}, gate, nil, nil)
 	good := `{"target_url":"https://example.test/login","username":"u","password":"p"}`
 	steps := []struct {
 		name, auth, body string
@@ -57,7 +57,7 @@ func TestCredentialsWithoutToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, g := range []*CredentialGate{gate, nil} {
-		if code := postCredentials(NewHandler(fixedSource{}, g, nil), "Bearer ", "{}"); code != http.StatusNotFound {
+		if code := postCredentials(NewHandler(fixedSource{}, g, nil, nil), "Bearer ", "{}"); code != http.StatusNotFound {
 			t.Fatalf("no token configured: %d, want 404", code)
 		}
 	}

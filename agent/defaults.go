@@ -59,7 +59,7 @@ func (o StackOptions) withDefaults() StackOptions {
 	return o
 }
 
-// DefaultSpecs returns the golden image's stack in dependency order: display, browser, vnc, websockify.
+// DefaultSpecs returns the golden image's stack in start order: display, vnc, websockify, browser.
 // DevTools and VNC listen on guest loopback only; websockify listens on the guest interface so that the
 // host reaches it through the VMM's forward (and nothing else).
 func DefaultSpecs(o StackOptions) ([]Spec, error) {
@@ -98,29 +98,35 @@ func DefaultSpecs(o StackOptions) ([]Spec, error) {
 	}
 	wsArgs = append(wsArgs, o.WebsockifyListen, loopback(o.VNCPort))
 
+	// The browser comes last: once started, Chromium keeps a vCPU busy for tens of seconds, and under
+	// TCG on a loaded host websockify's Python start-up behind it took over 30 s, so a 30 s readiness
+	// timeout killed it again and again before it listened (TestRealQEMU, 2026-11-27). x11vnc and
+	// websockify need only the display; started before the browser they are up in seconds, and the
+	// long timeouts keep a slow start from turning into a restart loop.
 	return []Spec{
 		{
 			Name: ChildDisplay, Path: o.XvfbPath,
 			Args:     []string{display, "-screen", "0", o.Screen, "-nolisten", "tcp"},
 			PreStart: removeFiles(fmt.Sprintf("/tmp/.X%d-lock", o.Display), filepath.Join(o.X11SocketDir, "X"+strconv.Itoa(o.Display))),
-			Ready:    XDisplay(o.X11SocketDir, o.Display), ReadyTimeout: 30 * time.Second,
-		},
-		{
-			Name: ChildBrowser, Path: o.ChromiumPath, Args: browserArgs, Env: env,
-			PreStart: removeFiles(filepath.Join(o.ProfileDir, "SingletonLock"),
-				filepath.Join(o.ProfileDir, "SingletonSocket"), filepath.Join(o.ProfileDir, "SingletonCookie")),
-			// DevTools comes up 20-27 s after a cold boot under TCG (DESIGN.md section 7).
-			Ready: TCPPort(loopback(o.DevToolsPort)), ReadyTimeout: 90 * time.Second,
+			Ready:    XDisplay(o.X11SocketDir, o.Display), ReadyTimeout: 60 * time.Second,
 		},
 		{
 			Name: ChildVNC, Path: o.X11vncPath, Env: env,
 			Args: []string{"-display", display, "-localhost", "-forever", "-shared", "-nopw",
 				"-rfbport", strconv.Itoa(o.VNCPort)},
-			Ready: TCPPort(loopback(o.VNCPort)), ReadyTimeout: 30 * time.Second,
+			Ready: TCPPort(loopback(o.VNCPort)), ReadyTimeout: 90 * time.Second,
 		},
 		{
 			Name: ChildWebsockify, Path: o.WebsockifyPath, Args: wsArgs,
-			Ready: TCPPort(net.JoinHostPort("127.0.0.1", wsPort)), ReadyTimeout: 30 * time.Second,
+			Ready: TCPPort(net.JoinHostPort("127.0.0.1", wsPort)), ReadyTimeout: 180 * time.Second,
+		},
+		{
+			Name: ChildBrowser, Path: o.ChromiumPath, Args: browserArgs, Env: env,
+			PreStart: removeFiles(filepath.Join(o.ProfileDir, "SingletonLock"),
+				filepath.Join(o.ProfileDir, "SingletonSocket"), filepath.Join(o.ProfileDir, "SingletonCookie")),
+			// DevTools comes up 20-27 s after a cold boot under TCG on an idle host (DESIGN.md
+			// section 7), and took up to 95 s on this 2-core machine at load average 6-10.
+			Ready: TCPPort(loopback(o.DevToolsPort)), ReadyTimeout: 180 * time.Second,
 		},
 	}, nil
 }

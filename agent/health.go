@@ -49,8 +49,9 @@ func Report(snap Snapshot) HealthReport {
 type StatusSource interface{ Snapshot() Snapshot }
 
 // NewHandler serves GET /health (always 200, the report says how things are), GET /ready (200 only
-// when every child is ready, else 503) and POST /credentials (see CredentialGate).
-func NewHandler(src StatusSource, gate *CredentialGate, log *slog.Logger) http.Handler {
+// when every child is ready, else 503), POST /credentials (see CredentialGate) and POST /sync (see
+// Syncer; 404 when sync is nil).
+func NewHandler(src StatusSource, gate *CredentialGate, sync *Syncer, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -67,6 +68,7 @@ func NewHandler(src StatusSource, gate *CredentialGate, log *slog.Logger) http.H
 		writeJSON(w, code, rep)
 	})
 	mux.Handle("POST /credentials", handle(log, gate.serve))
+	mux.Handle("POST /sync", handle(log, sync.serve))
 	return mux
 }
 

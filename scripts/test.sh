@@ -13,7 +13,17 @@ command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
 command -v xz >/dev/null 2>&1 || need_apt+=(xz-utils)      # vm/image: vmlinux extraction tests
 command -v zstd >/dev/null 2>&1 || need_apt+=(zstd)
 [ -x /bin/busybox ] || need_apt+=(busybox-static)          # vm/image: initramfs tests
+command -v qemu-system-x86_64 >/dev/null 2>&1 || need_apt+=(qemu-system-x86)  # vm/qemu: TestRealQEMU
+command -v qemu-img >/dev/null 2>&1 || need_apt+=(qemu-utils)
+command -v debootstrap >/dev/null 2>&1 || need_apt+=(debootstrap)             # golden image build
+command -v mkfs.ext4 >/dev/null 2>&1 || need_apt+=(e2fsprogs)
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)      # vm/netns: per-VM NAT rules
+command -v Xvfb >/dev/null 2>&1 || need_apt+=(xvfb)                   # internal/rfb, web: real noVNC path
+command -v x11vnc >/dev/null 2>&1 || need_apt+=(x11vnc)
+command -v websockify >/dev/null 2>&1 || need_apt+=(websockify)
+command -v xsetroot >/dev/null 2>&1 || need_apt+=(x11-xserver-utils)
+[ -f /usr/share/novnc/vnc.html ] || need_apt+=(novnc)            # web: the viewer page is served from the host
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)         # web: TestNoVNCViewerInChromium
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then
@@ -33,6 +43,24 @@ log "starting PostgreSQL"
 POLYDEV_TEST_POSTGRES_URL=$(scripts/pg.sh start "$work/pg")
 export POLYDEV_TEST_POSTGRES_URL POLYDEV_REQUIRE_POSTGRES=1
 echo "PostgreSQL up at 127.0.0.1:$(echo "$POLYDEV_TEST_POSTGRES_URL" | sed -E 's/.*@127\.0\.0\.1:([0-9]+).*/\1/')"
+
+# --- golden VM image ------------------------------------------------------------------------------
+# vm/qemu's TestRealQEMU (and the end-to-end tests) boot it under QEMU. It is built once into a
+# content-keyed cache outside the repository ($POLYDEV_IMAGE_CACHE, default /var/cache/polydev; about
+# 3 minutes) and reused while its recipe (packages, agent binary, guest scripts) is unchanged. A failed
+# build does not fail the run: those tests skip and say why. POLYDEV_VM_IMAGE set by the caller wins.
+if [ -z "${POLYDEV_VM_IMAGE:-}" ]; then
+  log "golden VM image"
+  if img=$(scripts/vmimage.sh 2>"$work/vmimage.log"); then
+    export POLYDEV_VM_IMAGE=$img
+    grep -E '^vmimage: image ' "$work/vmimage.log" || true
+  else
+    tail -n 20 "$work/vmimage.log" >&2
+    POLYDEV_VM_IMAGE_ERROR="scripts/vmimage.sh failed: $(grep -v '^\s*$' "$work/vmimage.log" | tail -n 1 | cut -c1-200)"
+    export POLYDEV_VM_IMAGE_ERROR
+    echo "$POLYDEV_VM_IMAGE_ERROR (tests that boot VMs will skip)" >&2
+  fi
+fi
 
 # --- vet, tests ------------------------------------------------------------------------------------
 log "go vet"

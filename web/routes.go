@@ -55,6 +55,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/vms/{id}/start", s.handle(s.user(s.startVM)))
 	mux.HandleFunc("POST /api/vms/{id}/stop", s.handle(s.user(s.stopVM)))
 	mux.HandleFunc("DELETE /api/vms/{id}", s.handle(s.user(s.deleteVM)))
-	mux.HandleFunc("GET /api/vms/{id}/novnc/{path...}", s.handle(s.user(s.novnc)))
+	mux.HandleFunc("POST /api/vms/{id}/vnc-ticket", s.handle(s.user(s.createVNCTicket)))
+	mux.HandleFunc("GET /api/vms/{id}/novnc/websockify", s.handle(s.user(s.novncWebSocket)))
+	mux.HandleFunc("GET /novnc/{path...}", s.handle(s.novncStatic))
 	return mux
 }

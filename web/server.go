@@ -29,6 +29,7 @@ type Config struct {
 	StreamHeartbeat     time.Duration // default 15s: an idle stream gets an SSE comment this often
 	LoginBurst          int           // default 10 attempts per key before throttling
 	LoginRefillTime     time.Duration // default 30s: one attempt regained per this period
+	NoVNCDir            string        // default DefaultNoVNCDir: the noVNC client served at /novnc/
 }
 
 func (c *Config) setDefaults() {
@@ -85,6 +86,7 @@ type Server struct {
 	now      func() time.Time
 	handler  http.Handler
 	registry *prometheus.Registry
+	vnc      vncState
 }
 
 // New builds the server and its routes.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -9,7 +10,6 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"net/url"
-	"path"
 	"strings"
 	"sync"
 	"time"
@@ -17,32 +17,41 @@ import (
 	"github.com/polydev/polydev"
 )
 
-// The noVNC route proxies a user's browser to the websockify server inside their own VM: plain GETs
-// for the noVNC page and its assets, and the WebSocket that carries RFB to the guest's VNC server.
-// The guest is not trusted: only allow-listed headers cross in either direction, so the user's
-// Polydev credentials never reach the guest and the guest can set no cookie or policy on our origin.
+// The noVNC WebSocket route carries RFB between a user's browser and the websockify server inside
+// their own VM, and nothing else: the noVNC page and its scripts come from the host
+// (vncstatic.go), never from the guest, which is not trusted. A WebSocket needs the user's
+// credentials, the Origin check when they are a cookie, and a single-use viewer ticket
+// (vncticket.go). Only allow-listed headers cross in either direction, so the user's Polydev
+// credentials and the ticket never reach the guest and the guest can set no cookie or policy on our
+// origin; a guest answer other than the WebSocket's 101 never reaches the browser.
 
 // novncRequestHeaders are the only request headers sent to the guest (Connection and Upgrade are
-// re-added by ReverseProxy for a WebSocket upgrade).
+// re-added by ReverseProxy for the upgrade).
 var novncRequestHeaders = []string{
-	"Accept", "Accept-Encoding", "Accept-Language", "Cache-Control", "If-Modified-Since", "If-None-Match",
-	"If-Range", "Range", "User-Agent",
 	"Connection", "Upgrade", "Sec-Websocket-Key", "Sec-Websocket-Version", "Sec-Websocket-Protocol",
 	"Sec-Websocket-Extensions",
 }
 
-// novncResponseHeaders are the only guest response headers passed to the browser; Location is
-// handled on its own.
+// novncResponseHeaders are the only guest response headers passed to the browser.
 var novncResponseHeaders = []string{
-	"Content-Type", "Content-Length", "Content-Encoding", "Content-Range", "Accept-Ranges", "Last-Modified",
-	"Etag", "Expires", "Date",
 	"Connection", "Upgrade", "Sec-Websocket-Accept", "Sec-Websocket-Protocol", "Sec-Websocket-Extensions",
 }
 
-// novnc answers GET /api/vms/{id}/novnc/{path...}: the owner's browser to websockify (guest port
-// polydev.VMPortNoVNC). An empty path redirects to the noVNC page set up to connect back through
-// this route.
-func (s *Server) novnc(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
+// vncState is the Server's viewer state; the zero value is ready.
+type vncState struct {
+	tickets vncTickets
+	// touchEvery is how often an open WebSocket records activity on its VM so that the idle reaper
+	// leaves a watched VM alone; 0 means a minute.
+	touchEvery time.Duration
+	// newTicker makes the ticker behind touchEvery; nil means time.NewTicker. Tests drive their own.
+	newTicker func(time.Duration) (<-chan time.Time, func())
+}
+
+func novncWebSocketPath(vmID string) string { return "/api/vms/" + vmID + "/novnc/websockify" }
+
+// novncWebSocket answers GET /api/vms/{id}/novnc/websockify, a WebSocket upgrade with
+// ?ticket=, by proxying it to websockify in the VM (guest port polydev.VMPortNoVNC).
+func (s *Server) novncWebSocket(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
 	if s.vms == nil {
 		return polydev.ErrVMOff
 	}
@@ -50,11 +59,11 @@ func (s *Server) novnc(w http.ResponseWriter, r *http.Request, u *polydev.User) 
 	if err != nil {
 		return err
 	}
-	upgrade := r.Header.Get("Upgrade") != ""
-	if upgrade && !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		return polydev.Errorf(polydev.EINVALID, "only WebSocket upgrades are proxied to the VM")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || !headerHasToken(r.Header, "Connection", "upgrade") {
+		return polydev.Errorf(polydev.EINVALID, "this endpoint takes only a WebSocket upgrade (noVNC's connection); "+
+			"open the url from POST /api/vms/%s/vnc-ticket in a browser", id)
 	}
-	if upgrade && cookieAuthenticated(r) {
+	if cookieAuthenticated(r) {
 		if err := s.checkSameOrigin(r); err != nil {
 			return err
 		}
@@ -64,27 +73,67 @@ func (s *Server) novnc(w http.ResponseWriter, r *http.Request, u *polydev.User) 
 		return err
 	}
 	if v.State != polydev.VMRunning {
-		return polydev.Errorf(polydev.ECONFLICT, "VM is %s, not running: start it with POST /api/vms/%s/start", v.State, v.ID)
+		return errVMNotRunning(v)
 	}
-	prefix := "/api/vms/" + v.ID + "/novnc/"
-	if r.PathValue("path") == "" && !upgrade {
-		q := url.Values{"autoconnect": {"true"}, "resize": {"scale"}, "path": {strings.TrimPrefix(prefix, "/") + "websockify"}}
-		http.Redirect(w, r, prefix+"vnc.html?"+q.Encode(), http.StatusFound)
-		return nil
+	if err := s.vnc.tickets.redeem(s.now(), r.URL.Query().Get("ticket"), u.ID, v.ID); err != nil {
+		return err
 	}
 
-	// Framing by our own pages only (the middleware's default is DENY).
-	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
-	w.Header().Set("Content-Security-Policy", "frame-ancestors 'self'")
-	p := &novncProxy{s: s, u: u, id: v.ID, prefix: prefix, w: w}
+	p := &novncProxy{s: s, u: u, id: v.ID, w: w, open: make(chan struct{})}
 	rp := &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
 		Transport:      p.transport(),
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 	}
-	rp.ServeHTTP(w, r)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { s.keepVMAlive(r.Context(), v.ID, p.open, done) })
+	rp.ServeHTTP(w, r) // returns when either side closes the WebSocket
+	close(done)
+	wg.Wait()
 	return nil
+}
+
+// keepVMAlive records activity on VM id when the WebSocket opens and then every touchEvery until
+// done, so the idle reaper never stops a VM someone is watching.
+func (s *Server) keepVMAlive(ctx context.Context, id string, open, done <-chan struct{}) {
+	select {
+	case <-open:
+	case <-done:
+		return
+	}
+	newTicker := s.vnc.newTicker
+	if newTicker == nil {
+		newTicker = func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		}
+	}
+	tick, stop := newTicker(cmp.Or(s.vnc.touchEvery, time.Minute))
+	defer stop()
+	for {
+		if err := s.store.TouchVM(ctx, id, s.now()); err != nil {
+			s.log.Warn("VM activity touch failed", "request_id", requestIDFrom(ctx), "vm_id", id, "err", err)
+		}
+		select {
+		case <-tick:
+		case <-done:
+			return
+		}
+	}
+}
+
+// headerHasToken reports whether a comma-separated header (Connection) lists token.
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cookieAuthenticated reports whether authenticate used the session cookie: it prefers the
@@ -115,14 +164,15 @@ func (s *Server) checkSameOrigin(r *http.Request) error {
 	return nil
 }
 
-// novncProxy is one request's proxy to one VM: its transport dials the VM through the controller,
-// once, and keeps no connection for reuse, so a connection can never serve another user or VM.
+// novncProxy is one WebSocket's proxy to one VM: its transport dials the VM through the
+// controller, once, and keeps no connection for reuse, so a connection can never serve another
+// user or VM.
 type novncProxy struct {
-	s      *Server
-	u      *polydev.User
-	id     string
-	prefix string
-	w      http.ResponseWriter
+	s    *Server
+	u    *polydev.User
+	id   string
+	w    http.ResponseWriter
+	open chan struct{} // closed when the guest accepted the WebSocket
 
 	mu      sync.Mutex
 	dialErr error
@@ -130,8 +180,8 @@ type novncProxy struct {
 
 func (p *novncProxy) rewrite(pr *httputil.ProxyRequest) {
 	out := pr.Out
-	out.URL.Scheme, out.URL.Host = "http", "websockify.guest" // never resolved: dial ignores it
-	out.URL.Path, out.URL.RawPath = "/"+pr.In.PathValue("path"), ""
+	out.URL.Scheme, out.URL.Host = "http", "websockify.guest"               // never resolved: dial ignores it
+	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = "/websockify", "", "" // the ticket stays here
 	out.Host = ""
 	kept := make(http.Header, len(novncRequestHeaders))
 	for _, k := range novncRequestHeaders {
@@ -155,58 +205,38 @@ func (p *novncProxy) transport() http.RoundTripper {
 			return c, err
 		},
 		DisableKeepAlives:  true,
-		DisableCompression: true, // pass the guest's encoding through untouched
+		DisableCompression: true,
 		// A user-mode host forward accepts at once even when nothing listens in the guest; a guest
 		// that then never answers must not hold the request forever.
 		ResponseHeaderTimeout: 30 * time.Second,
 	}}
 }
 
-// modifyResponse keeps only allow-listed guest headers and keeps redirects under our prefix.
+var errGuestNotWebSocket = errors.New("the guest did not accept the WebSocket")
+
+// modifyResponse lets through only the guest's 101, with allow-listed headers only: any other
+// answer (a page, a redirect) is the guest's content and must not appear on our origin.
 func (p *novncProxy) modifyResponse(res *http.Response) error {
-	kept := make(http.Header, len(novncResponseHeaders)+1)
+	if res.StatusCode != http.StatusSwitchingProtocols {
+		return errGuestNotWebSocket
+	}
+	kept := make(http.Header, len(novncResponseHeaders))
 	for _, k := range novncResponseHeaders {
 		if vs := res.Header.Values(k); len(vs) > 0 {
 			kept[textproto.CanonicalMIMEHeaderKey(k)] = vs
 		}
 	}
-	if loc, ok := p.location(res.Header.Get("Location")); ok {
-		kept.Set("Location", loc)
-	}
-	if res.StatusCode == http.StatusSwitchingProtocols {
-		// ReverseProxy writes the 101 to the hijacked connection: tell the access log and metrics.
-		if rec, ok := p.w.(*recorder); ok {
-			rec.status, rec.wroteHeader = res.StatusCode, true
-		}
-	} else {
-		// The page is this user's only: no shared cache may keep it.
-		kept.Set("Cache-Control", "private, no-cache")
-	}
 	res.Header = kept
+	// ReverseProxy writes the 101 to the hijacked connection: tell the access log and metrics.
+	if rec, ok := p.w.(*recorder); ok {
+		rec.status, rec.wroteHeader = res.StatusCode, true
+	}
+	close(p.open)
 	return nil
 }
 
-// location maps the guest's redirect to a path of its own (websockify redirects a directory
-// without its slash that way) under this route; any other redirect is dropped.
-func (p *novncProxy) location(loc string) (string, bool) {
-	u, err := url.Parse(loc)
-	if loc == "" || err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") ||
-		strings.HasPrefix(loc, "//") || strings.Contains(loc, "\\") {
-		return "", false
-	}
-	clean := path.Join(p.prefix, u.Path)
-	if !strings.HasPrefix(clean+"/", p.prefix) {
-		return "", false // climbed out of the prefix
-	}
-	if strings.HasSuffix(u.Path, "/") && !strings.HasSuffix(clean, "/") {
-		clean += "/"
-	}
-	u.Path, u.RawPath = clean, ""
-	return u.String(), true
-}
-
 // errorHandler renders the controller's answer when the dial failed (VM stopped meanwhile, gone),
-// and a clear 503 when the guest did not answer.
+// and a clear 503 when the guest did not answer or did not accept the WebSocket.
 func (p *novncProxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // the client went away
@@ -214,18 +244,18 @@ func (p *novncProxy) errorHandler(w http.ResponseWriter, r *http.Request, err er
 	p.mu.Lock()
 	dialErr := p.dialErr
 	p.mu.Unlock()
-	if dialErr != nil {
+	switch {
+	case dialErr != nil:
 		if _, ok := errors.AsType[*polydev.Error](dialErr); ok {
 			err = dialErr
 		} else {
 			err = polydev.Wrap(polydev.EUNAVAILABLE, dialErr, "the VM's display is not reachable yet; retry in a few seconds")
 		}
-	} else {
+	case errors.Is(err, errGuestNotWebSocket):
+		err = polydev.Wrap(polydev.EUNAVAILABLE, err, "the VM's display did not accept the WebSocket; retry in a few seconds")
+	default:
 		err = polydev.Wrap(polydev.EUNAVAILABLE, err, "the VM's display did not answer; retry in a few seconds")
 	}
-	w.Header().Del("X-Frame-Options")
-	w.Header().Del("Content-Security-Policy")
-	w.Header().Set("X-Frame-Options", "DENY")
 	p.s.renderError(w, r, err)
 }
 

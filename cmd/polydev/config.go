@@ -22,10 +22,26 @@ type Config struct {
 	SessionMax      time.Duration // POLYDEV_SESSION_MAX
 	Signup          string        // POLYDEV_SIGNUP: open or closed
 	TrustedOrigins  []string      // POLYDEV_TRUSTED_ORIGINS: comma-separated
+	NoVNCDir        string        // POLYDEV_NOVNC_DIR: the noVNC client served at /novnc/ (default /usr/share/novnc)
 	MaxBodyBytes    int64         // POLYDEV_MAX_BODY_BYTES
 	ShutdownTimeout time.Duration // POLYDEV_SHUTDOWN_TIMEOUT
 	MasterKey       string        // POLYDEV_MASTER_KEY: empty = <data>/master.key (never a flag: ps would show it)
 	AllowPrivate    string        // POLYDEV_ALLOW_PRIVATE_UPSTREAMS: CIDRs or 1
+
+	VM VMConfig
+}
+
+// VMConfig is the VM controller's part of Config.
+type VMConfig struct {
+	Driver      string        // POLYDEV_VM_DRIVER: qemu, firecracker or off; empty = qemu when it and an image exist
+	Net         string        // POLYDEV_VM_NET: user (default) or tap
+	PoolCIDR    string        // POLYDEV_VM_POOL_CIDR: tap-mode subnet, default 192.168.100.0/24
+	Image       string        // POLYDEV_VM_IMAGE: golden image directory; empty = newest under <data>/images
+	Warm        int           // POLYDEV_VM_WARM: restored VMs kept ready, default 1
+	IdleTimeout time.Duration // POLYDEV_VM_IDLE_TIMEOUT: running VMs idle this long are stopped, default 1h
+	BootTimeout time.Duration // POLYDEV_VM_BOOT_TIMEOUT: bound on a boot until the agent is healthy, default 2m
+	Rebuild     time.Duration // POLYDEV_VM_REBUILD: golden image rebuild period, default 168h; 0 = off
+	Snapshot    bool          // POLYDEV_VM_SNAPSHOT: on (default) restores VMs from a golden snapshot; off cold-boots all
 }
 
 // loadConfig reads the environment, then the flags of fs (which the caller may extend first).
@@ -57,7 +73,13 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	parse("POLYDEV_SESSION_IDLE", &c.SessionIdle, 72*time.Hour)
 	parse("POLYDEV_SESSION_MAX", &c.SessionMax, 30*24*time.Hour)
 	parse("POLYDEV_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 30*time.Second)
+	parse("POLYDEV_VM_IDLE_TIMEOUT", &c.VM.IdleTimeout, time.Hour)
+	parse("POLYDEV_VM_BOOT_TIMEOUT", &c.VM.BootTimeout, 2*time.Minute)
 	if err != nil {
+		return nil, err
+	}
+	c.NoVNCDir = env("POLYDEV_NOVNC_DIR", "")
+	if err := c.VM.load(env); err != nil {
 		return nil, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("POLYDEV_LOG_LEVEL", "info"))); err != nil {
@@ -107,4 +129,39 @@ func (c *Config) logger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// load reads the VM settings other than the durations parsed with the others.
+func (v *VMConfig) load(env func(k, def string) string) error {
+	v.Driver, v.Net = env("POLYDEV_VM_DRIVER", ""), env("POLYDEV_VM_NET", "user")
+	v.PoolCIDR, v.Image = env("POLYDEV_VM_POOL_CIDR", "192.168.100.0/24"), env("POLYDEV_VM_IMAGE", "")
+	switch v.Driver {
+	case "", "qemu", "firecracker", "off":
+	default:
+		return fmt.Errorf("POLYDEV_VM_DRIVER: %q must be qemu, firecracker or off", v.Driver)
+	}
+	switch v.Net {
+	case "user", "tap":
+	default:
+		return fmt.Errorf("POLYDEV_VM_NET: %q must be user or tap", v.Net)
+	}
+	switch sn := env("POLYDEV_VM_SNAPSHOT", "on"); sn {
+	case "on", "off":
+		v.Snapshot = sn == "on"
+	default:
+		return fmt.Errorf("POLYDEV_VM_SNAPSHOT: %q must be on or off", sn)
+	}
+	w := env("POLYDEV_VM_WARM", "1")
+	n, err := strconv.Atoi(w)
+	if err != nil || n < 0 || n > 64 {
+		return fmt.Errorf("POLYDEV_VM_WARM: %q must be an integer from 0 to 64", w)
+	}
+	v.Warm = n
+	r := env("POLYDEV_VM_REBUILD", "168h")
+	if r == "0" || r == "off" {
+		v.Rebuild = 0
+	} else if v.Rebuild, err = time.ParseDuration(r); err != nil || v.Rebuild < time.Hour {
+		return fmt.Errorf("POLYDEV_VM_REBUILD: %q must be a duration of at least 1h like 168h, or 0 for off", r)
+	}
+	return nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,7 +11,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,6 +30,13 @@ import (
 	"github.com/polydev/polydev/providerkeys"
 	"github.com/polydev/polydev/store"
 	"github.com/polydev/polydev/vault"
+	"github.com/polydev/polydev/vm"
+	"github.com/polydev/polydev/vm/controller"
+	"github.com/polydev/polydev/vm/firecracker"
+	"github.com/polydev/polydev/vm/image"
+	"github.com/polydev/polydev/vm/netns"
+	"github.com/polydev/polydev/vm/netpool"
+	"github.com/polydev/polydev/vm/qemu"
 	"github.com/polydev/polydev/web"
 )
 
@@ -98,15 +110,33 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	recorder := &accounting.Recorder{Store: db, Log: log}
+	// One server owns a SQLite file: its limits live in this process's memory (store.Local), so that
+	// admitting a request writes nothing. PostgreSQL replicas share the database's counters.
+	var limited polydev.Store = db
+	if db.Engine() == "sqlite" {
+		limited = store.NewLocal(db)
+	}
+	recorder := &accounting.Recorder{Store: limited, Log: log}
 	reg.MustRegister(recorder.Collectors()...)
 	recorder.Start()
 	// Registered before the HTTP server, so it stops after it: requests drain first, then their
 	// usage records are written.
 	cl.add("accounting", recorder.Stop)
 
+	vms, err := openVMs(ctx, cfg, db, log, reg)
+	if err != nil {
+		return err
+	}
+	var vmc polydev.VMController // stays a nil interface when VM support is off
+	if vms != nil {
+		vmc = vms
+		// Registered before the HTTP server, so it closes after it: running VMs are stopped once no
+		// request can reach them any more.
+		cl.add("vm-controller", vms.Close)
+	}
+
 	// The request path reads through short-lived caches; writes through them invalidate at once.
-	hot := store.NewCached(db, 2*time.Second)
+	hot := store.NewCached(limited, 2*time.Second)
 	keys := &providerkeys.Service{Store: hot, Vault: vlt, Guard: guard}
 	prices := &pricing.Table{Store: db}
 	rt := &router.Router{
@@ -115,16 +145,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
-		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed",
+		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
 	}, web.Deps{
 		Store: hot, Log: log, Registry: reg,
-		Keys: keys, Prices: prices, Router: rt,
+		Keys: keys, Prices: prices, Router: rt, VMs: vmc,
 	})
 	if err != nil {
 		return err
 	}
 
-	reservations := &router.Sweeper{Store: db, Log: log, SingleNode: db.Engine() == "sqlite"}
+	reservations := &router.Sweeper{Store: limited, Log: log, SingleNode: db.Engine() == "sqlite"}
 	reservations.Start(ctx)
 	cl.add("reservation-sweeper", func(context.Context) error { reservations.Stop(); return nil })
 
@@ -163,6 +193,193 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 			return nil
 		}
 		return err
+	}
+}
+
+// newTapNetwork builds tap-mode networking: one namespace per VM (vm/netns) whose outer veth ends
+// live in the host's namespace, where the pool's addresses are routed.
+var newTapNetwork = func(_ netip.Prefix, log *slog.Logger) (controller.Network, error) {
+	return netns.New(netns.Config{Logger: log})
+}
+
+// openVMs builds and starts the VM controller, or returns nil when VM support is off: by
+// POLYDEV_VM_DRIVER=off, or by default when qemu-system-x86_64 is not on PATH, no golden image is
+// built or the store is PostgreSQL. An explicit driver without what it needs is an error, not a
+// silent off.
+func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, reg *prometheus.Registry) (*controller.Controller, error) {
+	vc := cfg.VM
+	if vc.Driver == "off" {
+		log.Info("VM support off", "reason", "POLYDEV_VM_DRIVER=off")
+		return nil, nil
+	}
+	im, imErr := findImage(cfg)
+	if vc.Driver == "" && db.Engine() != "sqlite" {
+		// The controller owns every VM record of its database, so with PostgreSQL (where several
+		// replicas may share one) an operator turns it on, on exactly one replica.
+		log.Info("VM support off", "reason", "with PostgreSQL, set POLYDEV_VM_DRIVER on exactly one replica")
+		return nil, nil
+	}
+	if vc.Driver == "" {
+		_, qemuErr := exec.LookPath(qemu.DefaultBinary)
+		if qemuErr != nil || imErr != nil {
+			log.Info("VM support off", "reason", polydev.ErrorMessage(polydev.ErrVMOff), "qemu", qemuErr == nil, "image", imErr == nil)
+			return nil, nil
+		}
+		vc.Driver = "qemu"
+	}
+	if imErr != nil {
+		return nil, fmt.Errorf("POLYDEV_VM_DRIVER=%s: %w", vc.Driver, imErr)
+	}
+	dataDir, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	vmDir, runDir := filepath.Join(dataDir, "vms"), vmRunDir(dataDir)
+	driver, err := newDriver(vc.Driver, vmDir, log)
+	if err != nil {
+		return nil, err
+	}
+	ccfg := controller.Config{
+		Store: db, Driver: driver, DriverName: vc.Driver, NetMode: vm.NetMode(vc.Net),
+		Image: controller.Image{
+			KernelPath: im.Vmlinux(), InitrdPath: im.Initrd(), RootImage: im.Rootfs(),
+			SnapshotDir: snapshotDir(dataDir, im),
+		},
+		RunDir: runDir, VMDir: vmDir, WarmPool: vc.Warm, IdleTimeout: vc.IdleTimeout, HealthTimeout: vc.BootTimeout,
+		Log:             log,
+		RebuildInterval: -1,
+	}
+	if !vc.Snapshot {
+		ccfg.Image.SnapshotDir = ""
+	}
+	if vc.Rebuild > 0 && cfg.VM.Image == "" { // an image the operator named is never replaced
+		ccfg.RebuildInterval, ccfg.Rebuild = vc.Rebuild, rebuildImage(cfg, vc.Snapshot, log)
+	}
+	if vc.Net == "tap" {
+		if ccfg.Pool, ccfg.Network, err = tapNetwork(vc, db, log); err != nil {
+			return nil, err
+		}
+	} else if vc.Driver == "firecracker" {
+		return nil, fmt.Errorf("POLYDEV_VM_DRIVER=firecracker needs POLYDEV_VM_NET=tap (Firecracker has no user-mode networking)")
+	}
+	c, err := controller.New(ccfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.StartServices(ctx); err != nil {
+		return nil, err
+	}
+	reg.MustRegister(c.Collectors()...)
+	log.Info("VM support on", "driver", vc.Driver, "net", vc.Net, "image", im.Dir, "warm", vc.Warm)
+	return c, nil
+}
+
+// findImage returns POLYDEV_VM_IMAGE's image, or the newest one built under the data directory.
+func findImage(cfg *Config) (*image.Image, error) {
+	if cfg.VM.Image != "" {
+		dir, err := filepath.Abs(cfg.VM.Image)
+		if err != nil {
+			return nil, err
+		}
+		return image.Open(dir)
+	}
+	ims, err := image.List(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if len(ims) == 0 {
+		return nil, fmt.Errorf("no golden image under %s: run polydev image build, or set POLYDEV_VM_IMAGE", image.ImagesDir(cfg.DataDir))
+	}
+	im := ims[0]
+	if im.Dir, err = filepath.Abs(im.Dir); err != nil {
+		return nil, err
+	}
+	return im, nil
+}
+
+// snapshotDir is where the golden snapshot of im lives: beside the image when it is one of the data
+// directory's, else under <data>/snapshots, so that an image directory shared with other servers
+// (POLYDEV_VM_IMAGE) is only ever read.
+func snapshotDir(dataDir string, im *image.Image) string {
+	if filepath.Dir(im.Dir) == image.ImagesDir(dataDir) {
+		return filepath.Join(im.Dir, "snapshot")
+	}
+	sum := sha256.Sum256([]byte(im.Dir))
+	return filepath.Join(dataDir, "snapshots", im.Hash+"-"+hex.EncodeToString(sum[:4]))
+}
+
+// vmRunDir is where VM sockets live: <data>/run, or a directory under the system's temporary
+// directory named from the data directory when that path would not fit a unix socket address.
+func vmRunDir(dataDir string) string {
+	dir := filepath.Join(dataDir, "run")
+	if len(dir)+len("/"+vm.Names("x").Socket) <= 100 {
+		return dir
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return filepath.Join(os.TempDir(), "polydev-"+hex.EncodeToString(sum[:6]))
+}
+
+func newDriver(name, vmDir string, log *slog.Logger) (vm.Driver, error) {
+	switch name {
+	case "qemu":
+		// MemoryDir makes every VM snapshot-capable (the golden snapshot and restored clones).
+		return qemu.New(qemu.Config{MemoryDir: vmDir, Log: log})
+	case "firecracker":
+		bin, err := exec.LookPath("firecracker")
+		if err != nil {
+			return nil, fmt.Errorf("POLYDEV_VM_DRIVER=firecracker: %w", err)
+		}
+		return firecracker.New(firecracker.Config{Binary: bin, Log: log})
+	}
+	return nil, fmt.Errorf("POLYDEV_VM_DRIVER: unknown driver %q", name)
+}
+
+func tapNetwork(vc VMConfig, db *store.DB, log *slog.Logger) (*netpool.Pool, controller.Network, error) {
+	cidr, err := netip.ParsePrefix(vc.PoolCIDR)
+	if err != nil {
+		return nil, nil, fmt.Errorf("POLYDEV_VM_POOL_CIDR: %w", err)
+	}
+	pool, err := netpool.New(netpool.Config{CIDR: cidr.String(), Store: store.Leases(db, cidr)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("POLYDEV_VM_POOL_CIDR: %w", err)
+	}
+	if newTapNetwork == nil {
+		return nil, nil, fmt.Errorf("POLYDEV_VM_NET=tap: tap networking is not available in this build; use POLYDEV_VM_NET=user")
+	}
+	n, err := newTapNetwork(pool.CIDR(), log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("POLYDEV_VM_NET=tap: %w", err)
+	}
+	return pool, n, nil
+}
+
+// rebuildImage is the controller's rebuild hook: `polydev image build` in-process. The image is
+// content-hashed, so an unchanged recipe returns the existing image and only the snapshot is
+// refreshed.
+func rebuildImage(cfg *Config, snapshot bool, log *slog.Logger) func(context.Context) (*controller.Image, error) {
+	return func(ctx context.Context) (*controller.Image, error) {
+		agent, err := findAgent("")
+		if err != nil {
+			return nil, err
+		}
+		src, err := image.HostSources("/")
+		if err != nil {
+			return nil, err
+		}
+		im, err := image.Build(ctx, image.DefaultRecipe(src, agent), cfg.DataDir, log)
+		if err != nil {
+			return nil, err
+		}
+		dir, err := filepath.Abs(im.Dir)
+		if err != nil {
+			return nil, err
+		}
+		im.Dir = dir
+		out := &controller.Image{KernelPath: im.Vmlinux(), InitrdPath: im.Initrd(), RootImage: im.Rootfs()}
+		if snapshot {
+			out.SnapshotDir = filepath.Join(im.Dir, "snapshot")
+		}
+		return out, nil
 	}
 }
 

@@ -263,6 +263,7 @@ func (b *builder) guestFiles(ctx context.Context) error {
 		"usr/local/bin/polydev-agent": string(agent),
 		"sbin/init":                   GuestInit,
 		"etc/polydev/udhcpc.sh":       UDHCPCScript,
+		"etc/acpi/PWRF/00000080":      PowerButtonScript,
 		"etc/hostname":                "polydev\n",
 		"etc/hosts":                   "127.0.0.1 localhost\n127.0.1.1 polydev\n::1 localhost ip6-localhost ip6-loopback\n",
 		"etc/machine-id":              "", // per boot, never baked into the golden image
@@ -284,7 +285,7 @@ func (b *builder) guestFiles(ctx context.Context) error {
 		dst := filepath.Join(b.rootfs, p)
 		_ = os.Remove(dst) // /sbin/init may be a symlink to systemd
 		mode := os.FileMode(0o644)
-		if strings.Contains(p, "bin/") || strings.HasSuffix(p, ".sh") {
+		if strings.Contains(p, "bin/") || strings.HasSuffix(p, ".sh") || strings.HasPrefix(p, "etc/acpi/") {
 			mode = 0o755
 		}
 		if err := writeFile(dst, content, mode); err != nil {

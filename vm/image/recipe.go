@@ -104,7 +104,7 @@ func (r Recipe) validate() error {
 // script changes the hash without anyone remembering to bump [BuilderVersion].
 func builderDigest() string {
 	h := sha256.New()
-	for _, s := range []string{GuestInit, UDHCPCScript, InitramfsInit("KVER", []string{"MOD"}), dpkgExcludes, strings.Join(unusedModules, ",")} {
+	for _, s := range []string{GuestInit, UDHCPCScript, PowerButtonScript, InitramfsInit("KVER", []string{"MOD"}), dpkgExcludes, strings.Join(unusedModules, ",")} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
 	}
 	return hex.EncodeToString(h.Sum(nil))

@@ -34,8 +34,9 @@ var goldenScripts = map[string]string{
 		"kernel/net/core/failover.ko", "kernel/drivers/net/net_failover.ko", "kernel/drivers/net/virtio_net.ko",
 		"kernel/crypto/crc32c_generic.ko", "kernel/lib/crc16.ko", "kernel/fs/mbcache.ko", "kernel/fs/jbd2/jbd2.ko", "kernel/fs/ext4/ext4.ko",
 	}),
-	"guest-init.golden": GuestInit,
-	"udhcpc.sh.golden":  UDHCPCScript,
+	"guest-init.golden":   GuestInit,
+	"udhcpc.sh.golden":    UDHCPCScript,
+	"power-button.golden": PowerButtonScript,
 }
 
 func TestImageScriptGolden(t *testing.T) {

@@ -39,7 +39,10 @@ type Config struct {
 	MemoryDir string
 
 	StartTimeout time.Duration // bound on the wait for QMP after a launch; default 10s
-	StopTimeout  time.Duration // grace after system_powerdown before SIGKILL; default 10s
+	// StopTimeout is the grace after system_powerdown before SIGKILL; default 20s. The golden image
+	// powers off on the button (agent, children, sync, poweroff): 6-14 s under TCG on a loaded
+	// 2-core host (vm/qemu/README.md).
+	StopTimeout time.Duration
 
 	// MigrateTimeout bounds a snapshot's or restore's migration, on top of ctx. Default 60s.
 	MigrateTimeout time.Duration
@@ -87,7 +90,7 @@ func New(cfg Config) (*Driver, error) {
 		cfg.Runner = ExecRunner{}
 	}
 	cfg.StartTimeout = cmp.Or(cfg.StartTimeout, 10*time.Second)
-	cfg.StopTimeout = cmp.Or(cfg.StopTimeout, 10*time.Second)
+	cfg.StopTimeout = cmp.Or(cfg.StopTimeout, 20*time.Second)
 	cfg.MigrateTimeout = cmp.Or(cfg.MigrateTimeout, 60*time.Second)
 	cfg.MigrateBandwidth = cmp.Or(cfg.MigrateBandwidth, 64<<30)
 	if cfg.HostMHz == 0 {

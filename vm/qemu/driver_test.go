@@ -184,7 +184,7 @@ func TestPauseIsSeenAndStartResumes(t *testing.T) {
 func TestStopKillsAGuestThatIgnoresPowerdown(t *testing.T) {
 	t.Parallel()
 	rig := newRig(t, func(c *Config) { c.StopTimeout = 20 * time.Millisecond })
-	rig.l.behave.ignorePowerdown = true
+	rig.l.behave.set(func(b *behaviour) { b.ignorePowerdown = true })
 	if err := rig.d.Create(t.Context(), rig.spec); err != nil {
 		t.Fatal(err)
 	}

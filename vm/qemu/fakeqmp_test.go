@@ -3,17 +3,21 @@ package qemu
 // fakeQMP is a QEMU stand-in that speaks QMP the way QEMU does: a greeting, capabilities
 // negotiation first, replies carrying the command's id, asynchronous events in between, error
 // replies with a class and desc. It models the run states the driver relies on (prelaunch with -S,
-// inmigrate with -incoming defer, running, paused, postmigrate) and migration to and from a file.
+// inmigrate with -incoming defer, running, paused, postmigrate) and migration to and from a file
+// descriptor passed with getfd, the only file-based URI QEMU 7.2 has ("file:" is refused as 7.2
+// refuses it).
 // It runs in-process behind fakeLauncher and as a separate process (the test binary re-executed,
 // see TestMain) behind ExecLauncher.
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // behaviour is what a test asks of every fake a launcher starts.
@@ -42,6 +46,14 @@ func (b *behaviour) setHangup(cmd string) {
 		b.hangup = map[string]bool{}
 	}
 	b.hangup[cmd] = true
+}
+
+// set changes the behaviour under its lock: the fake's connection goroutines read it per command,
+// and a socket write does not order memory for the race detector.
+func (b *behaviour) set(change func(b *behaviour)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	change(b)
 }
 
 func (b *behaviour) stalls() bool {
@@ -129,7 +141,8 @@ type fakeQMP struct {
 	migration string // "", "active", "completed", "failed"
 	polls     int
 	migDesc   string
-	incoming  string // the -incoming argument
+	incoming  string              // the -incoming argument
+	fds       map[string]*os.File // getfd's descriptors by name
 }
 
 // newFakeQMP models a QEMU started with args.
@@ -171,9 +184,47 @@ func (f *fakeQMP) serve(ln net.Listener) {
 	}
 }
 
+// fdReader reads a unix connection with recvmsg and queues the descriptors that come with the data,
+// as QEMU's monitor does.
+type fdReader struct {
+	conn *net.UnixConn
+	mu   sync.Mutex
+	fds  []*os.File
+}
+
+func (r *fdReader) Read(p []byte) (int, error) {
+	oob := make([]byte, syscall.CmsgSpace(4*4))
+	n, oobn, _, _, err := r.conn.ReadMsgUnix(p, oob)
+	if oobn > 0 {
+		msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
+		for _, m := range msgs {
+			fds, _ := syscall.ParseUnixRights(&m)
+			r.mu.Lock()
+			for _, fd := range fds {
+				r.fds = append(r.fds, os.NewFile(uintptr(fd), "getfd"))
+			}
+			r.mu.Unlock()
+		}
+	}
+	return n, err
+}
+
+// take returns the oldest descriptor received and not yet claimed by a getfd.
+func (r *fdReader) take() *os.File {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.fds) == 0 {
+		return nil
+	}
+	f := r.fds[0]
+	r.fds = r.fds[1:]
+	return f
+}
+
 func (f *fakeQMP) handle(conn net.Conn) {
 	defer conn.Close()
-	enc, dec := json.NewEncoder(conn), json.NewDecoder(conn)
+	fdr := &fdReader{conn: conn.(*net.UnixConn)}
+	enc, dec := json.NewEncoder(conn), json.NewDecoder(fdr)
 	enc.Encode(map[string]any{"QMP": map[string]any{
 		"version":      map[string]any{"qemu": map[string]int{"major": 9, "minor": 2, "micro": 0}, "package": ""},
 		"capabilities": []string{"oob"},
@@ -204,6 +255,10 @@ func (f *fakeQMP) handle(conn net.Conn) {
 			errClass, errDesc = "GenericError", fail[req.Execute]
 		case req.Execute == "qmp_capabilities":
 			negotiated = true
+		case req.Execute == "getfd":
+			if errDesc = f.getfd(fmt.Sprint(req.Arguments["fdname"]), fdr.take()); errDesc != "" {
+				errClass = "GenericError"
+			}
 		default:
 			ret, event, errDesc = f.apply(req.Execute, req.Arguments)
 			if errDesc != "" {
@@ -258,12 +313,21 @@ func (f *fakeQMP) apply(cmd string, args map[string]any) (ret any, event, errDes
 		return map[string]any{}, "POWERDOWN", ""
 	case "quit", "migrate-set-capabilities", "migrate-set-parameters":
 		return map[string]any{}, "", ""
-	case "migrate":
-		path, ok := strings.CutPrefix(fmt.Sprint(args["uri"]), "file:")
-		if !ok {
-			return nil, "", "fake supports only file: URIs"
+	case "closefd":
+		name := fmt.Sprint(args["fdname"])
+		if f.fds[name] == nil {
+			return nil, "", "File descriptor named '" + name + "' not found"
 		}
-		if err := os.WriteFile(path, []byte("fake vmstate\n"), 0o600); err != nil {
+		f.fds[name].Close()
+		delete(f.fds, name)
+		return map[string]any{}, "", ""
+	case "migrate":
+		file, desc := f.migrationFile(fmt.Sprint(args["uri"]))
+		if desc != "" {
+			return nil, "", desc
+		}
+		defer file.Close()
+		if _, err := file.WriteString("fake vmstate\n"); err != nil {
 			return nil, "", err.Error()
 		}
 		f.startMigration()
@@ -272,10 +336,14 @@ func (f *fakeQMP) apply(cmd string, args map[string]any) (ret any, event, errDes
 		if f.incoming != "defer" {
 			return nil, "", "The incoming migration has not been requested with -incoming defer"
 		}
-		path, _ := strings.CutPrefix(fmt.Sprint(args["uri"]), "file:")
+		file, desc := f.migrationFile(fmt.Sprint(args["uri"]))
+		if desc != "" {
+			return nil, "", desc
+		}
+		defer file.Close()
 		f.startMigration()
-		if data, err := os.ReadFile(path); err != nil || string(data) != "fake vmstate\n" {
-			f.migDesc = fmt.Sprintf("load of migration failed: %v", err)
+		if data, err := io.ReadAll(file); err != nil || string(data) != "fake vmstate\n" {
+			f.migDesc = fmt.Sprintf("load of migration failed: %q %v", data, err)
 		}
 		return map[string]any{}, "", ""
 	case "migrate_cancel":
@@ -287,6 +355,38 @@ func (f *fakeQMP) apply(cmd string, args map[string]any) (ret any, event, errDes
 		return f.queryMigrate(), "", ""
 	}
 	return nil, "", "The command " + cmd + " has not been found"
+}
+
+// getfd stores a descriptor that came with the command under name.
+func (f *fakeQMP) getfd(name string, file *os.File) string {
+	if file == nil {
+		return "No file descriptor supplied via SCM_RIGHTS"
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fds == nil {
+		f.fds = map[string]*os.File{}
+	}
+	if old := f.fds[name]; old != nil {
+		old.Close()
+	}
+	f.fds[name] = file
+	return ""
+}
+
+// migrationFile claims the descriptor an "fd:name" URI names, as QEMU 7.2 does; other URIs are
+// refused with 7.2's message.
+func (f *fakeQMP) migrationFile(uri string) (*os.File, string) {
+	name, ok := strings.CutPrefix(uri, "fd:")
+	if !ok {
+		return nil, "Parameter 'uri' expects a valid migration protocol"
+	}
+	file := f.fds[name]
+	if file == nil {
+		return nil, "File descriptor named '" + name + "' has not been found"
+	}
+	delete(f.fds, name)
+	return file, ""
 }
 
 func (f *fakeQMP) startMigration() {

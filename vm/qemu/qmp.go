@@ -3,10 +3,13 @@ package qemu
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -123,6 +126,19 @@ func (c *Client) readLoop(dec *json.Decoder) {
 // Execute runs one command with args (nil for none) and decodes its "return" into result (nil to
 // ignore it). An error reply is a *QMPError; a connection that ends first gives ErrClosed.
 func (c *Client) Execute(ctx context.Context, cmd string, args, result any) error {
+	return c.execute(ctx, cmd, args, result, nil)
+}
+
+// ExecuteWithFile is Execute with f's descriptor attached to the command (SCM_RIGHTS), the way QMP's
+// getfd and add-fd receive descriptors. QEMU gets its own duplicate; the caller still owns f.
+func (c *Client) ExecuteWithFile(ctx context.Context, cmd string, args, result any, f *os.File) error {
+	if f == nil {
+		return fmt.Errorf("qemu: QMP %s: no file to pass", cmd)
+	}
+	return c.execute(ctx, cmd, args, result, f)
+}
+
+func (c *Client) execute(ctx context.Context, cmd string, args, result any, f *os.File) error {
 	ch := make(chan message, 1)
 	c.mu.Lock()
 	if c.err != nil {
@@ -143,7 +159,7 @@ func (c *Client) Execute(ctx context.Context, cmd string, args, result any) erro
 	// No write deadline: a command is a few hundred bytes that QEMU reads at once, and a write cut
 	// short by a deadline would leave half a command in the stream.
 	c.wmu.Lock()
-	_, err = c.conn.Write(append(data, '\n'))
+	err = c.write(append(data, '\n'), f)
 	c.wmu.Unlock()
 	if err != nil {
 		c.drop(id)
@@ -176,6 +192,34 @@ func (c *Client) Execute(ctx context.Context, cmd string, args, result any) erro
 		c.drop(id)
 		return fmt.Errorf("qemu: QMP %s: %w", cmd, ctx.Err())
 	}
+}
+
+// write sends one command, with f's descriptor in the same message when f is set: QEMU takes a
+// descriptor from the recvmsg that carried the command's first bytes.
+func (c *Client) write(data []byte, f *os.File) error {
+	if f == nil {
+		_, err := c.conn.Write(data)
+		return err
+	}
+	uc, ok := c.conn.(*net.UnixConn)
+	if !ok {
+		return errors.New("descriptor passing needs a unix socket")
+	}
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var n int
+	ctlErr := raw.Control(func(fd uintptr) {
+		n, _, err = uc.WriteMsgUnix(data, syscall.UnixRights(int(fd)), nil)
+	})
+	if err == nil {
+		err = ctlErr
+	}
+	if err == nil && n < len(data) {
+		_, err = c.conn.Write(data[n:])
+	}
+	return err
 }
 
 func (c *Client) drop(id string) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -98,7 +99,7 @@ func TestClientSocketClosedMidCommand(t *testing.T) {
 	b := &behaviour{}
 	b.setHangup("migrate")
 	c, _, _ := startFakeQMP(t, b)
-	if err := c.Migrate(t.Context(), "file:/nonexistent"); !errors.Is(err, ErrClosed) {
+	if err := c.Migrate(t.Context(), "fd:nonexistent"); !errors.Is(err, ErrClosed) {
 		t.Fatalf("err = %v, want ErrClosed", err)
 	}
 	if err := c.Cont(t.Context()); !errors.Is(err, ErrClosed) {
@@ -120,9 +121,23 @@ func TestClientQuitEndsConnection(t *testing.T) {
 	}
 }
 
+// passFile hands a new file in dir to the fake under name, as getfd does.
+func passFile(t *testing.T, c *Client, name string) string {
+	t.Helper()
+	path := filepath.Join(shortDir(t), name)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close() // the fake has its own duplicate
+	if err := c.GetFD(t.Context(), name, f); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func TestClientMigration(t *testing.T) {
 	t.Parallel()
-	state := filepath.Join(shortDir(t), "vmstate")
 	t.Run("completed", func(t *testing.T) {
 		c, rec, _ := startFakeQMP(t, nil)
 		if err := c.MigrateSetMaxBandwidth(t.Context(), 1<<30); err != nil {
@@ -131,7 +146,8 @@ func TestClientMigration(t *testing.T) {
 		if err := c.MigrateSetCapabilities(t.Context(), map[string]bool{"x-ignore-shared": true}); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Migrate(t.Context(), "file:"+state); err != nil {
+		state := passFile(t, c, "vmstate")
+		if err := c.Migrate(t.Context(), "fd:vmstate"); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.WaitMigration(t.Context(), time.Millisecond); err != nil {
@@ -140,16 +156,37 @@ func TestClientMigration(t *testing.T) {
 		for cmd, want := range map[string]string{
 			"migrate-set-parameters":   `{"max-bandwidth":1073741824}`,
 			"migrate-set-capabilities": `{"capabilities":[{"capability":"x-ignore-shared","state":true}]}`,
-			"migrate":                  `{"uri":"file:` + state + `"}`,
+			"getfd":                    `{"fdname":"vmstate"}`,
+			"migrate":                  `{"uri":"fd:vmstate"}`,
 		} {
 			if got := rec.args(cmd); got != want {
 				t.Errorf("%s arguments = %s, want %s", cmd, got, want)
 			}
 		}
+		if data, err := os.ReadFile(state); err != nil || string(data) != "fake vmstate\n" {
+			t.Errorf("state written through the passed descriptor = %q, %v", data, err)
+		}
+	})
+	t.Run("no descriptor", func(t *testing.T) {
+		c, _, _ := startFakeQMP(t, nil)
+		err := c.Execute(t.Context(), "getfd", map[string]any{"fdname": "x"}, nil)
+		if qe, ok := errors.AsType[*QMPError](err); !ok || !strings.Contains(qe.Desc, "SCM_RIGHTS") {
+			t.Fatalf("getfd without a descriptor = %v", err)
+		}
+		if err := c.ExecuteWithFile(t.Context(), "getfd", nil, nil, nil); err == nil {
+			t.Fatal("ExecuteWithFile accepted a nil file")
+		}
+	})
+	t.Run("file URI refused as by QEMU 7.2", func(t *testing.T) {
+		c, _, _ := startFakeQMP(t, nil)
+		if err := c.Migrate(t.Context(), "file:/tmp/x"); err == nil {
+			t.Fatal("file: accepted")
+		}
 	})
 	t.Run("failed", func(t *testing.T) {
 		c, _, _ := startFakeQMP(t, &behaviour{migrationFails: "No space left on device"})
-		if err := c.Migrate(t.Context(), "file:"+state); err != nil {
+		passFile(t, c, "vmstate")
+		if err := c.Migrate(t.Context(), "fd:vmstate"); err != nil {
 			t.Fatal(err)
 		}
 		err := c.WaitMigration(t.Context(), time.Millisecond)
@@ -160,7 +197,8 @@ func TestClientMigration(t *testing.T) {
 	})
 	t.Run("cancelled wait", func(t *testing.T) {
 		c, _, _ := startFakeQMP(t, nil)
-		if err := c.Migrate(t.Context(), "file:"+state); err != nil {
+		passFile(t, c, "vmstate")
+		if err := c.Migrate(t.Context(), "fd:vmstate"); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(t.Context())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -54,7 +55,18 @@ func (c *Client) MigrateSetMaxBandwidth(ctx context.Context, bytesPerSecond int6
 	return c.Execute(ctx, "migrate-set-parameters", map[string]any{"max-bandwidth": bytesPerSecond}, nil)
 }
 
-// Migrate starts an outgoing migration to uri ("file:/path" or "exec:cmd").
+// GetFD hands f's descriptor to QEMU under name, for a later "fd:name" migration URI. QEMU keeps its
+// own duplicate until a migration consumes it or CloseFD; the caller may close f at once.
+func (c *Client) GetFD(ctx context.Context, name string, f *os.File) error {
+	return c.ExecuteWithFile(ctx, "getfd", map[string]any{"fdname": name}, nil, f)
+}
+
+// CloseFD drops a descriptor handed over with GetFD and not consumed.
+func (c *Client) CloseFD(ctx context.Context, name string) error {
+	return c.Execute(ctx, "closefd", map[string]any{"fdname": name}, nil)
+}
+
+// Migrate starts an outgoing migration to uri ("fd:name" after GetFD, "exec:cmd", ...).
 func (c *Client) Migrate(ctx context.Context, uri string) error {
 	return c.Execute(ctx, "migrate", map[string]any{"uri": uri}, nil)
 }

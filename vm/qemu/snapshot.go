@@ -19,8 +19,8 @@ const ignoreShared = "x-ignore-shared"
 const pollInterval = 5 * time.Millisecond
 
 // Snapshot implements vm.Driver for VMs created with Config.MemoryDir: stop, x-ignore-shared,
-// max-bandwidth, migrate to "file:StatePath", poll query-migrate, copy the shared memory file to
-// MemPath, then cont if it was running. The cont runs even when ctx has ended or the snapshot
+// max-bandwidth, migrate into StatePath (getfd + "fd:"), poll query-migrate, copy the shared memory
+// file to MemPath, then cont if it was running. The cont runs even when ctx has ended or the snapshot
 // failed, so a snapshot never leaves a guest frozen. Other VMs (a restored clone maps its memory
 // privately) give vm.ErrUnsupported.
 func (d *Driver) Snapshot(ctx context.Context, id string, snap vm.SnapshotFiles) error {
@@ -69,7 +69,7 @@ func (d *Driver) save(ctx context.Context, m *machine, snap vm.SnapshotFiles) er
 	if err := m.qmp.MigrateSetMaxBandwidth(ctx, d.cfg.MigrateBandwidth); err != nil {
 		return err
 	}
-	if err := m.qmp.Migrate(ctx, "file:"+snap.StatePath); err != nil {
+	if err := migrateToFile(ctx, m.qmp, snap.StatePath); err != nil {
 		return err
 	}
 	if err := m.qmp.WaitMigration(ctx, pollInterval); err != nil {
@@ -86,7 +86,7 @@ func (d *Driver) save(ctx context.Context, m *machine, snap vm.SnapshotFiles) er
 
 // Restore implements vm.Driver: a fresh overlay and process started with `-incoming defer` and its
 // RAM mapped privately (copy-on-write, share=off) from MemPath, then x-ignore-shared,
-// migrate-incoming "file:StatePath", query-migrate until completed, and cont.
+// migrate-incoming from StatePath (getfd + "fd:"), query-migrate until completed, and cont.
 //
 // The RAM size comes from MemPath's size and wins over spec.MemoryMiB. QEMU cannot read the vCPU
 // count or devices out of a snapshot, so spec.VCPUs and the network mode must match the snapshotted
@@ -129,13 +129,63 @@ func (d *Driver) load(ctx context.Context, m *machine, snap vm.SnapshotFiles) er
 	if err := m.qmp.MigrateSetCapabilities(mctx, map[string]bool{ignoreShared: true}); err != nil {
 		return err
 	}
-	if err := m.qmp.MigrateIncoming(mctx, "file:"+snap.StatePath); err != nil {
+	if err := migrateFromFile(mctx, m.qmp, snap.StatePath); err != nil {
 		return err
 	}
 	if err := m.qmp.WaitMigration(mctx, pollInterval); err != nil {
 		return err
 	}
 	return m.qmp.Cont(ctx)
+}
+
+// stateFD is the name the state file's descriptor has inside QEMU (getfd), hence the "fd:" URI.
+//
+// QEMU 7.2 has no "file:" migration URI (it came in 8.2). Of what it has, "exec:" would put the
+// path into a shell command line, and a unix socket would need a copying goroutine; handing QEMU an
+// open descriptor keeps paths out of every string QEMU parses, and the file is created by the
+// driver with mode 0600, whatever QEMU's umask and working directory.
+const stateFD = "polydev-vmstate"
+
+// migrateToFile starts the outgoing migration into a new file at path.
+func migrateToFile(ctx context.Context, c *Client, path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("qemu: snapshot state: %w", err)
+	}
+	defer f.Close() // QEMU writes through its own duplicate
+	if err := c.GetFD(ctx, stateFD, f); err != nil {
+		return err
+	}
+	if err := c.Migrate(ctx, "fd:"+stateFD); err != nil {
+		return errors.Join(err, closeFD(ctx, c))
+	}
+	return nil
+}
+
+// migrateFromFile starts loading the incoming migration from the file at path.
+func migrateFromFile(ctx context.Context, c *Client, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("qemu: snapshot state: %w", err)
+	}
+	defer f.Close()
+	if err := c.GetFD(ctx, stateFD, f); err != nil {
+		return err
+	}
+	if err := c.MigrateIncoming(ctx, "fd:"+stateFD); err != nil {
+		return errors.Join(err, closeFD(ctx, c))
+	}
+	return nil
+}
+
+// closeFD drops the descriptor a failed migrate command did not take. QEMU may already have taken
+// it before failing, so "not found" is not an error.
+func closeFD(ctx context.Context, c *Client) error {
+	err := c.CloseFD(context.WithoutCancel(ctx), stateFD)
+	if _, ok := errors.AsType[*QMPError](err); ok {
+		return nil
+	}
+	return err
 }
 
 func snapshotMemoryMiB(path string) (int, error) {

@@ -29,7 +29,7 @@ func snapshotRig(t *testing.T) (*testRig, vm.SnapshotFiles) {
 	return rig, vm.SnapshotFiles{StatePath: filepath.Join(snapDir, "golden.vmstate"), MemPath: filepath.Join(snapDir, "golden.mem")}
 }
 
-var snapshotSequence = []string{"stop", "migrate-set-capabilities", "migrate-set-parameters", "migrate", "query-migrate"}
+var snapshotSequence = []string{"stop", "migrate-set-capabilities", "migrate-set-parameters", "getfd", "migrate", "query-migrate"}
 
 func TestSnapshotSequence(t *testing.T) {
 	t.Parallel()
@@ -41,7 +41,8 @@ func TestSnapshotSequence(t *testing.T) {
 	for cmd, want := range map[string]string{
 		"migrate-set-capabilities": `{"capabilities":[{"capability":"x-ignore-shared","state":true}]}`,
 		"migrate-set-parameters":   `{"max-bandwidth":68719476736}`,
-		"migrate":                  `{"uri":"file:` + snap.StatePath + `"}`,
+		"getfd":                    `{"fdname":"polydev-vmstate"}`,
+		"migrate":                  `{"uri":"fd:polydev-vmstate"}`,
 	} {
 		if got := rig.l.rec.args(cmd); got != want {
 			t.Errorf("%s arguments = %s, want %s", cmd, got, want)
@@ -81,7 +82,7 @@ func TestSnapshotFailureStillResumes(t *testing.T) {
 	t.Run("migration failed", func(t *testing.T) {
 		t.Parallel()
 		rig, snap := snapshotRig(t)
-		rig.l.behave.migrationFails = "No space left on device"
+		rig.l.behave.set(func(b *behaviour) { b.migrationFails = "No space left on device" })
 		err := rig.d.Snapshot(t.Context(), testID, snap)
 		var me *MigrationError
 		if !errors.As(err, &me) || me.Desc != "No space left on device" {
@@ -98,14 +99,15 @@ func TestSnapshotFailureStillResumes(t *testing.T) {
 		if err := rig.d.Snapshot(t.Context(), testID, snap); !errors.As(err, &qe) || qe.Command != "migrate" {
 			t.Fatalf("Snapshot = %v, want migrate's QMPError", err)
 		}
-		wantCalls(t, &rig.l.rec, "stop", "migrate-set-capabilities", "migrate-set-parameters", "migrate", "cont")
+		// The descriptor migrate did not take is closed, so QEMU does not keep the file open.
+		wantCalls(t, &rig.l.rec, "stop", "migrate-set-capabilities", "migrate-set-parameters", "getfd", "migrate", "closefd", "cont")
 		wantState(t, rig.d, testID, vm.StateRunning)
 	})
 	t.Run("migration outlives its timeout", func(t *testing.T) {
 		t.Parallel()
 		rig, snap := snapshotRig(t)
 		rig.d.cfg.MigrateTimeout = 50 * time.Millisecond
-		rig.l.behave.migrationStalls = true
+		rig.l.behave.set(func(b *behaviour) { b.migrationStalls = true })
 		if err := rig.d.Snapshot(t.Context(), testID, snap); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Snapshot = %v, want DeadlineExceeded", err)
 		}
@@ -160,8 +162,8 @@ func TestRestoreSequence(t *testing.T) {
 	if err := rig.d.Restore(t.Context(), clone, snap); err != nil {
 		t.Fatal(err)
 	}
-	wantCalls(t, &rig.l.rec, "qmp_capabilities", "migrate-set-capabilities", "migrate-incoming", "query-migrate", "cont")
-	if got, want := rig.l.rec.args("migrate-incoming"), `{"uri":"file:`+snap.StatePath+`"}`; got != want {
+	wantCalls(t, &rig.l.rec, "qmp_capabilities", "migrate-set-capabilities", "getfd", "migrate-incoming", "query-migrate", "cont")
+	if got, want := rig.l.rec.args("migrate-incoming"), `{"uri":"fd:polydev-vmstate"}`; got != want {
 		t.Errorf("migrate-incoming arguments = %s, want %s", got, want)
 	}
 	args := rig.l.lastArgs()
@@ -203,7 +205,7 @@ func TestRestoreFailureCleansUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	rig := newRig(t, nil)
-	rig.l.behave.migrationFails = "load of migration failed: Invalid argument"
+	rig.l.behave.set(func(b *behaviour) { b.migrationFails = "load of migration failed: Invalid argument" })
 	err := rig.d.Restore(t.Context(), rig.spec, snap)
 	var me *MigrationError
 	if !errors.As(err, &me) {
