@@ -141,7 +141,7 @@ func (b *bench) controller(ctx context.Context, snapshotDir string, warm int) (*
 			RootImage: filepath.Join(b.o.image, "rootfs.ext4"), SnapshotDir: snapshotDir,
 		},
 		RunDir: runDir, VMDir: vmDir, WarmPool: warm, HealthTimeout: b.o.timeout, HealthPoll: 100 * time.Millisecond,
-		RebuildInterval: -1, Log: b.log,
+		RebuildInterval: -1, Log: b.log, AfterRestore: controller.SyncGuest,
 	})
 	if err != nil {
 		return nil, "", err

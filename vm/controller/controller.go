@@ -31,6 +31,7 @@ type Controller struct {
 
 	goldenMu sync.Mutex
 	golden   *vm.SnapshotFiles // nil: no usable snapshot, cold boot
+	making   chan struct{}     // non-nil while a golden snapshot is being made; closed when done
 	image    Image
 
 	refill   chan struct{} // the warm pool lost a VM

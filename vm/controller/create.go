@@ -199,7 +199,11 @@ func (c *Controller) spec(id string, n vm.Network) vm.Spec {
 // taken. On error the driver VM may exist; the caller releases it.
 func (c *Controller) boot(ctx context.Context, id string, n vm.Network) (string, error) {
 	spec := c.spec(id, n)
-	if snap := c.goldenSnapshot(); snap != nil {
+	snap, err := c.awaitGolden(ctx)
+	if err != nil {
+		return "", err
+	}
+	if snap != nil {
 		err := c.restore(ctx, spec, *snap)
 		if err == nil {
 			return pathRestore, nil

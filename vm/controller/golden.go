@@ -66,13 +66,53 @@ func (c *Controller) PrepareGolden(ctx context.Context) error {
 		c.log.Info("golden snapshot reused", "dir", dir)
 		return nil
 	}
-	if err := c.makeGolden(ctx, dir); err != nil {
+	done := c.startMaking()
+	err := c.makeGolden(ctx, dir)
+	if err == nil {
+		c.useGolden(&snap)
+	}
+	done()
+	if err != nil {
 		c.metrics.failures.WithLabelValues("golden").Inc()
 		return err
 	}
-	c.useGolden(&snap)
 	c.log.Info("golden snapshot ready", "dir", dir)
 	return nil
+}
+
+// startMaking marks a golden snapshot as in the making until the returned func runs, so that a
+// Create arriving meanwhile waits for it (see awaitGolden).
+func (c *Controller) startMaking() func() {
+	ch := make(chan struct{})
+	c.goldenMu.Lock()
+	c.making = ch
+	c.goldenMu.Unlock()
+	return func() {
+		c.goldenMu.Lock()
+		if c.making == ch {
+			c.making = nil
+		}
+		c.goldenMu.Unlock()
+		close(ch)
+	}
+}
+
+// awaitGolden returns the snapshot to restore from, waiting first for one being made. A cold boot
+// started beside the golden VM's would take as long as the golden boot itself and slow it down on
+// a small host, while the restore after it takes seconds; so a Create waits (bounded by ctx).
+func (c *Controller) awaitGolden(ctx context.Context) (*vm.SnapshotFiles, error) {
+	c.goldenMu.Lock()
+	snap, making := c.golden, c.making
+	c.goldenMu.Unlock()
+	if snap != nil || making == nil {
+		return snap, nil
+	}
+	select {
+	case <-making:
+		return c.goldenSnapshot(), nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (c *Controller) useGolden(snap *vm.SnapshotFiles) {
