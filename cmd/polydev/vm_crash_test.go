@@ -24,7 +24,7 @@ import (
 func TestVMCrashReconcile(t *testing.T) {
 	image := os.Getenv("POLYDEV_VM_IMAGE")
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil || image == "" {
-		t.Skip("SKIP: needs qemu-system-x86_64 on PATH and POLYDEV_VM_IMAGE (make test builds the golden image)")
+		t.Skip("SKIP: needs qemu-system-x86_64 on PATH and POLYDEV_VM_IMAGE (make test builds the golden image) " + os.Getenv("POLYDEV_VM_IMAGE_ERROR"))
 	}
 	dir := shortTempDir(t)
 	dataDir := filepath.Join(dir, "data")
@@ -61,6 +61,18 @@ func TestVMCrashReconcile(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-p.done
+	// The hypervisors run in their own process groups and outlive the killed server: that is what
+	// the restarted reconciler has to clean up. Make sure this run really left it something.
+	var leftProcs int
+	for _, r := range vmResources(t, dir, nil) {
+		if strings.HasPrefix(r, "process ") {
+			leftProcs++
+		}
+	}
+	if leftProcs == 0 {
+		t.Fatalf("no hypervisor survived the kill; the test did not exercise the reconciler:\n%s", p.logs)
+	}
+	t.Logf("after SIGKILL: %d hypervisor processes left for the reconciler", leftProcs)
 
 	// Restart without a warm pool or snapshot boot, so the new process starts no VM of its own and
 	// everything found on the host afterwards belongs to the records.
@@ -133,10 +145,12 @@ func vmResources(t *testing.T, dir string, keys map[string]bool) []string {
 		if err != nil || !strings.Contains(string(b), dir+"/") {
 			continue
 		}
+	args:
 		for _, arg := range strings.Split(string(b), "\x00") {
 			for _, field := range strings.FieldsFunc(arg, func(r rune) bool { return r == ',' || r == '=' || r == '/' }) {
 				if _, ok := vm.KeyOf(field); ok && strings.HasPrefix(field, vm.ProcessPrefix) && !strings.Contains(field, ".") {
 					found = append(found, "process "+filepath.Dir(f)+" "+field)
+					break args // one entry per process
 				}
 			}
 		}

@@ -25,7 +25,7 @@ import (
 func TestVMEndToEnd(t *testing.T) {
 	image := os.Getenv("POLYDEV_VM_IMAGE")
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil || image == "" {
-		t.Skip("SKIP: needs qemu-system-x86_64 on PATH and POLYDEV_VM_IMAGE (make test builds the golden image)")
+		t.Skip("SKIP: needs qemu-system-x86_64 on PATH and POLYDEV_VM_IMAGE (make test builds the golden image) " + os.Getenv("POLYDEV_VM_IMAGE_ERROR"))
 	}
 	dir := shortTempDir(t)
 	dataDir := filepath.Join(dir, "data")

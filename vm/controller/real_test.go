@@ -25,7 +25,7 @@ func realEnv(t *testing.T, snapshot bool) *env {
 	case errQ != nil:
 		t.Skip("SKIP: qemu-system-x86_64 not installed")
 	case image == "":
-		t.Skip("SKIP: POLYDEV_VM_IMAGE not set (an image directory built by polydev image build)")
+		t.Skip("SKIP: POLYDEV_VM_IMAGE not set (an image directory built by polydev image build) " + os.Getenv("POLYDEV_VM_IMAGE_ERROR"))
 	}
 	e := newEnv(t, vm.NetUser, func(c *Config) {
 		c.Image = Image{
