@@ -246,7 +246,7 @@ func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, r
 			SnapshotDir: snapshotDir(dataDir, im),
 		},
 		RunDir: runDir, VMDir: vmDir, WarmPool: vc.Warm, IdleTimeout: vc.IdleTimeout, HealthTimeout: vc.BootTimeout,
-		AfterRestore: controller.SyncGuest,
+		AfterRestore:    controller.SyncGuest,
 		Log:             log,
 		RebuildInterval: -1,
 	}
