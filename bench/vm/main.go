@@ -31,6 +31,7 @@ type options struct {
 	image   string
 	clones  int
 	idle    time.Duration
+	settle  time.Duration
 	out     string
 	timeout time.Duration
 	verbose bool
@@ -41,6 +42,7 @@ func main() {
 	flag.StringVar(&o.image, "image", os.Getenv("POLYDEV_VM_IMAGE"), "golden image directory (vmlinux, initrd.img, rootfs.ext4)")
 	flag.IntVar(&o.clones, "clones", 3, "VMs restored from the snapshot and kept running together")
 	flag.DurationVar(&o.idle, "idle", 20*time.Second, "window over which idle CPU is measured")
+	flag.DurationVar(&o.settle, "settle", 60*time.Second, "wait after the VMs are ready before measuring idle CPU (Chromium settles after start)")
 	flag.StringVar(&o.out, "out", "", "report file (default bench/vm/results/vm-<time>.md)")
 	flag.DurationVar(&o.timeout, "boot-timeout", 5*time.Minute, "bound on one boot until healthy")
 	flag.BoolVar(&o.verbose, "v", false, "controller logs on stderr")
@@ -163,6 +165,7 @@ func (b *bench) cold(ctx context.Context, r *report) error {
 	r.coldBoot = time.Since(began)
 	procs := qemuProcs(runDir)
 	r.coldMem = memOf(procs)
+	time.Sleep(b.o.settle)
 	r.coldIdleCPU = idleCPU(procs, b.o.idle)
 	return c.Delete(ctx, b.user, v.ID)
 }
@@ -192,8 +195,9 @@ func (b *bench) restores(ctx context.Context, r *report) error {
 	}
 	procs := qemuProcs(runDir)
 	r.cloneMem = memOf(procs)
-	r.cloneIdleCPU = idleCPU(procs, b.o.idle)
 	r.availBefore, r.availAfter = availBefore, memAvailable()
+	time.Sleep(b.o.settle)
+	r.cloneIdleCPU = idleCPU(procs, b.o.idle)
 	for _, id := range ids {
 		if err := c.Delete(ctx, b.user, id); err != nil {
 			return err
