@@ -28,13 +28,14 @@ import (
 )
 
 type options struct {
-	image   string
-	clones  int
-	idle    time.Duration
-	settle  time.Duration
-	out     string
-	timeout time.Duration
-	verbose bool
+	image        string
+	clones       int
+	idle         time.Duration
+	settle       time.Duration
+	goldenSettle time.Duration
+	out          string
+	timeout      time.Duration
+	verbose      bool
 }
 
 func main() {
@@ -42,6 +43,7 @@ func main() {
 	flag.StringVar(&o.image, "image", os.Getenv("POLYDEV_VM_IMAGE"), "golden image directory (vmlinux, initrd.img, rootfs.ext4)")
 	flag.IntVar(&o.clones, "clones", 3, "VMs restored from the snapshot and kept running together")
 	flag.DurationVar(&o.idle, "idle", 20*time.Second, "window over which idle CPU is measured")
+	flag.DurationVar(&o.goldenSettle, "golden-settle", 3*time.Minute, "bound on the golden VM's settling before its snapshot (as serve's POLYDEV_VM_GOLDEN_SETTLE)")
 	flag.DurationVar(&o.settle, "settle", 60*time.Second, "wait after the VMs are ready before measuring idle CPU (Chromium settles after start)")
 	flag.StringVar(&o.out, "out", "", "report file (default bench/vm/results/vm-<time>.md)")
 	flag.DurationVar(&o.timeout, "boot-timeout", 5*time.Minute, "bound on one boot until healthy")
@@ -143,7 +145,7 @@ func (b *bench) controller(ctx context.Context, snapshotDir string, warm int) (*
 			RootImage: filepath.Join(b.o.image, "rootfs.ext4"), SnapshotDir: snapshotDir,
 		},
 		RunDir: runDir, VMDir: vmDir, WarmPool: warm, HealthTimeout: b.o.timeout, HealthPoll: 100 * time.Millisecond,
-		RebuildInterval: -1, Log: b.log, AfterRestore: controller.SyncGuest,
+		RebuildInterval: -1, Log: b.log, AfterRestore: controller.SyncGuest, GoldenSettle: b.o.goldenSettle,
 	})
 	if err != nil {
 		return nil, "", err

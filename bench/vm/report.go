@@ -28,12 +28,12 @@ type report struct {
 func (r *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# bench/vm — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(&b, "Command: `go run ./bench/vm -image %s -clones %d -idle %v -settle %v`\n\n", r.opts.image, r.opts.clones, r.opts.idle, r.opts.settle)
+	fmt.Fprintf(&b, "Command: `go run ./bench/vm -image %s -clones %d -idle %v -settle %v -golden-settle %v`\n\n", r.opts.image, r.opts.clones, r.opts.idle, r.opts.settle, r.opts.goldenSettle)
 	fmt.Fprintf(&b, "Host: %s. \"Ready\" is the controller's own test: the agent's /health says healthy "+
 		"(display, browser, VNC and websockify all up).\n\n", r.host)
 	b.WriteString("| measurement | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| cold boot to ready (no snapshot) | %s |\n", secs(r.coldBoot))
-	fmt.Fprintf(&b, "| golden VM: cold boot to ready + snapshot | %s |\n", secs(r.golden))
+	fmt.Fprintf(&b, "| golden VM: cold boot to ready, settling (at most %v), snapshot | %s |\n", r.opts.goldenSettle, secs(r.golden))
 	fmt.Fprintf(&b, "| snapshot restore to ready, %d clones one after another | %s |\n", len(r.restore), durs(r.restore))
 	fmt.Fprintf(&b, "| warm-pool hand-out (a restored VM already ready) | %.1f ms |\n", float64(r.warmHandOut.Microseconds())/1000)
 	fmt.Fprintf(&b, "| cold-booted VM memory: RSS / PSS | %s / %s |\n", mibs(r.coldMem.rss), mibs(r.coldMem.pss))

@@ -247,6 +247,7 @@ func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, r
 		},
 		RunDir: runDir, VMDir: vmDir, WarmPool: vc.Warm, IdleTimeout: vc.IdleTimeout, HealthTimeout: vc.BootTimeout,
 		AfterRestore:    controller.SyncGuest,
+		GoldenSettle:    vc.Settle,
 		Log:             log,
 		RebuildInterval: -1,
 	}

@@ -29,7 +29,9 @@ func TestVMEndToEnd(t *testing.T) {
 	}
 	dir := shortTempDir(t)
 	dataDir := filepath.Join(dir, "data")
-	env := []string{"POLYDEV_VM_DRIVER=qemu", "POLYDEV_VM_NET=user", "POLYDEV_VM_IMAGE=" + image, "POLYDEV_VM_WARM=0"}
+	// The golden VM may settle 20 s: enough to run that path on real /proc, short enough for CI.
+	env := []string{"POLYDEV_VM_DRIVER=qemu", "POLYDEV_VM_NET=user", "POLYDEV_VM_IMAGE=" + image, "POLYDEV_VM_WARM=0",
+		"POLYDEV_VM_GOLDEN_SETTLE=20s"}
 	createUser(t, dataDir, env, "vm@example.com", "vm-password-0001", "pro")
 	p := startServe(t, dir, env...)
 	c := client{t: t, base: p.base}

@@ -154,6 +154,9 @@ func (c *Controller) makeGolden(ctx context.Context, dir string) (err error) {
 	if err := c.waitHealthy(ctx, id); err != nil {
 		return fmt.Errorf("golden VM: %w", err)
 	}
+	if err := c.settleGolden(ctx, id); err != nil {
+		return fmt.Errorf("golden VM: %w", err)
+	}
 	if err := c.cfg.Driver.Snapshot(ctx, id, snapshotFiles(tmp)); err != nil {
 		return fmt.Errorf("golden snapshot: %w", err)
 	}
