@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -134,4 +135,16 @@ func ValidateIfName(field, name string) error {
 		return invalid("%s %q has a forbidden character", field, name)
 	}
 	return nil
+}
+
+// GuestKernelArgs is what a driver appends to the guest's kernel command line so that the golden
+// image's init configures eth0 (polydev.ip=ADDR/PREFIX, polydev.gw=GATEWAY; see vm/image's
+// GuestInit). Only a TAP needs it: nothing in a VM's namespace answers DHCP, while QEMU's user
+// networking has its own DHCP server. It starts with a space, or is empty.
+func (n Network) GuestKernelArgs() string {
+	t := n.TAP
+	if t == nil {
+		return ""
+	}
+	return fmt.Sprintf(" polydev.ip=%s/%d polydev.gw=%s", t.GuestIP, t.PrefixLen, t.Gateway)
 }

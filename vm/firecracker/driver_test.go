@@ -93,7 +93,7 @@ func TestBootSequenceValidatesAgainstSpec(t *testing.T) {
 			},
 			bodies: map[string]string{
 				"PUT /machine-config":          `{"mem_size_mib":1024,"vcpu_count":2}`,
-				"PUT /boot-source":             `{"boot_args":"console=ttyS0 reboot=k panic=1 pci=off","initrd_path":"/images/abc/initrd.img","kernel_image_path":"/images/abc/vmlinux"}`,
+				"PUT /boot-source":             `{"boot_args":"console=ttyS0 reboot=k panic=1 pci=off polydev.ip=192.168.100.2/24 polydev.gw=192.168.100.1","initrd_path":"/images/abc/initrd.img","kernel_image_path":"/images/abc/vmlinux"}`,
 				"PUT /drives/rootfs":           `{"drive_id":"rootfs","is_read_only":true,"is_root_device":true,"path_on_host":"/images/abc/rootfs.ext4"}`,
 				"PUT /network-interfaces/eth0": `{"guest_mac":"06:00:c0:a8:64:02","host_dev_name":"pdtap-0","iface_id":"eth0"}`,
 				"PUT /actions":                 `{"action_type":"InstanceStart"}`,

@@ -43,7 +43,7 @@ func (m *machine) configure(ctx context.Context) error {
 	if err := m.api.PutMachineConfig(ctx, MachineConfiguration{VCPUCount: s.VCPUs, MemSizeMiB: s.MemoryMiB}); err != nil {
 		return err
 	}
-	boot := BootSource{KernelImagePath: s.KernelPath, BootArgs: cmp.Or(s.KernelArgs, DefaultBootArgs), InitrdPath: s.InitrdPath}
+	boot := BootSource{KernelImagePath: s.KernelPath, BootArgs: cmp.Or(s.KernelArgs, DefaultBootArgs) + s.Net.GuestKernelArgs(), InitrdPath: s.InitrdPath}
 	if err := m.api.PutBootSource(ctx, boot); err != nil {
 		return err
 	}

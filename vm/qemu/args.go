@@ -87,7 +87,7 @@ func Args(req ArgsRequest) ([]string, error) {
 	if s.InitrdPath != "" {
 		args = append(args, "-initrd", s.InitrdPath)
 	}
-	args = append(args, "-append", kernelArgs(s.KernelArgs, req.Accel, req.HostMHz))
+	args = append(args, "-append", kernelArgs(s.KernelArgs, req.Accel, req.HostMHz)+s.Net.GuestKernelArgs())
 	args = append(args, driveArgs(s)...)
 	netArgs, err := networkArgs(s.Net)
 	if err != nil {

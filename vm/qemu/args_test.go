@@ -96,7 +96,10 @@ func TestArgsTable(t *testing.T) {
 		{"no network", func(r *ArgsRequest) {}, nil, []string{"-netdev"}},
 		{"tap", func(r *ArgsRequest) { r.Spec.Net = vm.Network{TAP: tap} },
 			[][]string{{"-netdev", "tap,id=net0,ifname=pdvt-0123456789,script=no,downscript=no",
-				"-device", "virtio-net-device,netdev=net0,mac=06:00:c0:a8:64:02"}}, []string{"user"}},
+				"-device", "virtio-net-device,netdev=net0,mac=06:00:c0:a8:64:02"},
+				// No DHCP server on a TAP: the guest's init takes its address from the command line.
+				{"-append", "console=ttyS0 quiet tsc_early_khz=3000000 tsc=reliable polydev.ip=192.168.100.2/24 polydev.gw=192.168.100.1"}},
+			[]string{"user"}},
 		{"user without forwards", func(r *ArgsRequest) { r.Spec.Net = vm.Network{User: &vm.UserNet{}} },
 			[][]string{{"-netdev", "user,id=net0,restrict=on"}}, nil},
 		{"golden image read-only without overlay", func(r *ArgsRequest) { r.Spec.OverlayPath = "" },
