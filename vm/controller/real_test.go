@@ -134,4 +134,3 @@ func (e *env) logTails() {
 		e.t.Logf("%s (last lines):\n%s", filepath.Base(l), strings.Join(lines[max(0, len(lines)-40):], "\n"))
 	}
 }
-
