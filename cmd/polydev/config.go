@@ -35,6 +35,7 @@ type Config struct {
 type VMConfig struct {
 	Driver      string        // POLYDEV_VM_DRIVER: qemu, firecracker or off; empty = qemu when it and an image exist
 	Net         string        // POLYDEV_VM_NET: user (default) or tap
+	Accel       string        // POLYDEV_VM_ACCEL: auto (default: KVM when a probe boot succeeds), kvm or tcg
 	PoolCIDR    string        // POLYDEV_VM_POOL_CIDR: tap-mode subnet, default 192.168.100.0/24
 	Image       string        // POLYDEV_VM_IMAGE: golden image directory; empty = newest under <data>/images
 	Warm        int           // POLYDEV_VM_WARM: restored VMs kept ready, default 1
@@ -146,6 +147,11 @@ func (v *VMConfig) load(env func(k, def string) string) error {
 	case "user", "tap":
 	default:
 		return fmt.Errorf("POLYDEV_VM_NET: %q must be user or tap", v.Net)
+	}
+	switch v.Accel = env("POLYDEV_VM_ACCEL", "auto"); v.Accel {
+	case "auto", "kvm", "tcg":
+	default:
+		return fmt.Errorf("POLYDEV_VM_ACCEL: %q must be auto, kvm or tcg", v.Accel)
 	}
 	switch sn := env("POLYDEV_VM_SNAPSHOT", "on"); sn {
 	case "on", "off":

@@ -235,7 +235,7 @@ func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, r
 		return nil, err
 	}
 	vmDir, runDir := filepath.Join(dataDir, "vms"), vmRunDir(dataDir)
-	driver, err := newDriver(vc.Driver, vmDir, log)
+	driver, err := newDriver(vc, im, vmDir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -321,11 +321,15 @@ func vmRunDir(dataDir string) string {
 	return filepath.Join(os.TempDir(), "polydev-"+hex.EncodeToString(sum[:6]))
 }
 
-func newDriver(name, vmDir string, log *slog.Logger) (vm.Driver, error) {
+func newDriver(vc VMConfig, im *image.Image, vmDir string, log *slog.Logger) (vm.Driver, error) {
+	name := vc.Driver
 	switch name {
 	case "qemu":
-		// MemoryDir makes every VM snapshot-capable (the golden snapshot and restored clones).
-		return qemu.New(qemu.Config{MemoryDir: vmDir, Log: log})
+		// MemoryDir makes every VM snapshot-capable (the golden snapshot and restored clones). With
+		// POLYDEV_VM_ACCEL=auto the first boot waits for a probe: the golden kernel under KVM must
+		// reach its init within 20 s, which PVM's /dev/kvm never lets it do (DESIGN.md §7).
+		return qemu.New(qemu.Config{MemoryDir: vmDir, Log: log, Accel: qemu.Accel(vc.Accel),
+			ProbeBoot: qemu.KernelProbe("", im.Vmlinux(), im.Initrd(), 20*time.Second)})
 	case "firecracker":
 		bin, err := exec.LookPath("firecracker")
 		if err != nil {
