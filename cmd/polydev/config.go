@@ -40,7 +40,7 @@ type VMConfig struct {
 	Image       string        // POLYDEV_VM_IMAGE: golden image directory; empty = newest under <data>/images
 	Warm        int           // POLYDEV_VM_WARM: restored VMs kept ready, default 1
 	IdleTimeout time.Duration // POLYDEV_VM_IDLE_TIMEOUT: running VMs idle this long are stopped, default 1h
-	BootTimeout time.Duration // POLYDEV_VM_BOOT_TIMEOUT: bound on a boot until the agent is healthy, default 2m
+	BootTimeout time.Duration // POLYDEV_VM_BOOT_TIMEOUT: bound on a boot until the agent is healthy, default 5m
 	Settle      time.Duration // POLYDEV_VM_GOLDEN_SETTLE: how long the golden VM may settle before its snapshot, default 3m
 	Rebuild     time.Duration // POLYDEV_VM_REBUILD: golden image rebuild period, default 168h; 0 = off
 	Snapshot    bool          // POLYDEV_VM_SNAPSHOT: on (default) restores VMs from a golden snapshot; off cold-boots all
@@ -76,7 +76,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	parse("POLYDEV_SESSION_MAX", &c.SessionMax, 30*24*time.Hour)
 	parse("POLYDEV_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 30*time.Second)
 	parse("POLYDEV_VM_IDLE_TIMEOUT", &c.VM.IdleTimeout, time.Hour)
-	parse("POLYDEV_VM_BOOT_TIMEOUT", &c.VM.BootTimeout, 2*time.Minute)
+	parse("POLYDEV_VM_BOOT_TIMEOUT", &c.VM.BootTimeout, 5*time.Minute)
 	parse("POLYDEV_VM_GOLDEN_SETTLE", &c.VM.Settle, 3*time.Minute)
 	if err != nil {
 		return nil, err

@@ -29,7 +29,7 @@ func TestVMCrashReconcile(t *testing.T) {
 	dir := shortTempDir(t)
 	dataDir := filepath.Join(dir, "data")
 	base := []string{"POLYDEV_VM_DRIVER=qemu", "POLYDEV_VM_NET=user", "POLYDEV_VM_IMAGE=" + image, "POLYDEV_VM_GOLDEN_SETTLE=0s",
-		"POLYDEV_VM_ACCEL=tcg"}
+		"POLYDEV_VM_ACCEL=tcg", "POLYDEV_VM_BOOT_TIMEOUT=10m"}
 	createUser(t, dataDir, base, "crash@example.com", "crash-password-01", "pro")
 
 	p := startServe(t, dir, append(base, "POLYDEV_VM_WARM=1")...)

@@ -31,9 +31,14 @@ func TestVMEndToEnd(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	// The golden VM may settle 20 s: enough to run that path on real /proc, short enough for CI.
 	env := []string{"POLYDEV_VM_DRIVER=qemu", "POLYDEV_VM_NET=user", "POLYDEV_VM_IMAGE=" + image, "POLYDEV_VM_WARM=0",
-		"POLYDEV_VM_GOLDEN_SETTLE=20s"}
+		"POLYDEV_VM_GOLDEN_SETTLE=20s", "POLYDEV_VM_BOOT_TIMEOUT=10m"} // a loaded 2-core TCG host boots slowly
 	createUser(t, dataDir, env, "vm@example.com", "vm-password-0001", "pro")
 	p := startServe(t, dir, env...)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("serve logs:\n%s", p.logs)
+		}
+	})
 	c := client{t: t, base: p.base}
 	h, _ := c.want(200, "POST", "/api/account/login", `{"email":"vm@example.com","password":"vm-password-0001"}`)
 	cookie := cookieOf(t, h)
@@ -47,11 +52,6 @@ func TestVMEndToEnd(t *testing.T) {
 		t.Fatalf("created VM state %q, want running: %s", created.State, body)
 	}
 	id := created.ID
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("serve logs:\n%s", p.logs)
-		}
-	})
 
 	c.want(200, "GET", "/api/vms/"+id, "", "Cookie", cookie)
 	viewerPage(t, c, id, cookie)
