@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -11,7 +12,9 @@ import (
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/internal/pgtest"
 	"github.com/polydev/polydev/store"
+	"github.com/polydev/polydev/store/postgres"
 	"github.com/polydev/polydev/store/sqlite"
 	"github.com/polydev/polydev/store/storetest"
 )
@@ -28,7 +31,7 @@ func TestLocalStoreSuite(t *testing.T) {
 	})
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
@@ -186,5 +189,147 @@ func TestLocalSettleUnderConcurrency(t *testing.T) {
 	must(t, err)
 	if ok.Load() != 40 || k.Usage.SpendThisMonth(now) != 4000 || k.Usage.RequestsToday(now) != 40 {
 		t.Fatalf("admitted %d, spend %d, requests %d; budget for 40", ok.Load(), k.Usage.SpendThisMonth(now), k.Usage.RequestsToday(now))
+	}
+}
+
+// usageEngines opens each engine the usage batch code serves: the database alone (SQLite and, with
+// a test server, PostgreSQL, where reservations are rows) and the single-node limiter on SQLite
+// (reservations in memory).
+func usageEngines(t testing.TB) map[string]func(testing.TB) polydev.Store {
+	return map[string]func(testing.TB) polydev.Store{
+		"sqlite": func(t testing.TB) polydev.Store { return openSQLite(t) },
+		"local":  func(t testing.TB) polydev.Store { return store.NewLocal(openSQLite(t)) },
+		"postgres": func(t testing.TB) polydev.Store {
+			db, err := postgres.Open(context.Background(), pgtest.URL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
+	}
+}
+
+func openSQLite(t testing.TB) *store.DB {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "polydev.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestUsageBatch: one batch of 103 records (several multi-row statements), holding records stored
+// by an earlier batch, a record twice, an interrupted record whose request already settled, and
+// records without a key or a reservation. Every new record is stored and charged once, every
+// reservation given back once, and nothing else.
+func TestUsageBatch(t *testing.T) {
+	t.Parallel()
+	for name, open := range usageEngines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := open(t)
+			ctx := t.Context()
+			now := time.Now().UTC().Truncate(time.Millisecond)
+			budget, conc := polydev.Money(1_000_000), int64(200)
+			u := &polydev.User{ID: polydev.NewID(), Email: "b@example.com", PasswordHash: "x", Role: polydev.RoleUser, Tier: polydev.TierPlus, CreatedAt: now, UpdatedAt: now}
+			must(t, s.CreateUser(ctx, u))
+			key := &polydev.ProviderKey{ID: polydev.NewID(), UserID: u.ID, Provider: polydev.ProviderOpenAI, Name: "k", Secret: []byte{1},
+				DEKVersion: 1, Preview: "abcd", Active: true, MonthlyBudget: &budget, MaxConcurrent: &conc, CreatedAt: now, UpdatedAt: now}
+			must(t, s.CreateProviderKey(ctx, key))
+			rec := func(i int) *polydev.UsageRecord {
+				res := &polydev.Reservation{ID: polydev.NewID(), KeyID: key.ID, UserID: u.ID, Amount: 5000, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+				must(t, s.Reserve(ctx, res, now))
+				return &polydev.UsageRecord{ID: polydev.NewID(), UserID: u.ID, KeyID: key.ID, Provider: polydev.ProviderOpenAI, Model: "openai/gpt-4o-mini",
+					Surface: "openai", Status: polydev.UsageOK, HTTPStatus: 200, InputTokens: int64(i), OutputTokens: 1, Cost: polydev.Money(100 + i),
+					CreatedAt: now, ReservationID: res.ID}
+			}
+			var first []*polydev.UsageRecord
+			for i := range 3 {
+				first = append(first, rec(i))
+			}
+			must(t, s.InsertUsage(ctx, first))
+			wantCost, wantN, wantIn := int64(0), int64(0), int64(0)
+			for _, r := range first {
+				wantCost, wantN, wantIn = wantCost+int64(r.Cost), wantN+1, wantIn+r.InputTokens
+			}
+
+			settled := rec(1000) // its request settled first: the sweeper's interrupted copy must not count
+			must(t, s.InsertUsage(ctx, []*polydev.UsageRecord{settled}))
+			wantCost, wantN, wantIn = wantCost+int64(settled.Cost), wantN+1, wantIn+settled.InputTokens
+			interrupted := *settled
+			interrupted.ID, interrupted.Status, interrupted.Cost = polydev.NewID(), polydev.UsageInterrupted, 77
+
+			batch := append([]*polydev.UsageRecord{}, first...) // a retry of the first batch
+			batch = append(batch, &interrupted)
+			for i := range 96 {
+				r := rec(10 + i)
+				if i%10 == 0 {
+					must(t, s.Release(ctx, r.ReservationID)) // a request whose reservation was released first
+					r.ReservationID = ""
+				}
+				batch = append(batch, r)
+				wantCost, wantN, wantIn = wantCost+int64(r.Cost), wantN+1, wantIn+r.InputTokens
+			}
+			noKey := &polydev.UsageRecord{ID: polydev.NewID(), UserID: u.ID, Provider: polydev.ProviderOpenAI, Model: "openai/x", Surface: "openai",
+				Status: polydev.UsageError, HTTPStatus: 400, CreatedAt: now}
+			batch = append(batch, noKey, batch[10], batch[50]) // and two records twice in the batch
+			must(t, s.InsertUsage(ctx, batch))
+
+			k, err := s.ProviderKeyFor(ctx, u.ID, key.ID)
+			must(t, err)
+			if int64(k.Usage.SpendThisMonth(now)) != wantCost || k.Usage.TotalRequests != wantN || k.Usage.InputTokens != wantIn || k.Usage.OutputTokens != wantN {
+				t.Fatalf("key usage %+v; want spend %d, %d requests, %d input tokens", k.Usage, wantCost, wantN, wantIn)
+			}
+			list, err := s.ListUsage(ctx, u.ID, time.Time{}, 1000)
+			must(t, err)
+			if len(list) != int(wantN)+1 { // + the keyless record
+				t.Fatalf("%d records stored, want %d", len(list), wantN+1)
+			}
+			// Every reservation was given back: the rest of the budget and every concurrency slot
+			// are free again, and not one unit more.
+			left := budget - polydev.Money(wantCost)
+			for i := range conc {
+				amount := polydev.Money(0)
+				if i == 0 {
+					amount = left
+				}
+				must(t, s.Reserve(ctx, &polydev.Reservation{ID: polydev.NewID(), KeyID: key.ID, UserID: u.ID, Amount: amount, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now))
+			}
+			if err := s.Reserve(ctx, &polydev.Reservation{ID: polydev.NewID(), KeyID: key.ID, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, now); limitOf(err) == "" {
+				t.Fatalf("reservation past the concurrency limit: %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkInsertUsage measures one usage batch of each size (per record: ns/op ÷ size), with
+// reservations held as the gateway holds them.
+func BenchmarkInsertUsage(b *testing.B) {
+	for _, name := range []string{"local", "postgres"} {
+		for _, size := range []int{1, 16, 64} {
+			b.Run(fmt.Sprintf("%s/%d", name, size), func(b *testing.B) {
+				s := usageEngines(b)[name](b)
+				ctx := context.Background()
+				now := time.Now().UTC()
+				u := &polydev.User{ID: polydev.NewID(), Email: "b@example.com", PasswordHash: "x", Role: polydev.RoleUser, Tier: polydev.TierPlus, CreatedAt: now, UpdatedAt: now}
+				must(b, s.CreateUser(ctx, u))
+				key := &polydev.ProviderKey{ID: polydev.NewID(), UserID: u.ID, Provider: polydev.ProviderOpenAI, Name: "k", Secret: []byte{1},
+					DEKVersion: 1, Preview: "abcd", Active: true, CreatedAt: now, UpdatedAt: now}
+				must(b, s.CreateProviderKey(ctx, key))
+				batch := make([]*polydev.UsageRecord, size)
+				for b.Loop() {
+					b.StopTimer()
+					for i := range batch {
+						res := &polydev.Reservation{ID: polydev.NewID(), KeyID: key.ID, UserID: u.ID, Amount: 5000, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+						must(b, s.Reserve(ctx, res, now))
+						batch[i] = &polydev.UsageRecord{ID: polydev.NewID(), UserID: u.ID, KeyID: key.ID, Provider: polydev.ProviderOpenAI, Model: "openai/gpt-4o-mini",
+							Surface: "openai", Status: polydev.UsageOK, HTTPStatus: 200, InputTokens: 12, OutputTokens: 7, Cost: 100, CreatedAt: now, ReservationID: res.ID}
+					}
+					b.StartTimer()
+					must(b, s.InsertUsage(ctx, batch))
+				}
+			})
+		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 
 // recordStream captures the raw stream body a fake sends for script: the bytes an adapter's
 // decoder sees in production, without the network in the measurement.
-func recordStream(b *testing.B, p testkit.Provider, script testkit.Script) []byte {
+func recordStream(b testing.TB, p testkit.Provider, script testkit.Script) []byte {
 	var u *testkit.Upstream
 	var req *http.Request
 	switch p {

@@ -80,3 +80,12 @@ type Stream interface {
 	Usage() Usage
 	Close() error
 }
+
+// WaitNotifier is implemented by a Stream that can say when Next is about to wait: for upstream
+// bytes, or for the usage record to be stored at the stop event. A relay holding its output in its
+// buffer while events are at hand flushes from f, so the client never waits on bytes the gateway
+// holds while the gateway itself waits: a burst of upstream events goes out in one write instead
+// of one per event. f runs on the goroutine calling Next.
+type WaitNotifier interface {
+	NotifyWait(f func())
+}

@@ -195,18 +195,36 @@ func failover(err error) bool {
 // when the final event arrives.
 type callStream struct {
 	llm.Stream
-	call   *Call
-	cancel context.CancelFunc
+	call     *Call
+	cancel   context.CancelFunc
+	onWait   func()
+	notifies bool // the adapter's stream calls onWait itself before reading upstream
 }
 
 func (s *callStream) Next() (llm.Event, error) {
+	if s.onWait != nil && !s.notifies {
+		s.onWait() // the adapter's stream cannot tell when it waits: any Next may
+	}
 	began := time.Now()
 	ev, err := s.Stream.Next()
 	s.call.upstream += time.Since(began)
 	if err == nil && ev.Kind == llm.EventStop {
+		if s.onWait != nil {
+			s.onWait() // the record is stored before the stop event is returned
+		}
 		s.call.finish(ev.Usage, nil, 200, true)
 	}
 	return ev, err
+}
+
+// NotifyWait implements llm.WaitNotifier: before upstream reads (when the adapter's stream tells)
+// and before the usage record is stored.
+func (s *callStream) NotifyWait(f func()) {
+	s.onWait = f
+	if wn, ok := s.Stream.(llm.WaitNotifier); ok {
+		wn.NotifyWait(f)
+		s.notifies = true
+	}
 }
 
 func (s *callStream) Close() error {

@@ -9,8 +9,10 @@ import (
 )
 
 // Writer sends events and flushes after each one, so nothing waits in a buffer between the gateway
-// and the client. Methods are safe for concurrent use only with each other (a heartbeat may fire
-// while an event is written); the underlying writer is used from one goroutine at a time.
+// and the client; after Hold, it flushes when told to (Flush) instead, which a relay does whenever
+// it is about to wait (see llm.WaitNotifier). Methods are safe for concurrent use only with each
+// other (a heartbeat may fire while an event is written); the underlying writer is used from one
+// goroutine at a time.
 type Writer struct {
 	mu      sync.Mutex
 	w       io.Writer
@@ -20,6 +22,8 @@ type Writer struct {
 	stopped bool      // no writes after StopHeartbeat's caller is done with w
 	beat    *time.Timer
 	every   time.Duration
+	hold    bool // Send leaves its bytes in w's buffer until Flush
+	dirty   bool // written since the last flush
 }
 
 // NewWriter returns a Writer over w. An http.ResponseWriter is flushed through
@@ -57,6 +61,33 @@ func (w *Writer) sendLocked(frame []byte) error {
 	if w.every > 0 {
 		w.last = time.Now()
 	}
+	if w.hold {
+		w.dirty = true
+		return nil
+	}
+	return w.flush()
+}
+
+// Hold makes Send, Event and Comment leave what they write in the underlying writer's buffer
+// (which still writes through when full) until Flush. Heartbeats are flushed at once.
+func (w *Writer) Hold() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.hold = true
+}
+
+// Flush sends what Hold kept back, if anything.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.flushLocked()
+}
+
+func (w *Writer) flushLocked() error {
+	if !w.dirty || w.stopped {
+		return nil
+	}
+	w.dirty = false
 	return w.flush()
 }
 
@@ -137,7 +168,7 @@ func (w *Writer) tick() {
 	}
 	idle := time.Since(w.last)
 	if idle >= w.every {
-		if err := w.sendLocked([]byte(": ping\n\n")); err != nil {
+		if err := w.sendLocked([]byte(": ping\n\n")); err != nil || w.flushLocked() != nil {
 			return // the client is gone; the stream's own write will notice
 		}
 		idle = 0

@@ -100,3 +100,71 @@ func TestHeartbeat(t *testing.T) {
 	}
 	w.Stop()
 }
+
+// TestWriterHold: after Hold, writes wait for Flush (one flush for several events, none when
+// nothing was written); Stop ends flushing too.
+func TestWriterHold(t *testing.T) {
+	t.Parallel()
+	var out flushRecorder
+	w := NewWriter(&out)
+	w.Hold()
+	for _, s := range []string{"data: a\n\n", "data: b\n\n"} {
+		if err := w.Send([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.flushes != 0 || out.String() != "data: a\n\ndata: b\n\n" {
+		t.Fatalf("held: %d flushes, %q", out.flushes, out.String())
+	}
+	for range 2 {
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out.flushes != 1 {
+		t.Fatalf("%d flushes, want 1 (the second Flush had nothing to send)", out.flushes)
+	}
+	w.Send([]byte("data: c\n\n"))
+	w.Stop()
+	if err := w.Flush(); err != nil || out.flushes != 1 {
+		t.Fatalf("Flush after Stop: %v, %d flushes", err, out.flushes)
+	}
+}
+
+// lockedFlusher is a lockedBuffer that counts flushes.
+type lockedFlusher struct {
+	lockedBuffer
+	flushes int
+}
+
+func (l *lockedFlusher) Flush() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.flushes++
+}
+
+func (l *lockedFlusher) flushed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.flushes
+}
+
+// TestHeartbeatHold: a heartbeat is flushed at once even when writes are held.
+func TestHeartbeatHold(t *testing.T) {
+	t.Parallel()
+	var out lockedFlusher
+	w := NewWriter(&out)
+	w.Hold()
+	w.Heartbeat(5 * time.Millisecond)
+	defer w.Stop()
+	deadline := time.Now().Add(5 * time.Second)
+	for out.flushed() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no flushed heartbeat")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if !strings.Contains(out.String(), ": ping\n\n") {
+		t.Fatalf("flushed %q", out.String())
+	}
+}

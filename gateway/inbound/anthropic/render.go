@@ -163,10 +163,11 @@ func WriteError(w http.ResponseWriter, err error) {
 	wire.WriteJSONError(w, status, wire.Classify(err).RetryAfter, append(body, '\n'))
 }
 
-// StreamWriter renders stream events as the Anthropic event sequence, flushing each event. It
-// opens and closes content blocks itself (text and tool_use blocks in the order the model
-// produced them). message_start is written together with the first content, so an upstream that
-// fails before producing anything can still be answered with a plain HTTP error.
+// StreamWriter renders stream events as the Anthropic event sequence, flushing each event (in a
+// relay, when the stream is about to wait: see hold). It opens and closes content blocks itself
+// (text and tool_use blocks in the order the model produced them). message_start is written
+// together with the first content, so an upstream that fails before producing anything can still
+// be answered with a plain HTTP error.
 type StreamWriter struct {
 	w        http.ResponseWriter
 	sw       *sse.Writer
@@ -379,6 +380,7 @@ func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, every time.Duration) (l
 		}
 		defer sw.Stop()
 	}
+	defer sw.hold(s)() // before Stop
 	for {
 		ev, err := s.Next()
 		if err == io.EOF || err != nil && sw.stopped {
@@ -393,5 +395,21 @@ func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, every time.Duration) (l
 		if err := sw.Write(ev); err != nil {
 			return s.Usage(), err
 		}
+	}
+}
+
+// hold makes the writer flush only when s is about to wait (when s can tell: llm.WaitNotifier),
+// so that events parsed from one upstream read reach the client in one write. The returned
+// function flushes what is left and forgets s.
+func (s *StreamWriter) hold(st llm.Stream) func() {
+	wn, ok := st.(llm.WaitNotifier)
+	if !ok {
+		return func() {}
+	}
+	s.sw.Hold()
+	wn.NotifyWait(func() { _ = s.sw.Flush() })
+	return func() {
+		wn.NotifyWait(nil)
+		_ = s.sw.Flush()
 	}
 }

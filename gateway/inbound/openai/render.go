@@ -140,7 +140,7 @@ func WriteError(w http.ResponseWriter, err error) {
 }
 
 // StreamWriter renders stream events as chat.completion.chunk server-sent events, flushing each
-// one. The first chunk (the assistant role) is written together with the first content, so an
+// one (in a relay, when the stream is about to wait: see hold). The first chunk (the assistant role) is written together with the first content, so an
 // upstream that fails before producing anything can still be answered with a plain HTTP error
 // (Error does that) and a router may still fail over.
 type StreamWriter struct {
@@ -313,6 +313,7 @@ func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, opts Options, every tim
 		}
 		defer sw.Stop()
 	}
+	defer sw.hold(s)() // before Stop
 	for {
 		ev, err := s.Next()
 		if err == io.EOF || err != nil && sw.stopped {
@@ -327,5 +328,21 @@ func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, opts Options, every tim
 		if err := sw.Write(ev); err != nil {
 			return s.Usage(), err
 		}
+	}
+}
+
+// hold makes the writer flush only when s is about to wait (when s can tell: llm.WaitNotifier),
+// so that events parsed from one upstream read reach the client in one write. The returned
+// function flushes what is left and forgets s.
+func (s *StreamWriter) hold(st llm.Stream) func() {
+	wn, ok := st.(llm.WaitNotifier)
+	if !ok {
+		return func() {}
+	}
+	s.sw.Hold()
+	wn.NotifyWait(func() { _ = s.sw.Flush() })
+	return func() {
+		wn.NotifyWait(nil)
+		_ = s.sw.Flush()
 	}
 }

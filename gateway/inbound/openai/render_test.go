@@ -141,3 +141,70 @@ func TestHeartbeatCommits(t *testing.T) {
 		t.Errorf("error after commit must be in-stream: %s", rec.Body)
 	}
 }
+
+// flushTracker counts flushes and how much of the body they covered.
+type flushTracker struct {
+	*httptest.ResponseRecorder
+	flushes, flushed int
+}
+
+func (f *flushTracker) Flush() {
+	f.flushes++
+	f.flushed = f.Body.Len()
+	f.ResponseRecorder.Flush()
+}
+
+// waitStream replays events and says it waits (llm.WaitNotifier) before each event in waits and
+// before its end, checking then that the client holds everything written so far.
+type waitStream struct {
+	fakeStream
+	t      *testing.T
+	w      *flushTracker
+	waits  map[int]bool
+	i      int
+	notify func()
+}
+
+func (s *waitStream) NotifyWait(f func()) { s.notify = f }
+
+func (s *waitStream) Next() (llm.Event, error) {
+	if s.waits[s.i] || len(s.evs) == 0 {
+		s.notify()
+		if held := s.w.Body.Len() - s.w.flushed; held != 0 {
+			s.t.Errorf("before wait %d: %d bytes written but not flushed", s.i, held)
+		}
+	}
+	s.i++
+	return s.fakeStream.Next()
+}
+
+// TestRelayFlushesBeforeWaiting: events that arrive together go out in one flush, and nothing
+// written is ever left unflushed while the stream waits; a stream that cannot tell when it waits
+// is flushed after every event.
+func TestRelayFlushesBeforeWaiting(t *testing.T) {
+	t.Parallel()
+	events := func() []llm.Event {
+		return []llm.Event{{Kind: llm.EventStart, ID: "x"}, {Kind: llm.EventText, Text: "a"}, {Kind: llm.EventText, Text: "b"},
+			{Kind: llm.EventText, Text: "c"}, {Kind: llm.EventStop, Stop: llm.StopEndTurn}}
+	}
+	w := &flushTracker{ResponseRecorder: httptest.NewRecorder()}
+	s := &waitStream{fakeStream: fakeStream{evs: events(), err: io.EOF}, t: t, w: w, waits: map[int]bool{0: true, 3: true}}
+	if _, err := Relay(w, s, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if w.flushed != w.Body.Len() || !strings.HasSuffix(w.Body.String(), "data: [DONE]\n\n") {
+		t.Fatalf("after the relay: %d of %d bytes flushed: %q", w.flushed, w.Body.Len(), w.Body)
+	}
+	// Waits before the start, before "c" and before the end: the first has nothing to flush.
+	if w.flushes != 2 {
+		t.Errorf("%d flushes, want 2 (one per burst)", w.flushes)
+	}
+
+	plain := &flushTracker{ResponseRecorder: httptest.NewRecorder()}
+	if _, err := Relay(plain, &fakeStream{evs: events(), err: io.EOF}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if plain.flushes != 4 || plain.flushed != plain.Body.Len() {
+		t.Errorf("without notice: %d flushes (want one per written event, 4), %d of %d bytes flushed", plain.flushes, plain.flushed, plain.Body.Len())
+	}
+}

@@ -7,7 +7,7 @@ import (
 )
 
 // chunk is one chat.completion.chunk as the decoder needs it, parsed without reflection (the
-// usage and error objects, one per stream at most, go through encoding/json).
+// error object, one per stream at most, goes through encoding/json).
 type chunk struct {
 	ID, Model string
 	Choice    choiceDelta // choices[0]; other choices are ignored
@@ -74,12 +74,11 @@ func (p *parser) parse(data []byte, withMeta bool) error {
 				p.choice()
 			}
 		case "usage":
-			if raw := sc.Skip(); len(raw) > 0 && string(raw) != "null" {
-				c.Usage = new(wireUsage)
-				if err := json.Unmarshal(raw, c.Usage); err != nil {
-					return err
-				}
+			if sc.Null() {
+				continue
 			}
+			c.Usage = new(wireUsage)
+			c.Usage.parse(sc)
 		case "error":
 			if raw := sc.Skip(); len(raw) > 0 && string(raw) != "null" {
 				c.Error = new(wireError)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/polydev/polydev/gateway/internal/jsonscan"
 	"github.com/polydev/polydev/gateway/llm"
 	"github.com/polydev/polydev/gateway/provider/internal/upstream"
 )
@@ -30,43 +31,227 @@ func (w *wireUsage) canonical() llm.Usage {
 	return u
 }
 
+// wireResponse is a chat.completion as the adapter needs it: choices[0] only.
 type wireResponse struct {
-	ID      string `json:"id"`
-	Model   string `json:"model"`
-	Choices []struct {
-		Message struct {
-			Content   json.RawMessage `json:"content"` // a string, null, or (some servers) text parts
-			Refusal   *string         `json:"refusal"`
-			ToolCalls []wireToolCall  `json:"tool_calls"`
-		} `json:"message"`
-		FinishReason string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *wireUsage `json:"usage"`
+	ID, Model    string
+	HasChoice    bool
+	Content      json.RawMessage // a string, null, or (some servers) text parts
+	Refusal      string
+	ToolCalls    []wireToolCall
+	FinishReason string
+	Usage        *wireUsage
+}
+
+// parse reads a response body without reflection (it was the largest single cost of a
+// non-streamed request). It keeps encoding/json's reading of the members it takes, with the
+// scanner's two differences (exact keys, invalid UTF-8 passed on; see jsonscan): null is an absent
+// value, and a value of another type is an error.
+func (w *wireResponse) parse(body []byte) error {
+	var sc jsonscan.Scanner
+	sc.Reset(body)
+	if !sc.Object() {
+		return sc.Err()
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			break
+		}
+		switch string(key) {
+		case "id":
+			w.ID = sc.StringOrNull()
+		case "model":
+			w.Model = sc.StringOrNull()
+		case "choices":
+			if sc.Null() || !sc.Array() {
+				continue
+			}
+			for sc.Elem() {
+				if w.HasChoice {
+					sc.Skip()
+					continue
+				}
+				w.HasChoice = true
+				w.choice(&sc)
+			}
+		case "usage":
+			if sc.Null() {
+				continue
+			}
+			w.Usage = new(wireUsage)
+			w.Usage.parse(&sc)
+		default:
+			sc.Skip()
+		}
+	}
+	return sc.End()
+}
+
+func (w *wireResponse) choice(sc *jsonscan.Scanner) {
+	if sc.Null() || !sc.Object() {
+		return
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "message":
+			w.message(sc)
+		case "finish_reason":
+			w.FinishReason = finishReason(sc)
+		default:
+			sc.Skip()
+		}
+	}
+}
+
+func (w *wireResponse) message(sc *jsonscan.Scanner) {
+	if sc.Null() || !sc.Object() {
+		return
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "content":
+			w.Content = sc.Skip()
+		case "refusal":
+			w.Refusal = sc.StringOrNull()
+		case "tool_calls":
+			w.ToolCalls = w.ToolCalls[:0]
+			if sc.Null() || !sc.Array() {
+				continue
+			}
+			for sc.Elem() {
+				w.ToolCalls = append(w.ToolCalls, wireToolCall{})
+				w.ToolCalls[len(w.ToolCalls)-1].parse(sc)
+			}
+		default:
+			sc.Skip()
+		}
+	}
+}
+
+func (t *wireToolCall) parse(sc *jsonscan.Scanner) {
+	if sc.Null() || !sc.Object() {
+		return
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "id":
+			t.ID = sc.StringOrNull()
+		case "type":
+			t.Type = sc.StringOrNull()
+		case "function":
+			if sc.Null() || !sc.Object() {
+				continue
+			}
+			for {
+				fk, ok := sc.Key()
+				if !ok {
+					break
+				}
+				switch string(fk) {
+				case "name":
+					t.Function.Name = sc.StringOrNull()
+				case "arguments":
+					t.Function.Arguments = sc.StringOrNull()
+				default:
+					sc.Skip()
+				}
+			}
+		default:
+			sc.Skip()
+		}
+	}
+}
+
+// parse reads a usage object (the scanner is positioned at it).
+func (u *wireUsage) parse(sc *jsonscan.Scanner) {
+	if !sc.Object() {
+		return
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "prompt_tokens":
+			u.PromptTokens = intOrNull(sc)
+		case "completion_tokens":
+			u.CompletionTokens = intOrNull(sc)
+		case "prompt_tokens_details", "completion_tokens_details":
+			prompt := string(key) == "prompt_tokens_details"
+			if sc.Null() || !sc.Object() {
+				continue
+			}
+			if prompt {
+				u.PromptTokensDetails = &struct {
+					CachedTokens int `json:"cached_tokens"`
+				}{}
+			} else {
+				u.CompletionTokensDetails = &struct {
+					ReasoningTokens int `json:"reasoning_tokens"`
+				}{}
+			}
+			for {
+				dk, ok := sc.Key()
+				if !ok {
+					break
+				}
+				switch {
+				case prompt && string(dk) == "cached_tokens":
+					u.PromptTokensDetails.CachedTokens = intOrNull(sc)
+				case !prompt && string(dk) == "reasoning_tokens":
+					u.CompletionTokensDetails.ReasoningTokens = intOrNull(sc)
+				default:
+					sc.Skip()
+				}
+			}
+		default:
+			sc.Skip()
+		}
+	}
+}
+
+func intOrNull(sc *jsonscan.Scanner) int {
+	if sc.Null() {
+		return 0
+	}
+	return sc.Int()
 }
 
 func decodeResponse(body []byte, requestBytes int) (*llm.Response, error) {
 	var w wireResponse
-	if err := json.Unmarshal(body, &w); err != nil {
+	if err := w.parse(body); err != nil {
 		return nil, upstream.Malformed(Name, false, err)
 	}
-	if len(w.Choices) == 0 {
+	if !w.HasChoice {
 		return nil, upstream.Malformed(Name, false, fmt.Errorf("no choices"))
 	}
-	ch := &w.Choices[0]
-	resp := &llm.Response{ID: w.ID, Model: w.Model, StopReason: stopReason(ch.FinishReason)}
-	text, err := contentText(ch.Message.Content)
+	resp := &llm.Response{ID: w.ID, Model: w.Model, StopReason: stopReason(w.FinishReason)}
+	text, err := contentText(w.Content)
 	if err != nil {
 		return nil, upstream.Malformed(Name, false, err)
 	}
-	if ch.Message.Refusal != nil && *ch.Message.Refusal != "" {
-		text += *ch.Message.Refusal
+	if w.Refusal != "" {
+		text += w.Refusal
 		resp.StopReason = llm.StopContentFilter
 	}
 	produced := len(text)
 	if text != "" {
 		resp.Content = append(resp.Content, llm.TextPart(text))
 	}
-	for i, tc := range ch.Message.ToolCalls {
+	for i, tc := range w.ToolCalls {
 		args := tc.Function.Arguments
 		if args == "" {
 			args = "{}"
@@ -91,9 +276,10 @@ func contentText(raw json.RawMessage) (string, error) {
 		return "", nil
 	}
 	if raw[0] == '"' {
-		var s string
-		err := json.Unmarshal(raw, &s)
-		return s, err
+		var sc jsonscan.Scanner
+		sc.Reset(raw)
+		s := sc.String()
+		return s, sc.Err()
 	}
 	var parts []struct {
 		Type string `json:"type"`

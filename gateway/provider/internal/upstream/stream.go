@@ -32,6 +32,7 @@ type Stream struct {
 	body     io.ReadCloser
 	r        *sse.Reader
 	dec      Decoder
+	onWait   func() // see NotifyWait
 
 	queue []llm.Event
 	head  int
@@ -58,11 +59,26 @@ func NewStream(ctx context.Context, call Call, resp *http.Response, dec Decoder,
 
 // NewBodyStream is NewStream over any body, for fuzzing and benchmarks.
 func NewBodyStream(ctx context.Context, call Call, body io.ReadCloser, dec Decoder, requestBytes int) *Stream {
-	return &Stream{
+	s := &Stream{
 		provider: call.Provider, key: call.Key, ctx: ctx, body: body, dec: dec, reqBytes: requestBytes,
-		r:     sse.NewReader(body, MaxEventSize),
 		queue: make([]llm.Event, 0, 4),
 	}
+	s.r = sse.NewReader(waitReader{s}, MaxEventSize)
+	return s
+}
+
+// NotifyWait implements llm.WaitNotifier: f runs before every read of the body (the reader reads
+// only when no complete line is left in its buffer).
+func (s *Stream) NotifyWait(f func()) { s.onWait = f }
+
+// waitReader reads the body, telling the consumer first.
+type waitReader struct{ s *Stream }
+
+func (w waitReader) Read(p []byte) (int, error) {
+	if w.s.onWait != nil {
+		w.s.onWait()
+	}
+	return w.s.body.Read(p)
 }
 
 // Next implements llm.Stream.
