@@ -77,9 +77,15 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	parse("POLYDEV_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 30*time.Second)
 	parse("POLYDEV_VM_IDLE_TIMEOUT", &c.VM.IdleTimeout, time.Hour)
 	parse("POLYDEV_VM_BOOT_TIMEOUT", &c.VM.BootTimeout, 5*time.Minute)
-	parse("POLYDEV_VM_GOLDEN_SETTLE", &c.VM.Settle, 3*time.Minute)
 	if err != nil {
 		return nil, err
+	}
+	// 0 is a meaningful settle time: snapshot the golden VM as soon as it is healthy.
+	c.VM.Settle = 3 * time.Minute
+	if v := env("POLYDEV_VM_GOLDEN_SETTLE", ""); v != "" {
+		if c.VM.Settle, err = time.ParseDuration(v); err != nil || c.VM.Settle < 0 {
+			return nil, fmt.Errorf("POLYDEV_VM_GOLDEN_SETTLE: %q is not a duration like 3m, or 0 for none", v)
+		}
 	}
 	c.NoVNCDir = env("POLYDEV_NOVNC_DIR", "")
 	if err := c.VM.load(env); err != nil {

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"flag"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestVMConfig: the VM settings' defaults, a zero golden settle time (snapshot at once) accepted,
+// and every bad value refused with the variable's name.
+func TestVMConfig(t *testing.T) {
+	load := func(env map[string]string) (*Config, error) {
+		return loadConfig(flag.NewFlagSet("serve", flag.ContinueOnError), nil, func(k string) string { return env[k] })
+	}
+	c, err := load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := c.VM
+	if v.Driver != "" || v.Net != "user" || v.Accel != "auto" || v.Warm != 1 || !v.Snapshot ||
+		v.Settle != 3*time.Minute || v.BootTimeout != 5*time.Minute || v.IdleTimeout != time.Hour || v.Rebuild != 168*time.Hour {
+		t.Fatalf("defaults: %+v", v)
+	}
+	if c, err = load(map[string]string{"POLYDEV_VM_GOLDEN_SETTLE": "0s"}); err != nil || c.VM.Settle != 0 {
+		t.Fatalf("settle 0s: %v, %v", c, err)
+	}
+	for name, val := range map[string]string{
+		"POLYDEV_VM_GOLDEN_SETTLE": "-1s", "POLYDEV_VM_DRIVER": "docker", "POLYDEV_VM_NET": "bridge",
+		"POLYDEV_VM_ACCEL": "hvf", "POLYDEV_VM_WARM": "65", "POLYDEV_VM_SNAPSHOT": "yes",
+		"POLYDEV_VM_BOOT_TIMEOUT": "0s", "POLYDEV_VM_REBUILD": "1m",
+	} {
+		if _, err := load(map[string]string{name: val}); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: %v, want an error naming the variable", name, val, err)
+		}
+	}
+}
