@@ -54,4 +54,10 @@ type Driver interface {
 type SnapshotFiles struct {
 	StatePath string
 	MemPath   string
+	// DiskPath, when set, receives a copy of the VM's writable disk layer as it was at the snapshot
+	// (a qcow2 file, so its name should end in .qcow2), and VMs restored from the snapshot get
+	// overlays backed by it. Without it a restored guest's page cache describes blocks its disk does
+	// not have, as soon as the snapshotted VM had written its disk: the filesystem breaks on the
+	// clone's next cold boot. Empty: the snapshotted VM must not have written its disk.
+	DiskPath string
 }

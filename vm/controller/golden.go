@@ -14,11 +14,13 @@ import (
 const (
 	snapState = "vmstate"
 	snapMem   = "mem"
-	snapDone  = "done" // written last: a directory without it is not a snapshot
+	snapDisk  = "disk.qcow2" // the golden VM's disk layer; clones' overlays are backed by it
+	snapDone  = "done"       // written last: a directory without it is not a snapshot
 )
 
 func snapshotFiles(dir string) vm.SnapshotFiles {
-	return vm.SnapshotFiles{StatePath: filepath.Join(dir, snapState), MemPath: filepath.Join(dir, snapMem)}
+	return vm.SnapshotFiles{StatePath: filepath.Join(dir, snapState), MemPath: filepath.Join(dir, snapMem),
+		DiskPath: filepath.Join(dir, snapDisk)}
 }
 
 func (c *Controller) currentImage() Image {
@@ -166,8 +168,12 @@ func (c *Controller) makeGolden(ctx context.Context, dir string) (err error) {
 	if _, err := os.Stat(filepath.Join(dir, snapDone)); err == nil {
 		return os.RemoveAll(tmp) // another process finished one meanwhile: use it
 	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
+	// A replaced snapshot is moved aside, never deleted: the overlays of VMs restored from it are
+	// backed by its disk layer, and a stopped one must still boot.
+	if _, err := os.Stat(dir); err == nil {
+		if err := os.Rename(dir, dir+".old-"+vm.Names(id).Key); err != nil {
+			return err
+		}
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		if _, serr := os.Stat(filepath.Join(dir, snapDone)); serr == nil {

@@ -81,7 +81,8 @@ func TestRealQEMU(t *testing.T) {
 	r.wantVNC(golden)
 	t.Logf("cold boot: host memory %s", procMemory(r.pid(golden)))
 
-	snap := vm.SnapshotFiles{StatePath: filepath.Join(snapDir, "g.vmstate"), MemPath: filepath.Join(snapDir, "g.mem")}
+	snap := vm.SnapshotFiles{StatePath: filepath.Join(snapDir, "g.vmstate"), MemPath: filepath.Join(snapDir, "g.mem"),
+		DiskPath: filepath.Join(snapDir, "g.disk.qcow2")}
 	start = time.Now()
 	if err := d.Snapshot(ctx, golden.ID, snap); err != nil {
 		t.Fatal(err)
@@ -91,7 +92,7 @@ func TestRealQEMU(t *testing.T) {
 	if err := d.Destroy(ctx, golden.ID); err != nil {
 		t.Fatal(err)
 	}
-	memSum := sha256File(t, snap.MemPath)
+	memSum, diskSum := sha256File(t, snap.MemPath), sha256File(t, snap.DiskPath)
 
 	// Two clones of the one snapshot, restored at the same time.
 	clones := []realVM{r.spec("real-clone-a"), r.spec("real-clone-b")}
@@ -146,6 +147,9 @@ func TestRealQEMU(t *testing.T) {
 	}
 	if sha256File(t, snap.MemPath) != memSum {
 		t.Error("the snapshot's memory file changed while clones ran from it (they must map it privately)")
+	}
+	if sha256File(t, snap.DiskPath) != diskSum {
+		t.Error("the snapshot's disk layer changed while clones ran on overlays backed by it")
 	}
 	if fileStamp(t, filepath.Join(image, "rootfs.ext4")) != rootBefore {
 		t.Error("the golden rootfs.ext4 was modified")

@@ -81,7 +81,15 @@ func (d *Driver) save(ctx context.Context, m *machine, snap vm.SnapshotFiles) er
 		}
 		return err
 	}
-	return copyFile(m.memPath, snap.MemPath)
+	if err := copyFile(m.memPath, snap.MemPath); err != nil {
+		return err
+	}
+	if snap.DiskPath == "" || m.spec.OverlayPath == "" {
+		return nil
+	}
+	// The completed migration flushed and inactivated the disk, and the guest is stopped until
+	// cont: the overlay is consistent with the saved device state and memory while it is copied.
+	return copyFile(m.spec.OverlayPath, snap.DiskPath)
 }
 
 // Restore implements vm.Driver: a fresh overlay and process started with `-incoming defer` and its
@@ -91,8 +99,8 @@ func (d *Driver) save(ctx context.Context, m *machine, snap vm.SnapshotFiles) er
 // The RAM size comes from MemPath's size and wins over spec.MemoryMiB. QEMU cannot read the vCPU
 // count or devices out of a snapshot, so spec.VCPUs and the network mode must match the snapshotted
 // VM's; a mismatch makes the migration fail and Restore return its error. The snapshotted guest's
-// page cache describes the golden disk, so the VM that was snapshotted must not have written its
-// root filesystem (the golden image's root is read-only; writes go to tmpfs or the data overlay).
+// page cache describes the snapshotted VM's disk: with snap.DiskPath the clone's overlay is backed by
+// that disk layer, without it the snapshotted VM must not have written its disk.
 func (d *Driver) Restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFiles) error {
 	if err := checkSnapshot(snap); err != nil {
 		return err
@@ -100,6 +108,11 @@ func (d *Driver) Restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFile
 	memMiB, err := snapshotMemoryMiB(snap.MemPath)
 	if err != nil {
 		return err
+	}
+	if snap.DiskPath != "" {
+		// The clone's overlay falls through to the snapshotted VM's disk layer, which is what its
+		// restored page cache describes (and, below that, to the golden image).
+		spec.RootImage = snap.DiskPath
 	}
 	req := ArgsRequest{Spec: spec, MemPath: snap.MemPath, MemoryMiB: memMiB, Incoming: true}
 	if _, err := d.args(ctx, req); err != nil {
@@ -201,8 +214,8 @@ func snapshotMemoryMiB(path string) (int, error) {
 }
 
 func checkSnapshot(s vm.SnapshotFiles) error {
-	if !filepath.IsAbs(s.StatePath) || !filepath.IsAbs(s.MemPath) {
-		return fmt.Errorf("%w: snapshot paths must be absolute (state %q, memory %q)", vm.ErrInvalidSpec, s.StatePath, s.MemPath)
+	if !filepath.IsAbs(s.StatePath) || !filepath.IsAbs(s.MemPath) || s.DiskPath != "" && !filepath.IsAbs(s.DiskPath) {
+		return fmt.Errorf("%w: snapshot paths must be absolute (state %q, memory %q, disk %q)", vm.ErrInvalidSpec, s.StatePath, s.MemPath, s.DiskPath)
 	}
 	return nil
 }

@@ -222,3 +222,32 @@ func TestRestoreFailureCleansUp(t *testing.T) {
 		t.Errorf("a failed Restore touched the snapshot: %v", err)
 	}
 }
+
+// TestSnapshotKeepsDisk: with DiskPath the snapshot copies the VM's disk layer, and a clone's overlay
+// is backed by that copy (qcow2), not by the golden image its restored page cache no longer matches.
+func TestSnapshotKeepsDisk(t *testing.T) {
+	t.Parallel()
+	golden, snap := snapshotRig(t)
+	snap.DiskPath = filepath.Join(filepath.Dir(snap.StatePath), "golden.disk.qcow2")
+	written := []byte("QFI\xfb the golden VM's writes")
+	if err := os.WriteFile(golden.spec.OverlayPath, written, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := golden.d.Snapshot(t.Context(), testID, snap); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(snap.DiskPath); err != nil || !bytes.Equal(got, written) {
+		t.Fatalf("snapshot disk = %q, %v; want the VM's overlay", got, err)
+	}
+	rig := newRig(t, nil)
+	clone := rig.spec
+	clone.ID = "clone-2"
+	clone.OverlayPath = filepath.Join(rig.dir, clone.Names().Overlay)
+	if err := rig.d.Restore(t.Context(), clone, snap); err != nil {
+		t.Fatal(err)
+	}
+	want := OverlayArgs(snap.DiskPath, clone.OverlayPath)
+	if got := rig.r.last(); !slices.Equal(got[1:], want) || !slices.Contains(want, "qcow2") {
+		t.Fatalf("clone overlay made with %q, want qemu-img %q", got, want)
+	}
+}
