@@ -79,8 +79,11 @@ func startServe(t *testing.T, dir string, env ...string) *proc {
 	}
 	cmd := exec.Command(bin, "serve")
 	cmd.Dir = dir
+	// VM support is off unless the test asks for it: make test exports POLYDEV_VM_IMAGE, and every
+	// other test's server would otherwise boot a golden VM that its SIGKILL at cleanup orphans.
+	// (exec keeps the last value of a repeated variable, so the test's env wins.)
 	cmd.Env = append(os.Environ(), append([]string{"POLYDEV_ADDR=127.0.0.1:0", "POLYDEV_DATA_DIR=" + filepath.Join(dir, "data"),
-		"POLYDEV_LOG_FORMAT=json", "POLYDEV_LOG_LEVEL=debug"}, env...)...)
+		"POLYDEV_LOG_FORMAT=json", "POLYDEV_LOG_LEVEL=debug", "POLYDEV_VM_DRIVER=off"}, env...)...)
 	pr, pw := io.Pipe()
 	logs := &lockedBuffer{}
 	cmd.Stderr = io.MultiWriter(logs, pw) // logs first: a test may read them once the pipe shows "listening"
