@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os/exec"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,11 @@ func KernelProbe(binary, kernel, initrd string, timeout time.Duration) ProbeBoot
 		}
 		cmd := exec.CommandContext(ctx, cmp.Or(binary, DefaultBinary), args...)
 		cmd.WaitDelay = time.Second // a child still holding QEMU's output must not hold the probe
+		// The probe QEMU has no name the reconciler knows: if this process dies during the probe (a
+		// SIGKILLed server), the kernel must end it, or on a PVM host it hangs forever. (Pdeathsig
+		// follows the forking thread; the Go runtime keeps its threads, and an early signal would
+		// only fail the probe, which falls back to TCG.)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out := &markerWriter{found: make(chan struct{})}
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
