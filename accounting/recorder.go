@@ -1,7 +1,8 @@
 // Package accounting writes the gateway's usage records off the request's latency path without losing
 // them: records queue in memory and a background writer stores them in batches (one transaction each),
 // retrying on failure, and Stop drains the queue before the process exits. A full queue makes Record
-// wait rather than drop. It knows nothing of HTTP or providers.
+// wait rather than drop. With a Journal (single-node SQLite), a record is durable once appended to
+// it, and a request does not wait for the database at all. It knows nothing of HTTP or providers.
 package accounting
 
 import (
@@ -23,8 +24,13 @@ type Recorder struct {
 	FlushEvery time.Duration // how long a record may wait for company; default 50ms
 	MaxBatch   int           // records per transaction; default 256
 	QueueSize  int           // records held in memory before Record blocks; default 8192
+	// Journal, when set, makes RecordSync durable with one append instead of a transaction.
+	Journal *Journal
+	// OnJournaled, when set, is called with each record once it is in the journal (store.Local
+	// frees the request's concurrency slot then, not when the record reaches the database).
+	OnJournaled func(*polydev.UsageRecord)
 
-	queue   chan *polydev.UsageRecord
+	queue   chan entry
 	flushes chan chan struct{}
 	done    chan struct{}
 	once    sync.Once
@@ -44,7 +50,7 @@ func (r *Recorder) init() {
 		if r.QueueSize <= 0 {
 			r.QueueSize = 8192
 		}
-		r.queue = make(chan *polydev.UsageRecord, r.QueueSize)
+		r.queue = make(chan entry, r.QueueSize)
 		r.flushes = make(chan chan struct{}, 1024)
 		r.done = make(chan struct{})
 		r.written = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_records_written_total", Help: "Usage records stored."})
@@ -58,18 +64,47 @@ func (r *Recorder) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{r.written, r.failed}
 }
 
-// Record queues rec. It returns at once unless the queue is full, in which case it waits: accounting
-// is never dropped.
-func (r *Recorder) Record(rec *polydev.UsageRecord) {
-	r.init()
-	r.queue <- rec
+// entry is a queued record and the journal file holding it (-1: none).
+type entry struct {
+	rec *polydev.UsageRecord
+	seg int
 }
 
-// RecordSync queues rec and waits until it is stored (group commit: it shares a transaction with
-// whatever else is queued). The gateway uses it for completed requests, so that a response a client
-// received always has its record, even if the process is killed right after.
+// Record queues rec (appending it to the journal first, if there is one). It returns at once unless
+// the queue is full, in which case it waits: accounting is never dropped.
+func (r *Recorder) Record(rec *polydev.UsageRecord) {
+	r.init()
+	r.queue <- entry{rec, r.journal(rec)}
+}
+
+// journal appends rec to the journal and returns its file, or -1 when there is no journal or the
+// append failed (the record is then durable only once stored).
+func (r *Recorder) journal(rec *polydev.UsageRecord) int {
+	if r.Journal == nil {
+		return -1
+	}
+	seg, err := r.Journal.Append(rec)
+	if err != nil {
+		r.Log.Error("usage journal append failed; the record waits for the database", "service", "accounting", "record", rec.ID, "err", err)
+		return -1
+	}
+	if r.OnJournaled != nil {
+		r.OnJournaled(rec)
+	}
+	return seg
+}
+
+// RecordSync returns once rec is durable: appended to the journal, or else stored (group commit: it
+// shares a transaction with whatever else is queued). The gateway uses it for completed requests, so
+// that a response a client received always has its record, even if the process is killed right
+// after.
 func (r *Recorder) RecordSync(ctx context.Context, rec *polydev.UsageRecord) error {
-	r.Record(rec)
+	r.init()
+	seg := r.journal(rec)
+	r.queue <- entry{rec, seg}
+	if seg >= 0 {
+		return nil
+	}
 	return r.Flush(ctx)
 }
 
@@ -117,18 +152,18 @@ const yieldRounds = 4
 
 func (r *Recorder) loop() {
 	defer close(r.done)
-	batch := make([]*polydev.UsageRecord, 0, r.MaxBatch)
+	batch := make([]entry, 0, r.MaxBatch)
 	var acks []chan struct{}
 	t := time.NewTimer(r.FlushEvery)
 	defer t.Stop()
 	for {
 		select {
-		case rec, ok := <-r.queue:
+		case e, ok := <-r.queue:
 			if !ok {
 				r.write(batch)
 				return
 			}
-			batch = append(batch, rec)
+			batch = append(batch, e)
 			if len(batch) >= r.MaxBatch {
 				batch = r.write(batch)
 			}
@@ -157,8 +192,8 @@ func (r *Recorder) loop() {
 			}
 			for drained := false; !drained; {
 				select {
-				case rec := <-r.queue:
-					batch = append(batch, rec)
+				case e := <-r.queue:
+					batch = append(batch, e)
 					if len(batch) >= r.MaxBatch {
 						batch = r.write(batch)
 					}
@@ -180,17 +215,35 @@ func (r *Recorder) loop() {
 
 // write stores batch, retrying with backoff until it succeeds: the database being briefly unavailable
 // must delay accounting, not lose it. It returns the emptied batch for reuse.
-func (r *Recorder) write(batch []*polydev.UsageRecord) []*polydev.UsageRecord {
+func (r *Recorder) write(batch []entry) []entry {
 	if len(batch) == 0 {
 		return batch
+	}
+	recs := make([]*polydev.UsageRecord, len(batch))
+	var perSeg [2]int
+	for i, e := range batch {
+		recs[i] = e.rec
+		if e.seg >= 0 {
+			perSeg[e.seg]++
+		}
 	}
 	backoff := 50 * time.Millisecond
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		err := r.Store.InsertUsage(ctx, batch)
+		err := r.Store.InsertUsage(ctx, recs)
 		cancel()
 		if err == nil {
 			r.written.Add(float64(len(batch)))
+			for seg, n := range perSeg {
+				if n == 0 {
+					continue
+				}
+				if err := r.Journal.Stored(seg, n); err != nil {
+					// The file keeps records already stored; the next start stores them again,
+					// and they are skipped by id.
+					r.Log.Error("usage journal not emptied", "service", "accounting", "err", err)
+				}
+			}
 			clear(batch)
 			return batch[:0]
 		}

@@ -37,10 +37,16 @@ type Local struct {
 	// follow them: a load never sees a commit whose memory update is still to come.
 	settleMu sync.Mutex
 
+	// Barrier, when set, is called before reads of usage (statistics, request logs) and before a
+	// usage reset: serve sets it to the Recorder's Flush, so that records still on their way to the
+	// database (see accounting.Journal) are stored first and a client reads its own writes.
+	Barrier func(context.Context) error
+
 	mu    sync.Mutex
 	keys  map[string]*keyCounters
 	users map[string]*userCounters
 	held  map[string]*polydev.Reservation // in-flight reservations by id
+	ended map[string]bool                 // held reservations whose request has ended (Journaled)
 }
 
 // keyCounters are a provider key's limits and counters. pendingDay and pendingRPM are counted
@@ -73,7 +79,7 @@ var _ polydev.Store = (*Local)(nil)
 
 // NewLocal wraps db with the single-node limiter. db must be the only server on its database.
 func NewLocal(db *DB) *Local {
-	return &Local{DB: db, keys: map[string]*keyCounters{}, users: map[string]*userCounters{}, held: map[string]*polydev.Reservation{}}
+	return &Local{DB: db, keys: map[string]*keyCounters{}, users: map[string]*userCounters{}, held: map[string]*polydev.Reservation{}, ended: map[string]bool{}}
 }
 
 func limitOrNone(v sql.NullInt64) int64 {
@@ -182,11 +188,7 @@ func (l *Local) Release(ctx context.Context, id string) error {
 	l.mu.Lock()
 	r := l.held[id]
 	if r != nil {
-		delete(l.held, id)
-		if k := l.keys[r.KeyID]; k != nil {
-			k.reserved -= int64(r.Amount)
-			k.inFlight--
-		}
+		l.giveBack(r)
 	}
 	l.mu.Unlock()
 	if r == nil {

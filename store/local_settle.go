@@ -119,11 +119,7 @@ func (l *Local) settled(recs []*polydev.UsageRecord, written []bool) {
 	defer l.mu.Unlock()
 	for i, r := range recs {
 		if res := l.held[r.ReservationID]; res != nil && r.ReservationID != "" {
-			delete(l.held, r.ReservationID)
-			if k := l.keys[res.KeyID]; k != nil {
-				k.reserved -= int64(res.Amount)
-				k.inFlight--
-			}
+			l.giveBack(res)
 		}
 		k := l.keys[r.KeyID]
 		if !written[i] || k == nil {
@@ -138,6 +134,77 @@ func (l *Local) settled(recs []*polydev.UsageRecord, written []bool) {
 			k.month, k.spend = month, int64(r.Cost)
 		}
 	}
+}
+
+// giveBack ends held reservation r (under l.mu): its amount and, unless Journaled freed it already,
+// its concurrency slot.
+func (l *Local) giveBack(r *polydev.Reservation) {
+	delete(l.held, r.ID)
+	ended := l.ended[r.ID]
+	delete(l.ended, r.ID)
+	if k := l.keys[r.KeyID]; k != nil {
+		k.reserved -= int64(r.Amount)
+		if !ended {
+			k.inFlight--
+		}
+	}
+}
+
+// Journaled is told that rec is durable (in the usage journal) but not yet stored: its request has
+// ended, so its key's concurrency slot is free now; the reserved amount stays held until the record
+// is stored and its cost has joined the key's spend.
+func (l *Local) Journaled(rec *polydev.UsageRecord) {
+	if rec.ReservationID == "" {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if res := l.held[rec.ReservationID]; res != nil && !l.ended[res.ID] {
+		l.ended[res.ID] = true
+		if k := l.keys[res.KeyID]; k != nil {
+			k.inFlight--
+		}
+	}
+}
+
+// barrier stores records still on their way to the database (see Barrier).
+func (l *Local) barrier(ctx context.Context) error {
+	if l.Barrier == nil {
+		return nil
+	}
+	return l.Barrier(ctx)
+}
+
+// UsageStats implements polydev.StatsStore after the barrier.
+func (l *Local) UsageStats(ctx context.Context, userID string, since time.Time) (*polydev.UsageStats, error) {
+	if err := l.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return l.DB.UsageStats(ctx, userID, since)
+}
+
+// PlatformStats implements polydev.StatsStore after the barrier.
+func (l *Local) PlatformStats(ctx context.Context, activeSince time.Time) (*polydev.PlatformStats, error) {
+	if err := l.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return l.DB.PlatformStats(ctx, activeSince)
+}
+
+// RequestLogs implements polydev.StatsStore after the barrier.
+func (l *Local) RequestLogs(ctx context.Context, userID, beforeID string, limit int) ([]*polydev.UsageRecord, error) {
+	if err := l.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return l.DB.RequestLogs(ctx, userID, beforeID, limit)
+}
+
+// ListUsage implements polydev.UsageStore after the barrier.
+func (l *Local) ListUsage(ctx context.Context, userID string, before time.Time, limit int) ([]*polydev.UsageRecord, error) {
+	if err := l.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return l.DB.ListUsage(ctx, userID, before, limit)
 }
 
 // UpdateProviderKey implements polydev.ProviderKeyStore; changed limits apply to the next reservation.
@@ -165,6 +232,10 @@ func (l *Local) staleKey(id string) {
 // ResetProviderKeyUsage implements polydev.ProviderKeyStore: the month's spend and the day's count
 // restart in the database and in memory together.
 func (l *Local) ResetProviderKeyUsage(ctx context.Context, owner, id string, at time.Time) error {
+	// Records of requests that ended before the reset are stored (and counted) before it.
+	if err := l.barrier(ctx); err != nil {
+		return err
+	}
 	l.settleMu.Lock()
 	defer l.settleMu.Unlock()
 	if err := l.DB.ResetProviderKeyUsage(ctx, owner, id, at); err != nil {

@@ -333,3 +333,68 @@ func BenchmarkInsertUsage(b *testing.B) {
 		}
 	}
 }
+
+// TestLocalJournaledFreesTheSlot: a journaled record frees its request's concurrency slot at once,
+// keeps its amount reserved until stored, and storing it later gives the slot back only once.
+func TestLocalJournaledFreesTheSlot(t *testing.T) {
+	conc, budget := int64(1), polydev.Money(1000)
+	f, db := newLocalFixture(t, func(k *polydev.ProviderKey) { k.MaxConcurrent, k.MonthlyBudget = &conc, &budget })
+	defer db.Close()
+	l := store.NewLocal(db)
+	ctx, now := t.Context(), time.Now().UTC()
+
+	r1 := f.reservation(600, now)
+	must(t, l.Reserve(ctx, r1, now))
+	if err := l.Reserve(ctx, f.reservation(1, now), now); limitOf(err) != "concurrency" {
+		t.Fatalf("second request while the first runs: %v, want the concurrency limit", err)
+	}
+	rec1 := f.record(r1, 100, now)
+	l.Journaled(rec1)
+	l.Journaled(rec1) // told twice: still one slot
+	// The slot is free, the 600 still reserved: 600 + 500 > 1000.
+	if err := l.Reserve(ctx, f.reservation(500, now), now); limitOf(err) != "monthly_budget" {
+		t.Fatalf("after the first ended: %v, want the budget (its reservation is held until stored)", err)
+	}
+	r2 := f.reservation(300, now)
+	must(t, l.Reserve(ctx, r2, now))
+	must(t, l.InsertUsage(ctx, []*polydev.UsageRecord{rec1}))
+	// Stored: spend 100, r2 holds 300 and the only slot.
+	if err := l.Reserve(ctx, f.reservation(1, now), now); limitOf(err) != "concurrency" {
+		t.Fatalf("storing the journaled record freed a second slot: %v", err)
+	}
+	must(t, l.Release(ctx, r2.ID))
+	must(t, l.Reserve(ctx, f.reservation(900, now), now)) // 100 spent + 900 = the budget
+}
+
+// TestLocalBarrierBeforeUsageReads: reads of usage wait for records on their way first.
+func TestLocalBarrierBeforeUsageReads(t *testing.T) {
+	f, db := newLocalFixture(t, func(*polydev.ProviderKey) {})
+	defer db.Close()
+	l := store.NewLocal(db)
+	ctx, now := t.Context(), time.Now().UTC()
+	var pending []*polydev.UsageRecord
+	l.Barrier = func(ctx context.Context) error {
+		err := l.InsertUsage(ctx, pending)
+		pending = nil
+		return err
+	}
+	pending = append(pending, f.record(nil, 5, now))
+	st, err := l.UsageStats(ctx, f.user.ID, now.Add(-time.Hour))
+	must(t, err)
+	if st.Totals.Requests != 1 {
+		t.Fatalf("stats counted %d requests; the record on its way was not stored first", st.Totals.Requests)
+	}
+	pending = append(pending, f.record(nil, 5, now))
+	logs, err := l.RequestLogs(ctx, f.user.ID, "", 10)
+	must(t, err)
+	pending = append(pending, f.record(nil, 5, now))
+	list, err := l.ListUsage(ctx, f.user.ID, time.Time{}, 10)
+	must(t, err)
+	if len(logs) != 2 || len(list) != 3 {
+		t.Fatalf("request logs %d (want 2), usage list %d (want 3)", len(logs), len(list))
+	}
+	l.Barrier = func(context.Context) error { return errors.New("database is down") }
+	if _, err := l.PlatformStats(ctx, now); err == nil {
+		t.Fatal("PlatformStats ignored a failed barrier")
+	}
+}

@@ -85,6 +85,12 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 		"POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8",
 		"POLYDEV_LOG_LEVEL=" + o.LogLevel,
 	}
+	// Profiling and runtime knobs pass through when set, for looking inside a run by hand.
+	for _, k := range []string{"POLYDEV_PPROF_ADDR", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
 	email, password := "bench-admin@example.com", "bench-"+randHex(12)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()

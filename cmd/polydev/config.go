@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strconv"
 	"strings"
 	"time"
@@ -27,6 +28,7 @@ type Config struct {
 	ShutdownTimeout time.Duration // POLYDEV_SHUTDOWN_TIMEOUT
 	MasterKey       string        // POLYDEV_MASTER_KEY: empty = <data>/master.key (never a flag: ps would show it)
 	AllowPrivate    string        // POLYDEV_ALLOW_PRIVATE_UPSTREAMS: CIDRs or 1
+	PprofAddr       string        // POLYDEV_PPROF_ADDR: loopback address for net/http/pprof; empty = off
 
 	VM VMConfig
 }
@@ -59,6 +61,7 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 		DatabaseURL: env("POLYDEV_DATABASE_URL", ""), LogFormat: env("POLYDEV_LOG_FORMAT", "text"),
 		Signup: env("POLYDEV_SIGNUP", "open"), MasterKey: env("POLYDEV_MASTER_KEY", ""),
 		AllowPrivate: env("POLYDEV_ALLOW_PRIVATE_UPSTREAMS", ""),
+		PprofAddr:    env("POLYDEV_PPROF_ADDR", ""),
 	}
 	var err error
 	parse := func(name string, dst *time.Duration, def time.Duration) {
@@ -128,6 +131,13 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	}
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return nil, fmt.Errorf("POLYDEV_DATABASE_URL must start with postgres:// (leave it empty for SQLite)")
+	}
+	if c.PprofAddr != "" {
+		host, _, err := net.SplitHostPort(c.PprofAddr)
+		ip := net.ParseIP(host)
+		if err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("POLYDEV_PPROF_ADDR: %q must be a loopback host:port such as 127.0.0.1:6060 (profiles are not for the network)", c.PprofAddr)
+		}
 	}
 	return c, nil
 }

@@ -113,10 +113,18 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// One server owns a SQLite file: its limits live in this process's memory (store.Local), so that
 	// admitting a request writes nothing. PostgreSQL replicas share the database's counters.
 	var limited polydev.Store = db
+	recorder := &accounting.Recorder{Store: db, Log: log}
 	if db.Engine() == "sqlite" {
-		limited = store.NewLocal(db)
+		local := store.NewLocal(db)
+		limited, recorder.Store = local, local
+		// The same single server may make usage durable in a journal before the database.
+		j, err := openJournal(ctx, cfg.DataDir, local, log)
+		if err != nil {
+			return err
+		}
+		cl.add("usage-journal", func(context.Context) error { return j.Close() })
+		recorder.Journal, recorder.OnJournaled, local.Barrier = j, local.Journaled, recorder.Flush
 	}
-	recorder := &accounting.Recorder{Store: limited, Log: log}
 	reg.MustRegister(recorder.Collectors()...)
 	recorder.Start()
 	// Registered before the HTTP server, so it stops after it: requests drain first, then their
@@ -166,6 +174,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	sweeper.Start(ctx)
 	cl.add("session-sweeper", func(context.Context) error { sweeper.Stop(); return nil })
 
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		cl.add("pprof", stop)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -194,6 +210,34 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		return err
 	}
+}
+
+// openJournal opens the usage journal in dir and stores what a previous run left in it, before any
+// request is taken.
+func openJournal(ctx context.Context, dir string, st polydev.UsageStore, log *slog.Logger) (*accounting.Journal, error) {
+	j, recs, skipped, err := accounting.OpenJournal(dir)
+	if err != nil {
+		return nil, err
+	}
+	if skipped > 0 {
+		log.Warn("usage journal: a torn record at the end of a file was skipped (the machine stopped mid-write)", "bytes", skipped)
+	}
+	if len(recs) > 0 {
+		log.Info("usage journal: storing records the previous run left", "records", len(recs))
+	}
+	for len(recs) > 0 {
+		n := min(len(recs), 256)
+		if err := st.InsertUsage(ctx, recs[:n]); err != nil {
+			j.Close()
+			return nil, fmt.Errorf("storing usage records left in the journal: %w", err)
+		}
+		recs = recs[n:]
+	}
+	if err := j.Recovered(); err != nil {
+		j.Close()
+		return nil, err
+	}
+	return j, nil
 }
 
 // newTapNetwork builds tap-mode networking: one namespace per VM (vm/netns) whose outer veth ends

@@ -1,0 +1,252 @@
+package accounting
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/polydev/polydev"
+)
+
+func journalRec(i int) *polydev.UsageRecord {
+	return &polydev.UsageRecord{
+		ID: polydev.NewID(), UserID: "u1", KeyID: "k1", PlatformKey: true, Provider: polydev.ProviderOpenAI, Model: "gpt-4o-mini",
+		Surface: "openai", Stream: i%2 == 0, Status: polydev.UsageOK, HTTPStatus: 200, InputTokens: int64(i), OutputTokens: 7,
+		CacheReadTokens: 1, CacheWriteTokens: 2, ReasoningTokens: 3, Estimated: true, Cost: polydev.Money(100 + i),
+		DurationMS: 5, TTFBMS: 1, OverheadUS: 40, SessionID: "s", ReservationID: "r" + polydev.NewID(),
+		CreatedAt: time.Unix(1_800_000_000, int64(i)).UTC(),
+	}
+}
+
+func openJournalT(t *testing.T, dir string) (*Journal, []*polydev.UsageRecord, int64) {
+	t.Helper()
+	j, recs, skipped, err := OpenJournal(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j, recs, skipped
+}
+
+// freshJournal is an opened journal of an empty directory, ready for appends.
+func freshJournal(t *testing.T, dir string) *Journal {
+	t.Helper()
+	j, recs, _ := openJournalT(t, dir)
+	if len(recs) != 0 {
+		t.Fatalf("fresh journal recovered %d records", len(recs))
+	}
+	if err := j.Recovered(); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func TestJournalRecoversEveryFieldAfterACrash(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	var want []*polydev.UsageRecord
+	for i := range 5 {
+		r := journalRec(i)
+		if _, err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, r)
+	}
+	j.Close() // as a killed process leaves it: nothing acknowledged
+
+	j2, got, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	if skipped != 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("recovered %d records (skipped %d bytes), want the 5 appended, field for field:\n got %+v\nwant %+v", len(got), skipped, got, want)
+	}
+	if err := j2.Recovered(); err != nil {
+		t.Fatal(err)
+	}
+	j2.Close()
+	j3, again, _ := openJournalT(t, dir)
+	defer j3.Close()
+	if len(again) != 0 {
+		t.Fatalf("after Recovered the journal still holds %d records", len(again))
+	}
+}
+
+func TestJournalTornTailIsSkippedNotFatal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	a, b := journalRec(1), journalRec(2)
+	for _, r := range []*polydev.UsageRecord{a, b} {
+		if _, err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	// Cut the last record in half, as a machine crash mid-write can.
+	path := filepath.Join(dir, "usage-journal.0")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, st.Size()-20); err != nil {
+		t.Fatal(err)
+	}
+	j2, got, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	if len(got) != 1 || got[0].ID != a.ID || skipped == 0 {
+		t.Fatalf("got %d records, skipped %d bytes; want the first record whole and the torn one skipped", len(got), skipped)
+	}
+}
+
+func TestJournalCorruptRecordStopsRecovery(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	if _, err := j.Append(journalRec(1)); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	path := filepath.Join(dir, "usage-journal.0")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-3] ^= 0xff // the checksum no longer matches
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j2, got, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	if len(got) != 0 || skipped != int64(len(b)) {
+		t.Fatalf("got %d records, skipped %d of %d bytes; a record failing its checksum must not be stored", len(got), skipped, len(b))
+	}
+}
+
+func TestJournalIsEmptiedOnceStoredAndRotates(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	defer j.Close()
+	size := func(i int) int64 {
+		st, err := os.Stat(filepath.Join(dir, "usage-journal."+string(rune('0'+i))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Size()
+	}
+	seg, err := j.Append(journalRec(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Stored(seg, 1); err != nil {
+		t.Fatal(err)
+	}
+	if size(seg) != 0 {
+		t.Fatalf("file %d holds %d bytes after its only record was stored", seg, size(seg))
+	}
+	// Fill the current file past the rotation size with nothing stored: appends move to the
+	// other file, and the full one empties once all its records are stored.
+	counts := map[int]int{}
+	for i := 0; size(0) < rotateBytes || counts[1] == 0; i++ {
+		seg, err := j.Append(journalRec(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts[seg]++
+		if i > 100_000 {
+			t.Fatal("appends never moved to the other file")
+		}
+	}
+	if err := j.Stored(0, counts[0]-1); err != nil {
+		t.Fatal(err)
+	}
+	if size(0) == 0 {
+		t.Fatal("file 0 was emptied with a record not yet stored")
+	}
+	if err := j.Stored(0, 1); err != nil {
+		t.Fatal(err)
+	}
+	if size(0) != 0 || size(1) == 0 {
+		t.Fatalf("after file 0's records were stored: sizes %d and %d; want 0 and >0", size(0), size(1))
+	}
+}
+
+func TestJournalAppendWaitsForRecovery(t *testing.T) {
+	t.Parallel()
+	j, _, _ := openJournalT(t, t.TempDir())
+	defer j.Close()
+	if _, err := j.Append(journalRec(1)); err == nil {
+		t.Fatal("Append before Recovered succeeded; a record could land behind a torn one")
+	}
+}
+
+func TestJournalLocksItsDirectory(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	if _, _, _, err := OpenJournal(dir); err == nil || !strings.Contains(err.Error(), "in use by another polydev process") {
+		t.Fatalf("second open: %v; want a clear refusal", err)
+	}
+	j.Close()
+	j2, _, _ := openJournalT(t, dir)
+	j2.Close()
+}
+
+// TestRecorderWithJournal: RecordSync returns before the database has the record (it is in the
+// journal), the record reaches the database in a later batch, and then the journal is empty.
+func TestRecorderWithJournal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	defer j.Close()
+	st := &gatedStore{memStore: memStore{recs: map[string]*polydev.UsageRecord{}}, gate: make(chan struct{})}
+	var journaled sync.Map
+	r := &Recorder{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Millisecond, Journal: j,
+		OnJournaled: func(rec *polydev.UsageRecord) { journaled.Store(rec.ID, true) }}
+	r.Start()
+	rec := journalRec(1)
+	if err := r.RecordSync(context.Background(), rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := journaled.Load(rec.ID); !ok {
+		t.Fatal("OnJournaled was not called before RecordSync returned")
+	}
+	if st.count() != 0 {
+		t.Fatal("the store has the record although its writes are held")
+	}
+	// What a crash now would leave: the record, in the journal file.
+	b, err := os.ReadFile(filepath.Join(dir, "usage-journal.0"))
+	if err != nil || !strings.Contains(string(b), rec.ID) {
+		t.Fatalf("journal file does not hold the record RecordSync returned for (err %v)", err)
+	}
+	close(st.gate)
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if st.count() != 1 {
+		t.Fatalf("store has %d records after Flush, want 1", st.count())
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "usage-journal.0")); len(b) != 0 {
+		t.Fatalf("journal still holds %d bytes after its record was stored", len(b))
+	}
+	if err := r.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gatedStore holds every write until gate is closed.
+type gatedStore struct {
+	memStore
+	gate chan struct{}
+}
+
+func (g *gatedStore) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) error {
+	<-g.gate
+	return g.memStore.InsertUsage(ctx, recs)
+}
