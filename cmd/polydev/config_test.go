@@ -35,3 +35,28 @@ func TestVMConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPprofConfig: profiles are served on loopback only, and off by default.
+func TestPprofConfig(t *testing.T) {
+	load := func(v string) (*Config, error) {
+		return loadConfig(flag.NewFlagSet("serve", flag.ContinueOnError), nil, func(k string) string {
+			if k == "POLYDEV_PPROF_ADDR" {
+				return v
+			}
+			return ""
+		})
+	}
+	if c, err := load(""); err != nil || c.PprofAddr != "" {
+		t.Fatalf("default: %v, %v", c, err)
+	}
+	for _, ok := range []string{"127.0.0.1:6060", "[::1]:0", "127.0.0.2:7000"} {
+		if _, err := load(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"0.0.0.0:6060", ":6060", "localhost:6060", "10.0.0.1:6060", "127.0.0.1"} {
+		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), "POLYDEV_PPROF_ADDR") {
+			t.Errorf("%s: %v, want a refusal naming the variable", bad, err)
+		}
+	}
+}
