@@ -307,7 +307,7 @@ func TestUsageBatch(t *testing.T) {
 // reservations held as the gateway holds them.
 func BenchmarkInsertUsage(b *testing.B) {
 	for _, name := range []string{"local", "postgres"} {
-		for _, size := range []int{1, 16, 64} {
+		for _, size := range []int{1, 16, 64, 256} {
 			b.Run(fmt.Sprintf("%s/%d", name, size), func(b *testing.B) {
 				s := usageEngines(b)[name](b)
 				ctx := context.Background()
@@ -323,7 +323,7 @@ func BenchmarkInsertUsage(b *testing.B) {
 					for i := range batch {
 						res := &polydev.Reservation{ID: polydev.NewID(), KeyID: key.ID, UserID: u.ID, Amount: 5000, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
 						must(b, s.Reserve(ctx, res, now))
-						batch[i] = &polydev.UsageRecord{ID: polydev.NewID(), UserID: u.ID, KeyID: key.ID, Provider: polydev.ProviderOpenAI, Model: "openai/gpt-4o-mini",
+						batch[i] = &polydev.UsageRecord{ID: polydev.NewTimeID(time.Now()), UserID: u.ID, KeyID: key.ID, Provider: polydev.ProviderOpenAI, Model: "openai/gpt-4o-mini",
 							Surface: "openai", Status: polydev.UsageOK, HTTPStatus: 200, InputTokens: 12, OutputTokens: 7, Cost: 100, CreatedAt: now, ReservationID: res.ID}
 					}
 					b.StartTimer()

@@ -246,13 +246,14 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 	}
 	c.finished = true
 	r := c.router
+	now := r.now().UTC()
 	rec := &polydev.UsageRecord{
-		ID: polydev.NewID(), UserID: c.User.ID, Provider: c.Route.Provider, Model: c.Route.Model, Surface: c.Surface,
+		ID: polydev.NewTimeID(now), UserID: c.User.ID, Provider: c.Route.Provider, Model: c.Route.Model, Surface: c.Surface,
 		Stream: c.Req.Stream, Status: polydev.UsageOK, HTTPStatus: httpStatus,
 		InputTokens: int64(u.InputTokens), OutputTokens: int64(u.OutputTokens), CacheReadTokens: int64(u.CacheReadTokens),
 		CacheWriteTokens: int64(u.CacheWriteTokens), ReasoningTokens: int64(u.ReasoningTokens), Estimated: u.Estimated(),
 		DurationMS: time.Since(c.start).Milliseconds(), TTFBMS: c.ttfb.Milliseconds(), OverheadUS: c.Overhead().Microseconds(),
-		SessionID: c.SessionID, CreatedAt: r.now().UTC(),
+		SessionID: c.SessionID, CreatedAt: now,
 	}
 	if c.key != nil {
 		rec.KeyID, rec.PlatformKey = c.key.ID, c.key.UserID == ""

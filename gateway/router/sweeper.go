@@ -81,10 +81,11 @@ func (s *Sweeper) SweepBefore(ctx context.Context, cutoff time.Time) (int, error
 		}
 		recs := make([]*polydev.UsageRecord, len(res))
 		for i, r := range res {
+			now := s.now().UTC()
 			recs[i] = &polydev.UsageRecord{
-				ID: polydev.NewID(), UserID: r.UserID, KeyID: r.KeyID, Provider: "unknown", Model: "unknown", Surface: "unknown",
+				ID: polydev.NewTimeID(now), UserID: r.UserID, KeyID: r.KeyID, Provider: "unknown", Model: "unknown", Surface: "unknown",
 				Status: polydev.UsageInterrupted, HTTPStatus: 0, ErrorCode: "interrupted", Estimated: true, Cost: r.Amount,
-				ReservationID: r.ID, CreatedAt: s.now().UTC(),
+				ReservationID: r.ID, CreatedAt: now,
 			}
 		}
 		pass, cancel = context.WithTimeout(ctx, time.Minute)
