@@ -2,6 +2,8 @@ package netguard
 
 import (
 	"net/http"
+
+	"github.com/polydev/polydev/internal/h1"
 )
 
 // Transport returns a clone of base (http.DefaultTransport's settings when
@@ -34,11 +36,25 @@ func (p *Policy) Transport(base *http.Transport) *http.Transport {
 	return t
 }
 
-// Client returns an http.Client using [Policy.Transport] and [CheckRedirect].
+// Client returns an http.Client for upstream API calls: an [h1.Transport]
+// (HTTP/1.1, each exchange in the caller's goroutine) whose every connection
+// goes through [Policy.DialContext], and [CheckRedirect]. From base (nil: the
+// defaults) it takes the TLS configuration, the idle pool size and timeout
+// and the response header timeout; proxies are never used (see Transport).
 // It sets no overall timeout because LLM responses stream for minutes;
 // bound requests with their context.
 func (p *Policy) Client(base *http.Transport) *http.Client {
-	return &http.Client{Transport: p.Transport(base), CheckRedirect: CheckRedirect}
+	t := &h1.Transport{Dial: p.DialContext}
+	if base != nil {
+		t.TLSConfig = base.TLSClientConfig
+		t.MaxIdlePerHost = base.MaxIdleConnsPerHost
+		t.IdleTimeout = base.IdleConnTimeout
+		t.ResponseHeaderTimeout = base.ResponseHeaderTimeout
+		if base.MaxResponseHeaderBytes > 0 {
+			t.MaxResponseHeaderBytes = base.MaxResponseHeaderBytes
+		}
+	}
+	return &http.Client{Transport: t, CheckRedirect: CheckRedirect}
 }
 
 // CheckRedirect is an http.Client.CheckRedirect that refuses every redirect.

@@ -13,8 +13,8 @@ import (
 	"time"
 )
 
-// Target is one way to reach the fake upstream's chat completions: directly, through Polydev, or
-// through the peer gateway.
+// Target is one way to reach the fake upstream's chat completions: directly, through Polydev,
+// through the peer gateway, or through the reference proxy (goproxy).
 type Target struct {
 	Name   string
 	URL    string      // full URL of the chat completions endpoint

@@ -1,9 +1,11 @@
 // Command gateway is Polydev's gateway benchmark (run it with bench/gateway/run.sh): against one
 // local fake OpenAI upstream (internal/testkit) it measures, interleaved in one run, requests sent
-// directly to the upstream, through Polydev and through the peer gateway @portkey-ai/gateway:
-// latency and the latency each gateway adds (median, p99), time to first byte of streams,
-// throughput, CPU per request and memory, then holds many slow streams open through Polydev and
-// reads its memory. It prints a markdown report and writes it under bench/gateway/results/.
+// directly to the upstream, through Polydev, through the peer gateway @portkey-ai/gateway and,
+// as a reference floor, through a bare Go httputil.ReverseProxy (this program run again with
+// -serve-goproxy, see goproxy.go): latency and the latency each gateway adds (median, p99), time
+// to first byte of streams, throughput, CPU per request and memory, then holds many slow streams
+// open through Polydev and reads its memory. It prints a markdown report and writes it under
+// bench/gateway/results/.
 //
 // Every connection it opens, and every one it lets the gateways open, is to 127.0.0.1.
 package main
@@ -56,6 +58,14 @@ type config struct {
 }
 
 func main() {
+	// The reference proxy is this program run again by itself (startGoproxy): a hidden mode.
+	if len(os.Args) == 3 && os.Args[1] == goproxyFlag {
+		if err := serveGoproxy(os.Args[2]); err != nil {
+			fmt.Fprintln(os.Stderr, "goproxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var c config
 	flag.StringVar(&c.polydevBin, "polydev-bin", "", "the polydev binary to benchmark (run.sh builds ./cmd/polydev)")
 	flag.StringVar(&c.polydevSkip, "polydev-skip", "", "reason the Polydev column is skipped (set by run.sh when the build fails)")
@@ -71,7 +81,7 @@ func main() {
 	flag.StringVar(&c.node, "node", "node", "node binary for the peer gateway")
 	flag.StringVar(&c.guard, "guard", "bench/gateway/portkey-guard.mjs", "preload that keeps the peer gateway on loopback")
 	flag.StringVar(&c.model, "model", "gpt-4o-mini", "model name sent directly and to the peer gateway")
-	flag.StringVar(&c.targets, "targets", "direct,polydev,portkey", "targets to measure (direct is always measured: added latency is relative to it)")
+	flag.StringVar(&c.targets, "targets", "direct,goproxy,polydev,portkey", "targets to measure: direct, goproxy (a bare Go httputil.ReverseProxy, the reference floor), polydev, portkey (direct is always measured: added latency is relative to it)")
 	flag.StringVar(&c.conc, "conc", "1,64,512", "concurrency levels")
 	flag.StringVar(&c.modes, "modes", "nonstream,stream", "request kinds: nonstream, stream")
 	flag.IntVar(&c.batches, "batches", 5, "interleaved rounds per (kind, concurrency); each round measures every target once")
@@ -198,9 +208,9 @@ func run(ctx context.Context, c config) error {
 			return fmt.Errorf("-modes: unknown kind %q", m)
 		}
 	}
-	want := map[string]bool{"direct": true}
-	for _, t := range strings.Split(c.targets, ",") {
-		want[strings.TrimSpace(t)] = true
+	want, err := parseTargets(c.targets)
+	if err != nil {
+		return fmt.Errorf("-targets: %w", err)
 	}
 	maxConc := slices.Max(concs)
 	if c.keyOwner != "platform" && c.keyOwner != "user" {
@@ -222,6 +232,14 @@ func run(ctx context.Context, c config) error {
 		}
 	}()
 
+	if want["goproxy"] {
+		logf("goproxy: starting the reference proxy (httputil.ReverseProxy)")
+		t, p := startGoproxy(ctx, fake, direct, tmp)
+		if p != nil {
+			procs = append(procs, p)
+		}
+		targets = append(targets, t)
+	}
 	if want["polydev"] {
 		var t *Target
 		var p *Proc

@@ -27,7 +27,7 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// Proc is a child process the benchmark started (Polydev or the peer gateway).
+// Proc is a child process the benchmark started (Polydev, the peer gateway or the reference proxy).
 type Proc struct {
 	Name string
 	Cmd  *exec.Cmd
@@ -118,6 +118,32 @@ func waitHTTP(ctx context.Context, p *Proc, url string, wantStatus int, timeout 
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitLogLine polls the process's log until a complete line starting with prefix appears and
+// returns the rest of that line, or fails when the process exits or timeout passes.
+func waitLogLine(ctx context.Context, p *Proc, prefix string, timeout time.Duration) (string, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(p.Log)
+		lines := strings.Split(string(b), "\n")
+		for _, line := range lines[:len(lines)-1] { // the last piece is not a complete line yet
+			if rest, ok := strings.CutPrefix(line, prefix); ok {
+				return strings.TrimSpace(rest), nil
+			}
+		}
+		if exited, err := p.Exited(); exited {
+			return "", fmt.Errorf("%s exited during start-up (%v); log tail:\n%s", p.Name, err, p.LogTail(15))
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("%s did not print %q within %v; log tail:\n%s", p.Name, prefix, timeout, p.LogTail(15))
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
 		}
 	}
 }

@@ -113,6 +113,8 @@ func (r *Report) Markdown(h string) string {
 		switch {
 		case t.Available() && t.Name == "direct":
 			w("- **direct**: the fake upstream itself (`%s/chat/completions`), model `%s`.\n", r.FakeURL, c.model)
+		case t.Available() && t.Name == "goproxy":
+			w("- **goproxy**: a bare Go `httputil.ReverseProxy` (reference floor: what any Go HTTP proxy adds on this machine; no auth, no accounting): this program run again as a separate process (`-serve-goproxy`), `NewSingleHostReverseProxy` to the fake with `FlushInterval` −1 (every SSE event flushed at once), an idle pool of %d connections and the request body ended at its Content-Length (golang/go#40747), same requests as direct (path, key, model `%s`).\n", goproxyIdleConns, c.model)
 		case t.Available() && t.Name == "polydev":
 			w("- **polydev**: `polydev serve` (SQLite, log level %s) `POST /v1/chat/completions` with an API token, model `%s`, %s keys (%s) pointing at the fake.\n", c.polydevLogLevel, c.polydevModel, c.keyOwner, c.keyProviders)
 		case t.Available() && t.Name == "portkey":
@@ -180,9 +182,14 @@ func (r *Report) Markdown(h string) string {
 		w("\n")
 	}
 
-	// Polydev against the peer.
-	if r.avail("polydev") && r.avail("portkey") {
+	// Polydev against the peer, and against the reference floor.
+	switch {
+	case r.avail("polydev") && r.avail("portkey"):
 		w("%s Added latency, Polydev against the peer (lower is better)\n\n", sub)
+	case r.avail("polydev") && r.avail("goproxy"):
+		w("%s Added latency, Polydev against the reference floor (lower is better)\n\n", sub)
+	}
+	if r.avail("polydev") && r.avail("portkey") {
 		w("| kind | conc | polydev added median | portkey added median | peer / polydev | polydev added p99 | portkey added p99 | peer / polydev |\n")
 		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, cell := range r.Cells {
@@ -193,6 +200,21 @@ func (r *Report) Markdown(h string) string {
 			pm, km := Added(p.Sum.Median, d.Sum.Median), Added(k.Sum.Median, d.Sum.Median)
 			pp, kp := Added(p.Sum.P99, d.Sum.P99), Added(k.Sum.P99, d.Sum.P99)
 			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", kindLabel(cell.Stream), cell.Conc, FormatDur(pm), FormatDur(km), Ratio(km, pm), FormatDur(pp), FormatDur(kp), Ratio(kp, pp))
+		}
+		w("\n")
+	}
+	if r.avail("polydev") && r.avail("goproxy") {
+		w("Against the reference floor, goproxy (a bare Go `httputil.ReverseProxy`: the least any Go HTTP proxy adds on this machine). polydev / goproxy is how many times the floor Polydev adds; 1.0x would be no more than a proxy that does nothing else.\n\n")
+		w("| kind | conc | polydev added median | goproxy added median | polydev / goproxy | polydev added p99 | goproxy added p99 | polydev / goproxy |\n")
+		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, cell := range r.Cells {
+			d, p, g := cell.By["direct"], cell.By["polydev"], cell.By["goproxy"]
+			if d == nil || p == nil || g == nil || d.Sum.N == 0 || p.Sum.N == 0 || g.Sum.N == 0 {
+				continue
+			}
+			pm, gm := Added(p.Sum.Median, d.Sum.Median), Added(g.Sum.Median, d.Sum.Median)
+			pp, gp := Added(p.Sum.P99, d.Sum.P99), Added(g.Sum.P99, d.Sum.P99)
+			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", kindLabel(cell.Stream), cell.Conc, FormatDur(pm), FormatDur(gm), floorRatio(pm, gm), FormatDur(pp), FormatDur(gp), floorRatio(pp, gp))
 		}
 		w("\n")
 	}
@@ -272,6 +294,9 @@ func (r *Report) Markdown(h string) string {
 				km := Added(k.Sum.Median, d.Sum.Median)
 				w("; peer/polydev median ratio %s (target ≥ 10x: %s)", Ratio(km, pm), met(pm > 0 && km >= 10*pm || pm <= 0 && km > 0))
 			}
+			if g := cell.By["goproxy"]; g != nil && g.Sum.N > 0 {
+				w("; for reference, a bare Go reverse proxy (goproxy) adds median %s, p99 %s here", FormatDur(Added(g.Sum.Median, d.Sum.Median)), FormatDur(Added(g.Sum.P99, d.Sum.P99)))
+			}
 			w(".\n")
 		}
 		for _, hd := range r.Holds {
@@ -295,6 +320,9 @@ func (r *Report) Markdown(h string) string {
 	notes := append([]string(nil), r.Notes...)
 	if len(r.Concs) > 0 && slices.Max(r.Concs) >= 64 {
 		notes = append(notes, fmt.Sprintf("Reading the table: at concurrency 64 and above every target keeps the %d shared cores busy (load generator, fake upstream and gateway together), so latency there is mostly queueing, concurrency ÷ throughput (Little's law), and throughput is bounded by the CPU each request costs. The added latency at those levels therefore tracks each gateway's CPU per request (the CPU/req column) more than the length of its request path, which concurrency 1 shows.", r.Machine.NProc))
+		if r.avail("goproxy") {
+			notes = append(notes, "goproxy is there to size that effect: it does nothing but forward, so what it adds over direct is what one more process on the same cores costs (an extra hop, a second HTTP parse and copy, and the CPU they take from the load generator and the upstream), the floor under any gateway's figures here.")
+		}
 	}
 	if r.avail("portkey") {
 		if c.portkeyNote != "" {

@@ -2,8 +2,9 @@
 # bench/gateway/run.sh — Polydev's gateway benchmark in one command.
 #
 # Installs the peer gateway @portkey-ai/gateway from npm into a cache outside the repository (once),
-# builds Polydev and the load generator, then runs bench/gateway (see main.go): direct vs Polydev
-# vs Portkey against one fake OpenAI upstream on 127.0.0.1, interleaved. Extra arguments go to the
+# builds Polydev and the load generator, then runs bench/gateway (see main.go): direct vs a bare Go
+# reverse proxy (goproxy, the reference floor) vs Polydev vs Portkey against one fake OpenAI
+# upstream on 127.0.0.1, interleaved. Extra arguments go to the
 # benchmark, e.g.  bench/gateway/run.sh -scale 0.2 -hold-streams 200   (a quick look)
 #                  bench/gateway/run.sh -h                              (every flag)
 #

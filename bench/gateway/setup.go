@@ -78,18 +78,16 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 		t.Reason = err.Error()
 		return t, nil
 	}
-	env := []string{
-		"PATH=" + os.Getenv("PATH"), "HOME=" + tmp,
-		"POLYDEV_ADDR=127.0.0.1:" + strconv.Itoa(port),
-		"POLYDEV_DATA_DIR=" + data,
+	env := append(childEnv(tmp),
+		"POLYDEV_ADDR=127.0.0.1:"+strconv.Itoa(port),
+		"POLYDEV_DATA_DIR="+data,
 		"POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8",
-		"POLYDEV_LOG_LEVEL=" + o.LogLevel,
-	}
-	// Profiling and runtime knobs pass through when set, for looking inside a run by hand.
-	for _, k := range []string{"POLYDEV_PPROF_ADDR", "GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
-		if v, ok := os.LookupEnv(k); ok {
-			env = append(env, k+"="+v)
-		}
+		"POLYDEV_LOG_LEVEL="+o.LogLevel,
+	)
+	// Profiling passes through when set, for looking inside a run by hand (the Go runtime knobs
+	// do in childEnv).
+	if v, ok := os.LookupEnv("POLYDEV_PPROF_ADDR"); ok {
+		env = append(env, "POLYDEV_PPROF_ADDR="+v)
 	}
 	email, password := "bench-admin@example.com", "bench-"+randHex(12)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
