@@ -148,11 +148,26 @@ func (t *Transport) exchange(ctx context.Context, key string, c *conn, req *http
 	}
 	// Request.Write sends the request line, Host, User-Agent, the caller's headers, the framing
 	// (Content-Length, or chunked for a body of unknown length) and the body, and closes the body.
-	if err := req.Write(c.bw); err != nil {
-		return fail(err)
+	werr := req.Write(c.bw)
+	if werr == nil {
+		werr = c.bw.Flush()
 	}
-	if err := c.bw.Flush(); err != nil {
-		return fail(err)
+	if werr != nil {
+		// A server may answer before it has read the whole request (a 401 or 413 for a large
+		// body) and close: its answer, if it reached us, says more than our broken write.
+		if ctx.Err() != nil {
+			return fail(werr)
+		}
+		c.setReadDeadline(time.Now().Add(earlyAnswerWait))
+		c.limit = defaultHeaderLimit
+		if res, err := http.ReadResponse(c.br, req); err == nil && res.StatusCode >= 200 {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			res.Close = true
+			return t.respond(ctx, key, c, req, res, stop), nil
+		}
+		return fail(werr)
 	}
 	if t.ResponseHeaderTimeout > 0 {
 		c.setReadDeadline(time.Now().Add(t.ResponseHeaderTimeout))
@@ -176,10 +191,18 @@ func (t *Transport) exchange(ctx context.Context, key string, c *conn, req *http
 		res = r
 		break
 	}
-	c.limit = 1 << 62
 	if t.ResponseHeaderTimeout > 0 {
 		c.setReadDeadline(time.Time{})
 	}
+	return t.respond(ctx, key, c, req, res, stop), nil
+}
+
+// earlyAnswerWait bounds the look for an answer after a failed write.
+const earlyAnswerWait = 2 * time.Second
+
+// respond gives res a body that ends the exchange: back to the pool or closed.
+func (t *Transport) respond(ctx context.Context, key string, c *conn, req *http.Request, res *http.Response, stop func() bool) *http.Response {
+	c.limit = 1 << 62
 	// The connection can carry another exchange once this body is read to its end, if both sides
 	// keep it alive and the body's end is framed (not "read until the server closes").
 	reusable := !res.Close && !req.Close && res.ProtoAtLeast(1, 1) &&
@@ -189,7 +212,7 @@ func (t *Transport) exchange(ctx context.Context, key string, c *conn, req *http
 		b.finish(nil)
 	}
 	res.Body = b
-	return res, nil
+	return res
 }
 
 // setReadDeadline sets a read deadline unless the request's context has ended (whose past

@@ -424,3 +424,27 @@ func TestRefusesWhatItCannotDo(t *testing.T) {
 		t.Fatalf("dial refusal: %v, want it passed through (netguard's BlockedError)", err)
 	}
 }
+
+// TestEarlyAnswerToALargeBody: a server that answers before reading the whole request and then
+// closes breaks the write; its answer is what the caller gets, not the broken pipe.
+func TestEarlyAnswerToALargeBody(t *testing.T) {
+	t.Parallel()
+	url := rawServer(t, func(conn net.Conn, br *bufio.Reader) {
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(conn, "HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 9\r\nConnection: close\r\n\r\ntoo large")
+		conn.(*net.TCPConn).CloseWrite()
+		io.CopyN(io.Discard, br, 1<<20) // then stop reading and close with the rest unread
+	})
+	c := client(&Transport{Dial: dialer()})
+	res, err := c.Post(url, "application/json", strings.NewReader(strings.Repeat("x", 64<<20)))
+	if err != nil {
+		t.Fatalf("the server's early answer was lost: %v", err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusRequestEntityTooLarge || string(b) != "too large" {
+		t.Fatalf("got %d %q", res.StatusCode, b)
+	}
+}
