@@ -54,6 +54,9 @@ func (t *chatTurn) surface() surface {
 				st = &textTee{Stream: st, turn: t}
 			}
 			u, err := openai.RelayHeartbeat(w, st, opts, heartbeat)
+			// The relay leaves its last bytes for the handler's return; storing the turn comes
+			// first here, so they go out now.
+			_ = http.NewResponseController(w).Flush()
 			t.answered, t.usage = true, u
 			return u, err
 		},

@@ -207,7 +207,20 @@ func (t *Transport) respond(ctx context.Context, key string, c *conn, req *http.
 	// keep it alive and the body's end is framed (not "read until the server closes").
 	reusable := !res.Close && !req.Close && res.ProtoAtLeast(1, 1) &&
 		(res.ContentLength >= 0 || len(res.TransferEncoding) > 0 && res.TransferEncoding[0] == "chunked")
-	b := &body{t: t, key: key, c: c, src: res.Body, stop: stop, ctx: ctx, reusable: reusable}
+	// The body is decoded here rather than by ReadResponse's reader (which has read nothing of it
+	// yet), so that the body can say whether a read would wait (Ready).
+	var src bodyReader
+	switch {
+	case res.Body == http.NoBody:
+		src = &lengthReader{}
+	case len(res.TransferEncoding) > 0 && res.TransferEncoding[0] == "chunked":
+		src = &chunkedReader{br: c.br}
+	case res.ContentLength >= 0:
+		src = &lengthReader{br: c.br, n: res.ContentLength}
+	default:
+		src = closeReader{c.br}
+	}
+	b := &body{t: t, key: key, c: c, src: src, stop: stop, ctx: ctx, reusable: reusable}
 	if res.Body == http.NoBody || res.ContentLength == 0 {
 		b.finish(nil)
 	}
@@ -230,7 +243,7 @@ type body struct {
 	t        *Transport
 	key      string
 	c        *conn
-	src      io.ReadCloser
+	src      bodyReader
 	stop     func() bool
 	ctx      context.Context
 	reusable bool
@@ -266,6 +279,10 @@ func (b *body) endErr() error {
 	return io.EOF
 }
 
+// Ready reports whether the next Read returns without waiting for the network: data, the end or an
+// error is in the buffer already. upstream's stream relay asks it before deciding to flush.
+func (b *body) Ready() bool { return b.done.Load() || b.src.Ready() }
+
 // Close ends the exchange; a body not read to its end takes its connection with it.
 func (b *body) Close() error {
 	b.finish(http.ErrBodyReadAfterClose)
@@ -284,7 +301,6 @@ func (b *body) finish(err error) {
 	b.errMu.Unlock()
 	stopped := b.stop() // false: the context's function ran (or runs): the deadline is spoiled
 	if err == nil && b.reusable && stopped {
-		_ = b.src.Close() // at EOF this reads nothing more
 		b.t.put(b.key, b.c)
 		return
 	}

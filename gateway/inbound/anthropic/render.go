@@ -371,16 +371,21 @@ func Relay(w http.ResponseWriter, s llm.Stream) (llm.Usage, error) {
 // RelayHeartbeat is Relay with an SSE comment sent whenever the stream is idle for every (0 = none),
 // so proxies and clients keep a slow stream (a model thinking before its first token) open. The 200
 // is then committed at once, so upstream errors before content arrive as an error event, as
-// Anthropic's own API does.
+// Anthropic's own API does; it reaches the client with the first events, or before the first wait
+// for the upstream, whichever is first.
 func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, every time.Duration) (llm.Usage, error) {
 	sw := NewStreamWriter(w)
+	// Held first: the headers Heartbeat commits then leave with the first events, or before the
+	// first read that may wait, rather than in a write of their own.
+	release := sw.hold(s)
 	if every > 0 {
 		if err := sw.Heartbeat(every); err != nil {
+			release()
 			return s.Usage(), err
 		}
 		defer sw.Stop()
 	}
-	defer sw.hold(s)() // before Stop
+	defer release() // before Stop
 	for {
 		ev, err := s.Next()
 		if err == io.EOF || err != nil && sw.stopped {
@@ -400,7 +405,8 @@ func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, every time.Duration) (l
 
 // hold makes the writer flush only when s is about to wait (when s can tell: llm.WaitNotifier),
 // so that events parsed from one upstream read reach the client in one write. The returned
-// function flushes what is left and forgets s.
+// function forgets s; what is left in the buffer goes out with the response's end when the handler
+// returns (one write with the chunked terminator), so a caller with more to do first flushes.
 func (s *StreamWriter) hold(st llm.Stream) func() {
 	wn, ok := st.(llm.WaitNotifier)
 	if !ok {
@@ -408,8 +414,5 @@ func (s *StreamWriter) hold(st llm.Stream) func() {
 	}
 	s.sw.Hold()
 	wn.NotifyWait(func() { _ = s.sw.Flush() })
-	return func() {
-		wn.NotifyWait(nil)
-		_ = s.sw.Flush()
-	}
+	return func() { wn.NotifyWait(nil) }
 }

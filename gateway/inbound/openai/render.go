@@ -167,7 +167,7 @@ func NewStreamWriter(w http.ResponseWriter, opts Options) *StreamWriter {
 // errors before content then arrive in-stream. Call Stop before the handler returns.
 func (s *StreamWriter) Heartbeat(every time.Duration) error {
 	s.commit()
-	if err := s.sw.Send(nil); err != nil { // flush the headers
+	if err := s.sw.Send(nil); err != nil { // the headers: flushed now, or at the next flush when held
 		return err
 	}
 	s.sw.Heartbeat(every)
@@ -304,16 +304,21 @@ func Relay(w http.ResponseWriter, s llm.Stream, opts Options) (llm.Usage, error)
 
 // RelayHeartbeat is Relay with an SSE comment sent whenever the stream is idle for every (0 = none),
 // so proxies and clients keep a slow stream (a model thinking before its first token) open. The 200
-// is then committed at once, so upstream errors before content arrive as an error chunk.
+// is then committed at once, so upstream errors before content arrive as an error chunk; it reaches
+// the client with the first events, or before the first wait for the upstream, whichever is first.
 func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, opts Options, every time.Duration) (llm.Usage, error) {
 	sw := NewStreamWriter(w, opts)
+	// Held first: the headers Heartbeat commits then leave with the first events, or before the
+	// first read that may wait, rather than in a write of their own.
+	release := sw.hold(s)
 	if every > 0 {
 		if err := sw.Heartbeat(every); err != nil {
+			release()
 			return s.Usage(), err
 		}
 		defer sw.Stop()
 	}
-	defer sw.hold(s)() // before Stop
+	defer release() // before Stop
 	for {
 		ev, err := s.Next()
 		if err == io.EOF || err != nil && sw.stopped {
@@ -333,7 +338,8 @@ func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, opts Options, every tim
 
 // hold makes the writer flush only when s is about to wait (when s can tell: llm.WaitNotifier),
 // so that events parsed from one upstream read reach the client in one write. The returned
-// function flushes what is left and forgets s.
+// function forgets s; what is left in the buffer goes out with the response's end when the handler
+// returns (one write with the chunked terminator), so a caller with more to do first flushes.
 func (s *StreamWriter) hold(st llm.Stream) func() {
 	wn, ok := st.(llm.WaitNotifier)
 	if !ok {
@@ -341,8 +347,5 @@ func (s *StreamWriter) hold(st llm.Stream) func() {
 	}
 	s.sw.Hold()
 	wn.NotifyWait(func() { _ = s.sw.Flush() })
-	return func() {
-		wn.NotifyWait(nil)
-		_ = s.sw.Flush()
-	}
+	return func() { wn.NotifyWait(nil) }
 }
