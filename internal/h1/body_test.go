@@ -57,12 +57,12 @@ func TestChunkedReaderDecodesWhatGoEncodes(t *testing.T) {
 func TestChunkedReaderRefusesMalformed(t *testing.T) {
 	t.Parallel()
 	for _, in := range []string{
-		"zz\r\nab\r\n0\r\n\r\n",           // not hex
-		"2\r\nabX\r\n0\r\n\r\n",           // no CRLF after data
-		"-1\r\n",                          // negative
-		"1000000000000000\r\n",            // too long
-		"3\r\nab",                         // cut in the data
-		"3\r\nabc\r\n",                    // cut before the last chunk
+		"zz\r\nab\r\n0\r\n\r\n",            // not hex
+		"2\r\nabX\r\n0\r\n\r\n",            // no CRLF after data
+		"-1\r\n",                           // negative
+		"1000000000000000\r\n",             // too long
+		"3\r\nab",                          // cut in the data
+		"3\r\nabc\r\n",                     // cut before the last chunk
 		strings.Repeat("1", 5000) + "\r\n", // over-long size line
 	} {
 		_, err := io.ReadAll(&chunkedReader{br: bufio.NewReader(strings.NewReader(in))})
