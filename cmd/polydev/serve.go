@@ -76,7 +76,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	log := cfg.logger(stderr)
+	// Log lines are buffered briefly (logout.go): the access log's line per request would otherwise
+	// be a write(2) of its own. Warnings and errors go out at once; the rest at the end.
+	out := newLogOutput(stderr)
+	defer out.Flush()
+	log := slog.New(urgentHandler{cfg.logger(out).Handler(), out})
 	slog.SetDefault(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
