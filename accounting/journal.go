@@ -2,7 +2,6 @@ package accounting
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -107,58 +106,86 @@ func (j *Journal) Recovered() error {
 	return nil
 }
 
-// journalRecord is a UsageRecord as the journal stores it: every field, including those the API
-// never shows.
-type journalRecord struct {
-	ID, UserID, KeyID              string
-	PlatformKey                    bool
-	Provider                       polydev.Provider
-	Model, Surface                 string
-	Stream                         bool
-	Status                         string
-	HTTPStatus                     int
-	ErrorCode                      string
-	In, Out, CacheRead, CacheWrite int64
-	Reasoning                      int64
-	Estimated                      bool
-	Cost                           int64
-	DurationMS, TTFBMS, OverheadUS int64
-	SessionID, ReservationID       string
-	CreatedAtNS                    int64
-}
+// A record's payload is binary, version 1: the version byte, a flags byte (platform key, stream,
+// estimated), the strings as uvarint length and bytes (id, user, key, provider, model, surface,
+// status, error code, session, reservation), then the numbers as varints (HTTP status, input,
+// output, cache read, cache write and reasoning tokens, cost, duration, TTFB, overhead, creation
+// time in Unix nanoseconds). A later version appends; a reader refuses versions it does not know.
+const journalVersion = 1
 
-func toJournal(r *polydev.UsageRecord) journalRecord {
-	return journalRecord{
-		ID: r.ID, UserID: r.UserID, KeyID: r.KeyID, PlatformKey: r.PlatformKey, Provider: r.Provider, Model: r.Model,
-		Surface: r.Surface, Stream: r.Stream, Status: r.Status, HTTPStatus: r.HTTPStatus, ErrorCode: r.ErrorCode,
-		In: r.InputTokens, Out: r.OutputTokens, CacheRead: r.CacheReadTokens, CacheWrite: r.CacheWriteTokens,
-		Reasoning: r.ReasoningTokens, Estimated: r.Estimated, Cost: int64(r.Cost), DurationMS: r.DurationMS,
-		TTFBMS: r.TTFBMS, OverheadUS: r.OverheadUS, SessionID: r.SessionID, ReservationID: r.ReservationID,
-		CreatedAtNS: r.CreatedAt.UnixNano(),
+const (
+	flagPlatformKey = 1 << iota
+	flagStream
+	flagEstimated
+)
+
+func appendRecord(b []byte, r *polydev.UsageRecord) []byte {
+	var flags byte
+	if r.PlatformKey {
+		flags |= flagPlatformKey
 	}
+	if r.Stream {
+		flags |= flagStream
+	}
+	if r.Estimated {
+		flags |= flagEstimated
+	}
+	b = append(b, journalVersion, flags)
+	for _, str := range [...]string{r.ID, r.UserID, r.KeyID, string(r.Provider), r.Model, r.Surface, r.Status, r.ErrorCode, r.SessionID, r.ReservationID} {
+		b = binary.AppendUvarint(b, uint64(len(str)))
+		b = append(b, str...)
+	}
+	for _, n := range [...]int64{int64(r.HTTPStatus), r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens,
+		r.ReasoningTokens, int64(r.Cost), r.DurationMS, r.TTFBMS, r.OverheadUS, r.CreatedAt.UnixNano()} {
+		b = binary.AppendVarint(b, n)
+	}
+	return b
 }
 
-func (r *journalRecord) usage() *polydev.UsageRecord {
+var errJournalRecord = errors.New("usage journal: malformed record")
+
+func decodeRecord(p []byte) (*polydev.UsageRecord, error) {
+	if len(p) < 2 || p[0] != journalVersion {
+		return nil, errJournalRecord
+	}
+	flags := p[1]
+	p = p[2:]
+	var strs [10]string
+	for i := range strs {
+		n, k := binary.Uvarint(p)
+		if k <= 0 || n > uint64(len(p)-k) {
+			return nil, errJournalRecord
+		}
+		strs[i], p = string(p[k:k+int(n)]), p[k+int(n):]
+	}
+	var nums [11]int64
+	for i := range nums {
+		v, k := binary.Varint(p)
+		if k <= 0 {
+			return nil, errJournalRecord
+		}
+		nums[i], p = v, p[k:]
+	}
+	if len(p) != 0 {
+		return nil, errJournalRecord
+	}
 	return &polydev.UsageRecord{
-		ID: r.ID, UserID: r.UserID, KeyID: r.KeyID, PlatformKey: r.PlatformKey, Provider: r.Provider, Model: r.Model,
-		Surface: r.Surface, Stream: r.Stream, Status: r.Status, HTTPStatus: r.HTTPStatus, ErrorCode: r.ErrorCode,
-		InputTokens: r.In, OutputTokens: r.Out, CacheReadTokens: r.CacheRead, CacheWriteTokens: r.CacheWrite,
-		ReasoningTokens: r.Reasoning, Estimated: r.Estimated, Cost: polydev.Money(r.Cost), DurationMS: r.DurationMS,
-		TTFBMS: r.TTFBMS, OverheadUS: r.OverheadUS, SessionID: r.SessionID, ReservationID: r.ReservationID,
-		CreatedAt: time.Unix(0, r.CreatedAtNS).UTC(),
-	}
+		ID: strs[0], UserID: strs[1], KeyID: strs[2], Provider: polydev.Provider(strs[3]), Model: strs[4], Surface: strs[5],
+		Status: strs[6], ErrorCode: strs[7], SessionID: strs[8], ReservationID: strs[9],
+		PlatformKey: flags&flagPlatformKey != 0, Stream: flags&flagStream != 0, Estimated: flags&flagEstimated != 0,
+		HTTPStatus: int(nums[0]), InputTokens: nums[1], OutputTokens: nums[2], CacheReadTokens: nums[3], CacheWriteTokens: nums[4],
+		ReasoningTokens: nums[5], Cost: polydev.Money(nums[6]), DurationMS: nums[7], TTFBMS: nums[8], OverheadUS: nums[9],
+		CreatedAt: time.Unix(0, nums[10]).UTC(),
+	}, nil
 }
 
-// encodeJournal frames rec: length, CRC-32C, JSON.
-func encodeJournal(rec *polydev.UsageRecord) ([]byte, error) {
-	payload, err := json.Marshal(toJournal(rec))
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, journalFrame, journalFrame+len(payload))
+// encodeJournal frames rec: payload length, CRC-32C of the payload, payload.
+func encodeJournal(rec *polydev.UsageRecord) []byte {
+	b := appendRecord(make([]byte, journalFrame, journalFrame+256), rec)
+	payload := b[journalFrame:]
 	binary.LittleEndian.PutUint32(b, uint32(len(payload)))
 	binary.LittleEndian.PutUint32(b[4:], crc32.Checksum(payload, journalCRC))
-	return append(b, payload...), nil
+	return b
 }
 
 // maxJournalRecord bounds one record's payload (a record is a few hundred bytes).
@@ -182,11 +209,11 @@ func readJournal(f *os.File) (recs []*polydev.UsageRecord, bad int64, err error)
 		if crc32.Checksum(payload, journalCRC) != binary.LittleEndian.Uint32(data[4:]) {
 			break
 		}
-		var jr journalRecord
-		if json.Unmarshal(payload, &jr) != nil || jr.ID == "" || jr.UserID == "" {
+		rec, err := decodeRecord(payload)
+		if err != nil || rec.ID == "" || rec.UserID == "" {
 			break
 		}
-		recs = append(recs, jr.usage())
+		recs = append(recs, rec)
 		data = data[journalFrame+int(n):]
 	}
 	return recs, int64(len(data)), nil
@@ -194,10 +221,7 @@ func readJournal(f *os.File) (recs []*polydev.UsageRecord, bad int64, err error)
 
 // Append writes rec to the current file and returns the file's index, for Stored.
 func (j *Journal) Append(rec *polydev.UsageRecord) (int, error) {
-	b, err := encodeJournal(rec)
-	if err != nil {
-		return 0, err
-	}
+	b := encodeJournal(rec)
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.seg[j.cur].size >= rotateBytes {
