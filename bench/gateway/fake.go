@@ -44,11 +44,12 @@ type Fake struct {
 	disconnects atomic.Int64
 }
 
-func startFake(firstByte, tokenDelay time.Duration, chunks int) *Fake {
+func startFake(firstByte, jitter, tokenDelay time.Duration, chunks int) *Fake {
 	f := &Fake{tb: &benchTB{}}
 	f.Up = testkit.NewOpenAI(f.tb,
 		testkit.WithoutRecording(),
 		testkit.WithFirstByteLatency(firstByte),
+		testkit.WithFirstByteJitter(jitter),
 		testkit.WithTokenDelay(tokenDelay),
 		testkit.WithScript(fastScript(chunks)),
 		testkit.WithOnDisconnect(func(testkit.Disconnect) { f.disconnects.Add(1) }),

@@ -46,6 +46,7 @@ type config struct {
 	batchTimeout            time.Duration
 	maxTime                 time.Duration
 	firstByte, tokenDelay   time.Duration
+	firstByteJitter         time.Duration
 	chunks                  int
 	holdStreams             int
 	holdTime                time.Duration
@@ -90,6 +91,7 @@ func main() {
 	flag.DurationVar(&c.batchTimeout, "batch-timeout", 15*time.Second, "no new request starts in a batch after this")
 	flag.DurationVar(&c.maxTime, "max-time", 6*time.Minute, "stop starting measurement rounds after this (the report says which cells were cut)")
 	flag.DurationVar(&c.firstByte, "first-byte", 0, "fake upstream: delay before the response headers")
+	flag.DurationVar(&c.firstByteJitter, "first-byte-jitter", 0, "fake upstream: a random extra delay in [0, this) per response, so clients do not move in lockstep")
 	flag.DurationVar(&c.tokenDelay, "token-delay", 0, "fake upstream: delay before each streamed delta")
 	flag.IntVar(&c.chunks, "chunks", 0, "fake upstream: deltas per answer (0: one per word, 7)")
 	flag.IntVar(&c.holdStreams, "hold-streams", 1000, "concurrent slow streams to hold open (0: skip the hold test)")
@@ -107,7 +109,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if c.serveFake {
-		f := startFake(c.firstByte, c.tokenDelay, c.chunks)
+		f := startFake(c.firstByte, c.firstByteJitter, c.tokenDelay, c.chunks)
 		fmt.Printf("fake OpenAI upstream: base URL %s, key %s (Ctrl-C to stop)\n", f.Up.BaseURL(), f.Up.Key)
 		<-ctx.Done()
 		f.Close()
@@ -218,8 +220,8 @@ func run(ctx context.Context, c config) error {
 	}
 
 	rep := &Report{Config: c, Started: started, Machine: machineFacts(c.node), Concs: concs}
-	logf("fake upstream: first-byte %v, token delay %v", c.firstByte, c.tokenDelay)
-	fake := startFake(c.firstByte, c.tokenDelay, c.chunks)
+	logf("fake upstream: first-byte %v (+ up to %v), token delay %v", c.firstByte, c.firstByteJitter, c.tokenDelay)
+	fake := startFake(c.firstByte, c.firstByteJitter, c.tokenDelay, c.chunks)
 	defer fake.Close()
 	rep.FakeURL = fake.Up.BaseURL()
 

@@ -102,8 +102,8 @@ func (r *Report) Markdown(h string) string {
 	w("Run %s (%s), command:\n\n```sh\n%s\n```\n\n", r.Started.UTC().Format("2006-01-02 15:04 MST"), r.Finished.Sub(r.Started).Round(time.Second), c.cmdline)
 	w("Machine: %d CPUs (%s), %s RAM, Linux %s, load average %s at start and %s at the end (the machine is shared); %s; node %s; @portkey-ai/gateway %s.\n\n",
 		r.Machine.NProc, r.Machine.CPU, r.Machine.MemTotal, r.Machine.Kernel, r.Machine.LoadAtStart, r.LoadAtEnd, r.Machine.Go, r.Machine.Node, orDash(c.portkeyVersion))
-	w("Upstream: `internal/testkit` fake OpenAI API on 127.0.0.1 in the load generator's process (first-byte latency %v, token delay %v, %s). ",
-		c.firstByte, c.tokenDelay, chunksText(c.chunks))
+	w("Upstream: `internal/testkit` fake OpenAI API on 127.0.0.1 in the load generator's process (first-byte latency %v%s, token delay %v, %s). ",
+		c.firstByte, jitterText(c.firstByteJitter), c.tokenDelay, chunksText(c.chunks))
 	w("Each (kind, concurrency) cell: one discarded warm-up batch per target, then %d rounds; a round sends N requests at the given concurrency to each target in turn, the order rotating every round, so drift hits every target alike. ", c.batches)
 	w("Latency is measured by the client from sending the request to the end of the body (non-streaming) or to the first SSE `data:` line (streaming, TTFB). ")
 	w("Added latency = target − direct (median minus median, p99 minus p99). CPU/req is the gateway process's user+system time over its requests (10 ms clock ticks, so only indicative at concurrency 1). All processes share the same %d cores.\n\n", r.Machine.NProc)
@@ -411,4 +411,12 @@ func firstFew(xs []string) string {
 		xs = xs[:3]
 	}
 	return " (" + strings.Join(xs, "; ") + ")"
+}
+
+// jitterText describes the fake's first-byte jitter, if any.
+func jitterText(j time.Duration) string {
+	if j <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" plus a uniformly random 0–%v", j)
 }

@@ -13,6 +13,7 @@ type config struct {
 	keyScripts   map[string]Script
 	keyOrder     []string // keyScripts' keys in the order given, for u.Key
 	firstByte    time.Duration
+	jitter       time.Duration
 	tokenDelay   time.Duration
 	onDisconnect func(Disconnect)
 	onRequest    func(Request)
@@ -64,6 +65,13 @@ func WithKeyScript(key string, s Script) Option {
 // body) by d.
 func WithFirstByteLatency(d time.Duration) Option {
 	return func(c *config) { c.firstByte = d }
+}
+
+// WithFirstByteJitter adds a uniformly random extra delay in [0, j) to each
+// response's first-byte latency, so that concurrent clients do not fall into
+// lockstep as they do behind a constant delay (a real model's latency varies).
+func WithFirstByteJitter(j time.Duration) Option {
+	return func(c *config) { c.jitter = j }
 }
 
 // WithTokenDelay waits d before each streamed content delta; a

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/http"
 	"time"
 )
@@ -113,6 +114,9 @@ var errServerClosed = errors.New("testkit: upstream closed")
 // goes away before the end through the disconnect hook.
 func (u *Upstream) serve(w http.ResponseWriter, r *http.Request, rq *inbound, rep *reply, stream bool, variant int) {
 	firstByte := cmp.Or(rep.firstByte, u.cfg.firstByte)
+	if u.cfg.jitter > 0 {
+		firstByte += rand.N(u.cfg.jitter)
+	}
 	tokenDelay := cmp.Or(rep.tokenDelay, u.cfg.tokenDelay)
 	ctx := r.Context()
 	var timer *time.Timer
