@@ -190,33 +190,11 @@ func (r *Report) Markdown(h string) string {
 		w("%s Added latency, Polydev against the reference floor (lower is better)\n\n", sub)
 	}
 	if r.avail("polydev") && r.avail("portkey") {
-		w("| kind | conc | polydev added median | portkey added median | peer / polydev | polydev added p99 | portkey added p99 | peer / polydev |\n")
-		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, cell := range r.Cells {
-			d, p, k := cell.By["direct"], cell.By["polydev"], cell.By["portkey"]
-			if d == nil || p == nil || k == nil || d.Sum.N == 0 || p.Sum.N == 0 || k.Sum.N == 0 {
-				continue
-			}
-			pm, km := Added(p.Sum.Median, d.Sum.Median), Added(k.Sum.Median, d.Sum.Median)
-			pp, kp := Added(p.Sum.P99, d.Sum.P99), Added(k.Sum.P99, d.Sum.P99)
-			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", kindLabel(cell.Stream), cell.Conc, FormatDur(pm), FormatDur(km), Ratio(km, pm), FormatDur(pp), FormatDur(kp), Ratio(kp, pp))
-		}
-		w("\n")
+		r.compareTable(w, "portkey", "peer / polydev", func(pd, other time.Duration) string { return Ratio(other, pd) })
 	}
 	if r.avail("polydev") && r.avail("goproxy") {
 		w("Against the reference floor, goproxy (a bare Go `httputil.ReverseProxy`: the least any Go HTTP proxy adds on this machine). polydev / goproxy is how many times the floor Polydev adds; 1.0x would be no more than a proxy that does nothing else.\n\n")
-		w("| kind | conc | polydev added median | goproxy added median | polydev / goproxy | polydev added p99 | goproxy added p99 | polydev / goproxy |\n")
-		w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, cell := range r.Cells {
-			d, p, g := cell.By["direct"], cell.By["polydev"], cell.By["goproxy"]
-			if d == nil || p == nil || g == nil || d.Sum.N == 0 || p.Sum.N == 0 || g.Sum.N == 0 {
-				continue
-			}
-			pm, gm := Added(p.Sum.Median, d.Sum.Median), Added(g.Sum.Median, d.Sum.Median)
-			pp, gp := Added(p.Sum.P99, d.Sum.P99), Added(g.Sum.P99, d.Sum.P99)
-			w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", kindLabel(cell.Stream), cell.Conc, FormatDur(pm), FormatDur(gm), floorRatio(pm, gm), FormatDur(pp), FormatDur(gp), floorRatio(pp, gp))
-		}
-		w("\n")
+		r.compareTable(w, "goproxy", "polydev / goproxy", floorRatio)
 	}
 
 	// Throughput at saturation.
@@ -419,4 +397,21 @@ func jitterText(j time.Duration) string {
 		return ""
 	}
 	return fmt.Sprintf(" plus a uniformly random 0–%v", j)
+}
+
+// compareTable writes Polydev's added latency beside other's, per cell, with ratio(polydev, other)
+// for the median and the p99.
+func (r *Report) compareTable(w func(string, ...any), other, ratioLabel string, ratio func(pd, other time.Duration) string) {
+	w("| kind | conc | polydev added median | %s added median | %s | polydev added p99 | %s added p99 | %s |\n", other, ratioLabel, other, ratioLabel)
+	w("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, cell := range r.Cells {
+		d, p, o := cell.By["direct"], cell.By["polydev"], cell.By[other]
+		if d == nil || p == nil || o == nil || d.Sum.N == 0 || p.Sum.N == 0 || o.Sum.N == 0 {
+			continue
+		}
+		pm, om := Added(p.Sum.Median, d.Sum.Median), Added(o.Sum.Median, d.Sum.Median)
+		pp, op := Added(p.Sum.P99, d.Sum.P99), Added(o.Sum.P99, d.Sum.P99)
+		w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", kindLabel(cell.Stream), cell.Conc, FormatDur(pm), FormatDur(om), ratio(pm, om), FormatDur(pp), FormatDur(op), ratio(pp, op))
+	}
+	w("\n")
 }
