@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -177,6 +176,12 @@ func (s *StreamWriter) Heartbeat(every time.Duration) error {
 // Stop ends the heartbeat; nothing is written afterwards.
 func (s *StreamWriter) Stop() { s.sw.Stop() }
 
+// Stopped reports whether the stop frame was written (wire.StreamRenderer).
+func (s *StreamWriter) Stopped() bool { return s.stopped }
+
+// SSE is the writer under s (wire.StreamRenderer).
+func (s *StreamWriter) SSE() *sse.Writer { return s.sw }
+
 // commit sends the status line and stream headers (they reach the client with the first flush).
 func (s *StreamWriter) commit() {
 	if s.headerOK {
@@ -307,45 +312,6 @@ func Relay(w http.ResponseWriter, s llm.Stream, opts Options) (llm.Usage, error)
 // is then committed at once, so upstream errors before content arrive as an error chunk; it reaches
 // the client with the first events, or before the first wait for the upstream, whichever is first.
 func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, opts Options, every time.Duration) (llm.Usage, error) {
-	sw := NewStreamWriter(w, opts)
-	// Held first: the headers Heartbeat commits then leave with the first events, or before the
-	// first read that may wait, rather than in a write of their own.
-	release := sw.hold(s)
-	if every > 0 {
-		if err := sw.Heartbeat(every); err != nil {
-			release()
-			return s.Usage(), err
-		}
-		defer sw.Stop()
-	}
-	defer release() // before Stop
-	for {
-		ev, err := s.Next()
-		if err == io.EOF || err != nil && sw.stopped {
-			// After the stop frame the response is complete, whatever happens while the
-			// upstream's last bytes are read.
-			return s.Usage(), nil
-		}
-		if err != nil {
-			_ = sw.Error(err)
-			return s.Usage(), err
-		}
-		if err := sw.Write(ev); err != nil {
-			return s.Usage(), err
-		}
-	}
+	return wire.Relay(NewStreamWriter(w, opts), s, every)
 }
 
-// hold makes the writer flush only when s is about to wait (when s can tell: llm.WaitNotifier),
-// so that events parsed from one upstream read reach the client in one write. The returned
-// function forgets s; what is left in the buffer goes out with the response's end when the handler
-// returns (one write with the chunked terminator), so a caller with more to do first flushes.
-func (s *StreamWriter) hold(st llm.Stream) func() {
-	wn, ok := st.(llm.WaitNotifier)
-	if !ok {
-		return func() {}
-	}
-	s.sw.Hold()
-	wn.NotifyWait(func() { _ = s.sw.Flush() })
-	return func() { wn.NotifyWait(nil) }
-}
