@@ -381,4 +381,3 @@ func Relay(w http.ResponseWriter, s llm.Stream) (llm.Usage, error) {
 func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, every time.Duration) (llm.Usage, error) {
 	return wire.Relay(NewStreamWriter(w), s, every)
 }
-

@@ -314,4 +314,3 @@ func Relay(w http.ResponseWriter, s llm.Stream, opts Options) (llm.Usage, error)
 func RelayHeartbeat(w http.ResponseWriter, s llm.Stream, opts Options, every time.Duration) (llm.Usage, error) {
 	return wire.Relay(NewStreamWriter(w, opts), s, every)
 }
-
