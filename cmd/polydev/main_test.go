@@ -205,6 +205,9 @@ func TestWholeProgram(t *testing.T) {
 			if !strings.Contains(metrics, `polydev_http_requests_total{method="POST",route="POST /api/account/login",status="200"} 1`) {
 				t.Fatalf("metrics lack the login request:\n%s", metrics)
 			}
+			if os.Getenv("GOGC") == "" && !strings.Contains(metrics, "\ngo_gc_gogc_percent 200\n") {
+				t.Fatalf("serve without GOGC should collect at GOGC=200:\n%s", metrics)
+			}
 
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 				t.Fatal(err)
