@@ -269,3 +269,38 @@ func FuzzJournalRecord(f *testing.F) {
 		}
 	})
 }
+
+// TestRecorderJournalFailureFallsBack: when appends fail (a full disk), RecordSync waits for the
+// database instead, and the failures are logged once per interval, not once per record.
+func TestRecorderJournalFailureFallsBack(t *testing.T) {
+	t.Parallel()
+	j := freshJournal(t, t.TempDir())
+	j.Close() // every append now fails
+	var logs bytes.Buffer
+	st := &memStore{recs: map[string]*polydev.UsageRecord{}}
+	r := &Recorder{Store: st, Log: slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)), FlushEvery: time.Hour, Journal: j}
+	r.Start()
+	defer r.Stop(context.Background())
+	for i := range 50 {
+		if err := r.RecordSync(context.Background(), journalRec(i)); err != nil {
+			t.Fatal(err)
+		}
+		if st.count() != i+1 {
+			t.Fatalf("after RecordSync %d the store has %d records: without the journal it must wait for the database", i+1, st.count())
+		}
+	}
+	if n := strings.Count(logs.String(), "usage journal appends failing"); n != 1 {
+		t.Fatalf("%d log lines for 50 failed appends, want 1:\n%s", n, logs.String())
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}

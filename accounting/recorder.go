@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,8 +37,14 @@ type Recorder struct {
 	once    sync.Once
 	stop    sync.Once
 
-	written, failed prometheus.Counter
+	written, failed, journalFailed prometheus.Counter
+	journalFails                   atomic.Int64 // appends failed since the last log line about them
+	journalLogged                  atomic.Int64 // when that line was written, Unix nanoseconds
 }
+
+// journalLogEvery bounds how often failed journal appends are logged (a full disk fails every
+// request's append).
+const journalLogEvery = 10 * time.Second
 
 func (r *Recorder) init() {
 	r.once.Do(func() {
@@ -55,13 +62,14 @@ func (r *Recorder) init() {
 		r.done = make(chan struct{})
 		r.written = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_records_written_total", Help: "Usage records stored."})
 		r.failed = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_write_failures_total", Help: "Failed usage batch writes (retried)."})
+		r.journalFailed = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_journal_failures_total", Help: "Usage journal appends that failed (the record then waited for the database)."})
 	})
 }
 
 // Collectors returns the recorder's metrics for registration.
 func (r *Recorder) Collectors() []prometheus.Collector {
 	r.init()
-	return []prometheus.Collector{r.written, r.failed}
+	return []prometheus.Collector{r.written, r.failed, r.journalFailed}
 }
 
 // entry is a queued record and the journal file holding it (-1: none).
@@ -85,7 +93,14 @@ func (r *Recorder) journal(rec *polydev.UsageRecord) int {
 	}
 	seg, err := r.Journal.Append(rec)
 	if err != nil {
-		r.Log.Error("usage journal append failed; the record waits for the database", "service", "accounting", "record", rec.ID, "err", err)
+		r.journalFailed.Inc()
+		n := r.journalFails.Add(1)
+		now, last := time.Now().UnixNano(), r.journalLogged.Load()
+		if (last == 0 || now-last >= int64(journalLogEvery)) && r.journalLogged.CompareAndSwap(last, now) {
+			r.journalFails.Add(-n)
+			r.Log.Error("usage journal appends failing; records wait for the database", "service", "accounting",
+				"failed_since_last_report", n, "err", err)
+		}
 		return -1
 	}
 	if r.OnJournaled != nil {
