@@ -126,8 +126,9 @@ type decoder struct {
 	ev       wireEvent
 	delta    wireDelta
 	started  bool
-	blocks   []int // content block index → tool index, or -1 for other blocks
-	tools    int
+	blocks   []int  // content block index → tool index, or -1 for other blocks
+	tools    int    // tool calls started
+	open     []bool // by tool index: started and not yet ended
 	stop     string
 	stopSeq  string
 	gotDelta bool // a message_delta arrived: its stop reason and usage are final
@@ -181,6 +182,7 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 		case "tool_use":
 			d.blocks[w.Index] = d.tools
 			s.ToolStart(d.tools, w.ContentBlock.ID, w.ContentBlock.Name)
+			d.open = append(d.open, true)
 			d.tools++
 		case "text":
 			d.blocks[w.Index] = -1
@@ -203,8 +205,9 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 		}
 		s.SetOutputKnown(false)
 	case "content_block_stop":
-		if tool := d.tool(w.Index); tool >= 0 {
+		if tool := d.tool(w.Index); tool >= 0 && d.open[tool] {
 			s.ToolEnd(tool)
+			d.open[tool] = false
 		}
 	case "message_delta":
 		if w.Delta != nil {
@@ -222,9 +225,21 @@ func (d *decoder) Event(s *upstream.Stream, ev sse.Event) error {
 		}
 		d.gotDelta = true
 	case "message_stop":
-		s.Finish(stopReason(d.stop), d.stopSeq)
+		d.finish(s)
 	}
 	return nil
+}
+
+// finish ends the stream: a tool call whose block never got its content_block_stop is ended
+// first, so that the client always sees each call closed before the stop.
+func (d *decoder) finish(s *upstream.Stream) {
+	for tool, open := range d.open {
+		if open {
+			s.ToolEnd(tool)
+			d.open[tool] = false
+		}
+	}
+	s.Finish(stopReason(d.stop), d.stopSeq)
 }
 
 func (d *decoder) tool(block int) int {
@@ -238,7 +253,7 @@ func (d *decoder) tool(block int) int {
 // earlier is truncated.
 func (d *decoder) End(s *upstream.Stream) error {
 	if d.gotDelta {
-		s.Finish(stopReason(d.stop), d.stopSeq)
+		d.finish(s)
 	}
 	return nil
 }
