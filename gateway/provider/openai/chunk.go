@@ -199,26 +199,32 @@ func (p *parser) toolCall() {
 		case "id":
 			t.ID = sc.StringOrNull()
 		case "function":
-			if sc.Null() || !sc.Object() {
-				continue
-			}
-			for {
-				fk, ok := sc.Key()
-				if !ok {
-					break
-				}
-				switch string(fk) {
-				case "name":
-					t.Name = sc.StringOrNull()
-				case "arguments":
-					t.Arguments = sc.StringOrNull()
-				default:
-					sc.Skip()
-				}
-			}
+			function(sc, &t.Name, &t.Arguments)
 		default:
 			sc.Skip()
 		}
 	}
 	p.calls = append(p.calls, t)
+}
+
+// function reads a tool call's {"name", "arguments"} object (null: nothing), in a streamed delta or
+// a whole answer alike.
+func function(sc *jsonscan.Scanner, name, arguments *string) {
+	if sc.Null() || !sc.Object() {
+		return
+	}
+	for {
+		key, ok := sc.Key()
+		if !ok {
+			return
+		}
+		switch string(key) {
+		case "name":
+			*name = sc.StringOrNull()
+		case "arguments":
+			*arguments = sc.StringOrNull()
+		default:
+			sc.Skip()
+		}
+	}
 }

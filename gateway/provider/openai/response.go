@@ -151,23 +151,7 @@ func (t *wireToolCall) parse(sc *jsonscan.Scanner) {
 		case "type":
 			t.Type = sc.StringOrNull()
 		case "function":
-			if sc.Null() || !sc.Object() {
-				continue
-			}
-			for {
-				fk, ok := sc.Key()
-				if !ok {
-					break
-				}
-				switch string(fk) {
-				case "name":
-					t.Function.Name = sc.StringOrNull()
-				case "arguments":
-					t.Function.Arguments = sc.StringOrNull()
-				default:
-					sc.Skip()
-				}
-			}
+			function(sc, &t.Function.Name, &t.Function.Arguments)
 		default:
 			sc.Skip()
 		}
