@@ -5,7 +5,7 @@
 //
 //   - Client speaks Firecracker's HTTP API over the process's unix socket, with request bodies that
 //     follow the API description (Swagger 2.0, checked in tests against
-//     ../shared/specs/firecracker-api.yaml) and non-2xx answers turned into *APIError carrying
+//     vm/firecracker/testdata/firecracker-api.json, our record of the operations and fields it uses) and non-2xx answers turned into *APIError carrying
 //     Firecracker's fault_message.
 //   - Driver manages processes through a Launcher (ExecLauncher runs the binary with --api-sock and
 //     --id, inside the VM's network namespace when it has one) and drives each VM's lifecycle with the

