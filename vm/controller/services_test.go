@@ -273,8 +273,16 @@ func TestProcTable(t *testing.T) {
 	runDir := t.TempDir()
 	id := polydev.NewID()
 	n := vm.Names(id)
-	// $0 of the shell carries the socket path, as QEMU's -qmp argument does.
-	cmd := exec.Command("sh", "-c", "sleep 60", "unix:"+filepath.Join(runDir, n.Socket)+",server=on")
+	// $0 of the shell carries the socket path, as QEMU's -qmp argument does. The shell waits in its
+	// read builtin on a pipe nobody writes: a command such as sleep would be run by a forked child
+	// that carries the same command line until it execs, and List could see both.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pr.Close(); pw.Close() })
+	cmd := exec.Command("sh", "-c", "read x", "unix:"+filepath.Join(runDir, n.Socket)+",server=on")
+	cmd.Stdin = pr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
