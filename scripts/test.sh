@@ -24,6 +24,7 @@ command -v websockify >/dev/null 2>&1 || need_apt+=(websockify)
 command -v xsetroot >/dev/null 2>&1 || need_apt+=(x11-xserver-utils)
 [ -f /usr/share/novnc/vnc.html ] || need_apt+=(novnc)            # web: the viewer page is served from the host
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)         # web: TestNoVNCViewerInChromium
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)                   # e2e/agents: installs the agents and SDKs
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then
@@ -61,6 +62,18 @@ if [ -z "${POLYDEV_VM_IMAGE:-}" ]; then
     echo "$POLYDEV_VM_IMAGE_ERROR (tests that boot VMs will skip)" >&2
   fi
 fi
+
+# --- coding agents and JS SDKs ---------------------------------------------------------------------
+# e2e/agents runs Claude Code, Codex CLI, Gemini CLI and the official JS SDKs from npm against Polydev.
+# scripts/npmtools.sh installs them once into a content-keyed cache outside the repository
+# (/var/cache/polydev/npm/<hash of scripts/npmtools/package*.json>, about a minute) and reuses it after.
+# Here the tests must run: POLYDEV_REQUIRE_NPM_TOOLS turns their skip into a failure.
+if [ -z "${POLYDEV_NPM_TOOLS:-}" ]; then
+  log "coding agents and JS SDKs (npm)"
+  POLYDEV_NPM_TOOLS=$(scripts/npmtools.sh)
+  echo "$POLYDEV_NPM_TOOLS"
+fi
+export POLYDEV_NPM_TOOLS POLYDEV_REQUIRE_NPM_TOOLS=1
 
 # --- vet, tests ------------------------------------------------------------------------------------
 log "go vet"
