@@ -1,0 +1,34 @@
+package agents
+
+import "testing"
+
+// pending names the cases whose Polydev surface has not landed yet, with what is missing. It is a
+// to-do list, not a pass: every entry goes as its surface lands, and the list must end empty.
+var pending = map[string]string{
+	"TestClaudeCode/prompt":                "Anthropic passthrough (/v1/messages refuses Claude Code's mid-conversation system message)",
+	"TestClaudeCode/tool_round_trip":       "Anthropic passthrough (/v1/messages refuses Claude Code's mid-conversation system message)",
+	"TestClaudeCode/cross-provider_openai": "mid-conversation system messages on the translated /v1/messages path",
+	"TestClaudeCode/wrong_token":           "x-should-retry: false on 401 (Claude Code retries silently without it)",
+	"TestCodex/prompt":                     "POST /v1/responses",
+	"TestCodex/tool_call":                  "POST /v1/responses",
+	"TestCodex/cross-provider_anthropic":   "POST /v1/responses",
+	"TestCodex/wrong_token":                "POST /v1/responses",
+	"TestGeminiCLI/prompt":                 "the Gemini-native surface /v1beta/models/{model}:generateContent",
+	"TestGeminiCLI/cross-provider_openai":  "the Gemini-native surface /v1beta/models/{model}:streamGenerateContent",
+	"TestGeminiCLI/wrong_token":            "the Gemini-native surface /v1beta/models/{model}:generateContent",
+	"TestOpenAISDK/responses":              "POST /v1/responses",
+	"TestOpenAISDK/embeddings":             "POST /v1/embeddings",
+	"TestOpenAISDK/jsonSchema":             "response_format json_schema",
+	"TestAnthropicSDK/countTokens":         "POST /v1/messages/count_tokens",
+	"TestGenAISDK/generateContent":         "the Gemini-native surface under /v1/models/ (@google/genai's default API version)",
+	"TestGenAISDK/generateContentStream":   "the Gemini-native surface under /v1/models/ (@google/genai's default API version)",
+	"TestGenAISDK/countTokens":             "the Gemini-native surface under /v1/models/{model}:countTokens",
+}
+
+// skipPending skips a case whose surface is still missing, naming it.
+func skipPending(t *testing.T) {
+	t.Helper()
+	if why, ok := pending[t.Name()]; ok {
+		t.Skip("PENDING, not a pass: needs " + why)
+	}
+}
