@@ -8,12 +8,16 @@ import (
 	"testing"
 )
 
+// binDir is where binary built polydev, for TestMain to remove ("" when no test needed it).
+var binDir string
+
 // binary builds polydev once per test run.
 var binary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "polydev-agents-bin")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	path := filepath.Join(dir, "polydev")
 	out, err := exec.Command("go", "build", "-o", path, "../../cmd/polydev").CombinedOutput()
 	if err != nil {
@@ -28,8 +32,8 @@ func (e *buildError) Error() string { return "go build: " + e.out }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if p, err := binary(); err == nil {
-		os.RemoveAll(filepath.Dir(p))
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }
