@@ -59,6 +59,11 @@ if [ ! -f "$dir/.complete" ]; then
 			exit 1
 		fi
 		mkdir -p "$staging/.verify-home"
+		# Claude Code's package puts its native binary in place in a postinstall step; an npm that
+		# skips install scripts leaves a placeholder, so run that step here if it did not happen.
+		if ! HOME=$staging/.verify-home "$staging/node_modules/.bin/claude" --version >/dev/null 2>&1; then
+			(cd "$staging/node_modules/@anthropic-ai/claude-code" && "$staging/node_modules/.bin/node" install.cjs) >&2 || true
+		fi
 		if ! verify "$staging"; then
 			say "the installed tools do not start"
 			exit 1
