@@ -41,7 +41,8 @@ type SessionStore interface {
 	SessionByID(ctx context.Context, id string) (*Session, error)
 	TouchSession(ctx context.Context, id string, at time.Time) error
 	DeleteSession(ctx context.Context, id string) error
-	DeleteUserSessions(ctx context.Context, userID string) error
+	// DeleteUserSessions ends every session of the user except the one with id except ("" = all).
+	DeleteUserSessions(ctx context.Context, userID, except string) error
 	// DeleteExpiredSessions removes sessions past absolute expiry or idle since before idleBefore.
 	DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int, error)
 }

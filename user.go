@@ -2,8 +2,6 @@ package polydev
 
 import (
 	"context"
-	"net/mail"
-	"strings"
 	"time"
 )
 
@@ -50,27 +48,16 @@ type User struct {
 	Tier         Tier      `json:"tier"`
 	CreatedAt    time.Time `json:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt"`
+	// DisabledAt is when an administrator disabled the account (nil: enabled). A disabled user
+	// cannot log in, and their sessions and API tokens stop working.
+	DisabledAt *time.Time `json:"disabledAt"`
 }
+
+// Disabled reports whether an administrator disabled the account.
+func (u *User) Disabled() bool { return u.DisabledAt != nil }
 
 // IsAdmin reports whether u may use the admin API.
 func (u *User) IsAdmin() bool { return u != nil && u.Role == RoleAdmin }
-
-// NormalizeEmail trims and lower-cases an address and checks that it is a plain address
-// (no display name), so that one mailbox maps to one account.
-func NormalizeEmail(s string) (string, error) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if s == "" {
-		return "", Errorf(EINVALID, "email is required")
-	}
-	if len(s) > 254 {
-		return "", Errorf(EINVALID, "email is too long")
-	}
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || a.Name != "" {
-		return "", Errorf(EINVALID, "email is not a valid address")
-	}
-	return s, nil
-}
 
 // Password length bounds. The upper bound keeps hashing cost bounded for hostile input.
 const (
@@ -96,8 +83,19 @@ type UserStore interface {
 	// UserByID and UserByEmail return ENOTFOUND when there is no such user.
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	// UpdateUser changes role, tier and password hash of an existing user.
+	// UpdateUser changes role, tier, password hash and disabled time of an existing user.
 	UpdateUser(ctx context.Context, u *User) error
+	// ListUsers returns users in email order, starting after q.After, at most q.Limit of them.
+	ListUsers(ctx context.Context, q UserQuery) ([]*User, error)
 	// CountUsersByTier returns how many users each tier has.
 	CountUsersByTier(ctx context.Context) (map[Tier]int, error)
+}
+
+// UserQuery selects a page of users for administrators.
+type UserQuery struct {
+	// Search keeps users whose email contains it (case-insensitive; "" = all).
+	Search string
+	// After is the last email of the previous page ("" = from the start).
+	After string
+	Limit int
 }

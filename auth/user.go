@@ -9,7 +9,7 @@ import (
 // NewUser validates an email and password and returns a new user with a hashed password. The CLI's
 // `user create` uses it too, so both paths enforce one policy.
 func NewUser(email, password string, role polydev.Role, tier polydev.Tier, now time.Time) (*polydev.User, error) {
-	email, err := polydev.NormalizeEmail(email)
+	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}

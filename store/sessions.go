@@ -48,8 +48,8 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 }
 
 // DeleteUserSessions implements polydev.SessionStore.
-func (db *DB) DeleteUserSessions(ctx context.Context, userID string) error {
-	_, err := db.exec(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID)
+func (db *DB) DeleteUserSessions(ctx context.Context, userID, except string) error {
+	_, err := db.exec(ctx, `DELETE FROM sessions WHERE user_id = ? AND id <> ?`, userID, except)
 	return err
 }
 

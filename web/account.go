@@ -64,7 +64,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	email, err := polydev.NormalizeEmail(in.Email)
+	email, err := auth.NormalizeEmail(in.Email)
 	if err != nil {
 		return err
 	}
@@ -88,6 +88,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		s.log.Info("login failed", "request_id", requestIDFrom(r.Context()), "user_id", u.ID)
 		return errBadLogin
+	}
+	if u.Disabled() {
+		// Said only to the holder of the right password: it tells nobody else the account exists.
+		return errAccountDisabled
 	}
 	if err := s.startSession(w, r, u); err != nil {
 		return err

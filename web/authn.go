@@ -111,6 +111,9 @@ func (s *Server) authenticateToken(r *http.Request, header string) (*polydev.Use
 	} else if err != nil {
 		return nil, err
 	}
+	if u.Disabled() {
+		return nil, errAccountDisabled
+	}
 	if tok.LastUsedAt == nil || now.Sub(*tok.LastUsedAt) >= touchEvery {
 		if err := s.store.TouchToken(ctx, tok.ID, now); err != nil {
 			s.log.Warn("token touch failed", "request_id", requestIDFrom(ctx), "err", err)
@@ -146,6 +149,9 @@ func (s *Server) sessionUser(r *http.Request, cookie string) (*polydev.User, err
 	} else if err != nil {
 		return nil, err
 	}
+	if u.Disabled() {
+		return nil, errAccountDisabled
+	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		if err := s.store.TouchSession(ctx, id, now); err != nil {
 			s.log.Warn("session touch failed", "request_id", requestIDFrom(ctx), "err", err)
@@ -154,6 +160,10 @@ func (s *Server) sessionUser(r *http.Request, cookie string) (*polydev.User, err
 	infoFrom(ctx).userID = u.ID
 	return u, nil
 }
+
+// errAccountDisabled answers every credential of a disabled account. It is a 401, so clients stop
+// rather than retry.
+var errAccountDisabled = polydev.Errorf(polydev.EUNAUTHORIZED, "this account is disabled; contact an administrator")
 
 var errSessionEnded = polydev.Errorf(polydev.EUNAUTHORIZED, "session expired or signed out; log in again")
 

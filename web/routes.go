@@ -19,6 +19,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/account/tokens", s.handle(s.user(s.createToken)))
 	mux.HandleFunc("GET /api/account/tokens", s.handle(s.user(s.listTokens)))
 	mux.HandleFunc("DELETE /api/account/tokens/{id}", s.handle(s.user(s.revokeToken)))
+	mux.HandleFunc("POST /api/account/password", s.handle(s.user(s.changePassword)))
+	mux.HandleFunc("POST /api/account/logout-all", s.handle(s.user(s.logoutAll)))
 
 	mux.HandleFunc("POST /v1/chat/completions", s.gateway(openaiSurface))
 	mux.HandleFunc("POST /v1/messages", s.gateway(anthropicSurface))
@@ -47,6 +49,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/admin/tier-limits", s.handle(s.admin(s.getTierLimits)))
 	mux.HandleFunc("PUT /api/admin/tier-limits", s.handle(s.admin(s.putTierLimits)))
 	mux.HandleFunc("GET /api/admin/stats", s.handle(s.admin(s.adminStats)))
+	mux.HandleFunc("GET /api/admin/users", s.handle(s.admin(s.listUsers)))
+	mux.HandleFunc("GET /api/admin/users/{id}", s.handle(s.admin(s.getUser)))
+	mux.HandleFunc("PATCH /api/admin/users/{id}", s.handle(s.admin(s.updateUser)))
+	mux.HandleFunc("POST /api/admin/users/{id}/password", s.handle(s.admin(s.resetUserPassword)))
 	mux.HandleFunc("GET /api/admin/system/stats", s.handle(s.admin(s.systemStats)))
 
 	mux.HandleFunc("POST /api/vms", s.handle(s.user(s.createVM)))

@@ -92,7 +92,8 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 	email, password := "bench-admin@example.com", "bench-"+randHex(12)
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(cctx, o.Bin, "user", "create", "--email", email, "--password", password, "--admin", "--tier", o.Tier)
+	cmd := exec.CommandContext(cctx, o.Bin, "user", "create", "--email", email, "--admin", "--tier", o.Tier)
+	cmd.Stdin = strings.NewReader(password + "\n")
 	cmd.Env = env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Reason = fmt.Sprintf("`polydev user create` failed: %v: %s", err, strings.TrimSpace(string(out)))

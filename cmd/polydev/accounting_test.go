@@ -31,10 +31,11 @@ func setupGateway(t *testing.T, c client, dataDir string, up *testkit.Upstream, 
 	t.Helper()
 	bin, _ := binary()
 	for _, args := range [][]string{
-		{"user", "create", "--email", "admin@example.com", "--password", "admin-password-1", "--admin"},
-		{"user", "create", "--email", "user@example.com", "--password", "user-password-01", "--tier", "pro"},
+		{"user", "create", "--email", "admin@example.com", "--admin", "admin-password-1"},
+		{"user", "create", "--email", "user@example.com", "--tier", "pro", "user-password-01"},
 	} {
-		cmd := exec.Command(bin, args...)
+		cmd := exec.Command(bin, args[:len(args)-1]...)
+		cmd.Stdin = strings.NewReader(args[len(args)-1] + "\n") // passwords never go in argv
 		cmd.Env = append(append(os.Environ(), "POLYDEV_DATA_DIR="+dataDir), extraEnv...)
 		if out, err := cmd.CombinedOutput(); err != nil && !strings.Contains(string(out), "already exists") {
 			t.Fatalf("%v: %v\n%s", args, err, out)

@@ -23,17 +23,19 @@ func TestKeysRotation(t *testing.T) {
 	}
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	cli := func(args ...string) string {
+	cliIn := func(stdin string, args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "POLYDEV_DATA_DIR="+data)
+		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("polydev %v: %v\n%s", args, err, out)
 		}
 		return string(out)
 	}
-	cli("user", "create", "--email", "rot@example.com", "--password", "rotation-password-1", "--tier", "plus")
+	cli := func(args ...string) string { t.Helper(); return cliIn("", args...) }
+	cliIn("rotation-password-1\n", "user", "create", "--email", "rot@example.com", "--tier", "plus")
 
 	p := startServe(t, dir)
 	if !strings.Contains(p.logs.String(), "GENERATED A NEW MASTER KEY") {

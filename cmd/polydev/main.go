@@ -34,7 +34,7 @@ const usage = `usage: polydev <command> [flags]
 commands:
   serve                    run the server (API, gateway, web UI)
   migrate                  apply database migrations and exit
-  user create --email E --password P [--admin] [--tier free|plus|pro|enterprise]
+  user create|list|set|disable|enable|reset-password   manage accounts (polydev user -h)
   keys rotate|status|rewrap|retire --version N   manage master keys (encryption at rest)
   version                  print the version
 

@@ -246,23 +246,72 @@ func TestUserCreateAndMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
+	stdin := ""
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = append(os.Environ(), "POLYDEV_DATA_DIR="+filepath.Join(dir, "data"))
+		cmd.Stdin = strings.NewReader(stdin)
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}
 	if out, err := run("migrate"); err != nil || !strings.Contains(out, "sqlite schema at version") {
 		t.Fatalf("migrate: %v %s", err, out)
 	}
-	if out, err := run("user", "create", "--email", "root@example.com", "--password", "admin-password-1", "--admin", "--tier", "pro"); err != nil {
+	stdin = "admin-password-1\n"
+	if out, err := run("user", "create", "--email", "root@example.com", "--admin", "--tier", "pro"); err != nil {
 		t.Fatalf("user create: %v %s", err, out)
 	}
-	if out, err := run("user", "create", "--email", "root@example.com", "--password", "admin-password-1"); err == nil || !strings.Contains(out, "already exists") {
+	if out, err := run("user", "create", "--email", "root@example.com"); err == nil || !strings.Contains(out, "already exists") {
 		t.Fatalf("duplicate user create: %v %s", err, out)
 	}
-	if out, err := run("user", "create", "--email", "x@example.com", "--password", "short"); err == nil || !strings.Contains(out, "at least") {
+	if out, err := run("user", "create", "--email", "x@example.com", "--password", "admin-password-1"); err == nil || !strings.Contains(out, "not accepted") {
+		t.Fatalf("a password in argv was accepted: %v %s", err, out)
+	}
+	stdin = "short\n"
+	if out, err := run("user", "create", "--email", "x@example.com"); err == nil || !strings.Contains(out, "at least") {
 		t.Fatalf("short password accepted: %v %s", err, out)
+	}
+	stdin = ""
+	if out, err := run("user", "create", "--email", "x@example.com"); err == nil || !strings.Contains(out, "no password on stdin") {
+		t.Fatalf("empty stdin accepted: %v %s", err, out)
+	}
+	// Accounts through the CLI: another user, set tier and role, disable, enable, reset the password.
+	stdin = "user-password-01\n"
+	if out, err := run("user", "create", "--email", "Bob@Example.com"); err != nil || !strings.Contains(out, "bob@example.com") {
+		t.Fatalf("user create bob: %v %s", err, out)
+	}
+	stdin = ""
+	for _, step := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "set", "--email", "bob@example.com", "--tier", "plus", "--role", "admin"}, "admin user bob@example.com"},
+		{[]string{"user", "set", "--email", "bob@example.com", "--role", "user"}, "tier plus"},
+		{[]string{"user", "disable", "--email", "bob@example.com"}, "disabled)"},
+		{[]string{"user", "list", "--search", "bob"}, "disabled"},
+		{[]string{"user", "enable", "--email", "bob@example.com"}, "enabled)"},
+	} {
+		if out, err := run(step.args...); err != nil || !strings.Contains(out, step.want) {
+			t.Fatalf("%v: %v %s (want %q)", step.args, err, out, step.want)
+		}
+	}
+	for _, bad := range [][]string{
+		{"user", "set", "--email", "bob@example.com", "--tier", "gold"},
+		{"user", "set", "--email", "bob@example.com"},
+		{"user", "disable", "--email", "nobody@example.com"},
+		{"user", "frobnicate"},
+	} {
+		if out, err := run(bad...); err == nil {
+			t.Fatalf("%v accepted: %s", bad, out)
+		}
+	}
+	stdin = "bob-new-password-2\n"
+	if out, err := run("user", "reset-password", "--email", "bob@example.com"); err != nil {
+		t.Fatalf("reset-password: %v %s", err, out)
+	}
+	stdin = ""
+	if out, err := run("user", "list"); err != nil || !strings.Contains(out, "root@example.com") || !strings.Contains(out, "bob@example.com") || strings.Contains(out, "argon2") {
+		t.Fatalf("user list: %v %s", err, out)
 	}
 	if out, err := run("version"); err != nil || !strings.HasPrefix(out, "polydev ") {
 		t.Fatalf("version: %v %s", err, out)
@@ -278,4 +327,6 @@ func TestUserCreateAndMigrate(t *testing.T) {
 		t.Fatalf("login body = %s", body)
 	}
 	c.want(200, "GET", "/api/admin/tier-limits", "", "Cookie", cookieOf(t, h))
+	c.want(200, "POST", "/api/account/login", `{"email":"bob@example.com","password":"bob-new-password-2"}`)
+	c.want(401, "POST", "/api/account/login", `{"email":"bob@example.com","password":"user-password-01"}`)
 }

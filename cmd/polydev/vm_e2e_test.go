@@ -179,7 +179,8 @@ func createUser(t *testing.T, dataDir string, env []string, email, password, tie
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "user", "create", "--email", email, "--password", password, "--tier", tier)
+	cmd := exec.Command(bin, "user", "create", "--email", email, "--tier", tier)
+	cmd.Stdin = strings.NewReader(password + "\n")
 	cmd.Env = append(append(os.Environ(), "POLYDEV_DATA_DIR="+dataDir), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("user create: %v\n%s", err, out)

@@ -40,10 +40,22 @@ func testSessions(t *testing.T, s polydev.Store) {
 
 	a := newSession(t, s, u.ID, now, time.Hour)
 	b := newSession(t, s, u.ID, now, time.Hour)
-	must(t, s.DeleteUserSessions(ctx(t), u.ID))
+	keep := newSession(t, s, u.ID, now, time.Hour)
+	other := newSession(t, s, newUser(t, s, polydev.TierFree).ID, now, time.Hour)
+	must(t, s.DeleteUserSessions(ctx(t), u.ID, keep.ID))
 	for _, x := range []*polydev.Session{a, b} {
 		_, err = s.SessionByID(ctx(t), x.ID)
 		mustCode(t, err, polydev.ENOTFOUND)
+	}
+	for _, x := range []*polydev.Session{keep, other} {
+		_, err = s.SessionByID(ctx(t), x.ID)
+		must(t, err)
+	}
+	must(t, s.DeleteUserSessions(ctx(t), u.ID, ""))
+	_, err = s.SessionByID(ctx(t), keep.ID)
+	mustCode(t, err, polydev.ENOTFOUND)
+	if _, err = s.SessionByID(ctx(t), other.ID); err != nil {
+		t.Fatalf("another user's session ended too: %v", err)
 	}
 }
 

@@ -20,6 +20,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"Users", testUsers},
 		{"UserEmailUnique", testUserEmailUnique},
+		{"UserDisableAndList", testUserDisableAndList},
 		{"HostileLookups", testHostileLookups},
 		{"Sessions", testSessions},
 		{"SessionExpiry", testSessionExpiry},

@@ -88,3 +88,55 @@ func testHostileLookups(t *testing.T, s polydev.Store) {
 		t.Fatalf("users table damaged: %v", err)
 	}
 }
+
+func testUserDisableAndList(t *testing.T, s polydev.Store) {
+	u := newUser(t, s, polydev.TierPlus)
+	at := time.Now().UTC().Truncate(time.Millisecond)
+	u.DisabledAt, u.UpdatedAt = &at, at
+	must(t, s.UpdateUser(ctx(t), u))
+	got, err := s.UserByID(ctx(t), u.ID)
+	must(t, err)
+	if got.DisabledAt == nil || !got.DisabledAt.Equal(at) || !got.Disabled() {
+		t.Fatalf("DisabledAt = %v, want %v", got.DisabledAt, at)
+	}
+	u.DisabledAt = nil
+	must(t, s.UpdateUser(ctx(t), u))
+	if got, _ := s.UserByID(ctx(t), u.ID); got.Disabled() {
+		t.Fatal("user still disabled after enabling")
+	}
+
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	for _, e := range []string{"carol@example.com", "al_ice@example.com", "alxice@example.com", "bob@example.org"} {
+		must(t, s.CreateUser(ctx(t), &polydev.User{ID: polydev.NewID(), Email: e, PasswordHash: "h", Role: polydev.RoleUser,
+			Tier: polydev.TierFree, CreatedAt: now, UpdatedAt: now}))
+	}
+	emails := func(q polydev.UserQuery) []string {
+		t.Helper()
+		us, err := s.ListUsers(ctx(t), q)
+		must(t, err)
+		out := []string{}
+		for _, u := range us {
+			out = append(out, u.Email)
+		}
+		return out
+	}
+	all := emails(polydev.UserQuery{})
+	if len(all) != 5 || all[0] != "al_ice@example.com" || all[4] != u.Email {
+		t.Fatalf("ListUsers = %v, want 5 in email order", all)
+	}
+	page := emails(polydev.UserQuery{Limit: 2})
+	next := emails(polydev.UserQuery{Limit: 2, After: page[1]})
+	if len(page) != 2 || len(next) != 2 || next[0] != all[2] {
+		t.Fatalf("pages %v then %v, want %v split in two", page, next, all[:4])
+	}
+	// LIKE wildcards are literal: "_" matches only the underscore, "%" nothing.
+	if got := emails(polydev.UserQuery{Search: "L_I"}); len(got) != 1 || got[0] != "al_ice@example.com" {
+		t.Fatalf("search L_I = %v, want only al_ice", got)
+	}
+	if got := emails(polydev.UserQuery{Search: "%"}); len(got) != 0 {
+		t.Fatalf("search %% = %v, want none", got)
+	}
+	if got := emails(polydev.UserQuery{Search: "example.org"}); len(got) != 1 || got[0] != "bob@example.org" {
+		t.Fatalf("search example.org = %v", got)
+	}
+}
