@@ -30,8 +30,8 @@ func newEnv(t *testing.T) *env {
 	e.egress = newEgress(t)
 
 	data := filepath.Join(t.TempDir(), "data")
-	cli(t, data, "user", "create", "--email", "admin@example.com", "--password", "admin-password-1", "--admin")
-	cli(t, data, "user", "create", "--email", "dev@example.com", "--password", "dev-password-001", "--tier", "pro")
+	cli(t, data, "admin-password-1", "user", "create", "--email", "admin@example.com", "--admin")
+	cli(t, data, "dev-password-001", "user", "create", "--email", "dev@example.com", "--tier", "pro")
 	e.base, _ = startServe(t, data, "POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8")
 	e.tap = newTap(t, e.base)
 

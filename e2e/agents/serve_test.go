@@ -33,8 +33,8 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// cli runs a polydev subcommand against the data directory.
-func cli(t *testing.T, dataDir string, args ...string) {
+// cli runs a polydev subcommand against the data directory, with password on its stdin.
+func cli(t *testing.T, dataDir, password string, args ...string) {
 	t.Helper()
 	bin, err := binary()
 	if err != nil {
@@ -42,6 +42,7 @@ func cli(t *testing.T, dataDir string, args ...string) {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "POLYDEV_DATA_DIR="+dataDir)
+	cmd.Stdin = strings.NewReader(password + "\n") // the CLI never takes a password in argv
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("polydev %v: %v\n%s", args, err, out)
 	}
