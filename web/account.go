@@ -17,13 +17,30 @@ type userResponse struct {
 	User *polydev.User `json:"user"`
 }
 
-// throttle spends one login/signup attempt for the client IP and, when given, the account.
+// throttle spends one login attempt on an account (email), or one sign-up attempt (email ""), for
+// the client. Buckets (LoginBurst = B attempts, one back per LoginRefillTime = T):
+//
+//   - the account from this client: B, one per T — one client hammering an account stops here;
+//   - the account from any client: 10·B, one per T/10 — a bound on guesses spread over many
+//     clients, refilled ten times faster than one client's bucket, so a single attacker can never
+//     empty it and the owner logs in from another client meanwhile;
+//   - the client across accounts: 10·B, one per T/10 for login (spraying many accounts); B, one
+//     per T for sign-up.
+//
+// The client is the connection's address, or the X-Forwarded-For address named by a trusted proxy
+// (POLYDEV_TRUSTED_PROXIES), so clients behind one reverse proxy do not share a bucket.
 func (s *Server) throttle(w http.ResponseWriter, r *http.Request, email string) error {
-	keys := []string{"ip:" + clientIP(r)}
+	client := s.clientIP(r)
+	burst, refill := s.cfg.LoginBurst, s.cfg.LoginRefillTime
+	rates := []rate{{"signup-ip:" + client, burst, refill}}
 	if email != "" {
-		keys = append(keys, "email:"+email)
+		rates = []rate{
+			{"pair:" + email + "|" + client, burst, refill},
+			{"account:" + email, 10 * burst, refill / 10},
+			{"ip:" + client, 10 * burst, refill / 10},
+		}
 	}
-	if ok, wait := s.limiter.allow(keys...); !ok {
+	if ok, wait := s.limiter.allow(rates...); !ok {
 		secs := int(wait.Seconds()) + 1
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		return polydev.Errorf(polydev.ERATELIMIT, "too many attempts; try again in %d seconds", secs)

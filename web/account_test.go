@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +78,8 @@ func TestLoginErrors(t *testing.T) {
 func TestLoginRateLimited(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "sqlite", Config{LoginBurst: 4, LoginRefillTime: time.Hour})
-	e.signup("rl@example.com", pw) // spends one of the IP's 4 attempts
-	for i := range 3 {
+	e.signup("rl@example.com", pw) // sign-up has buckets of its own
+	for i := range 4 {
 		r := e.do("POST", "/api/account/login", map[string]string{"email": "rl@example.com", "password": "wrong-password"})
 		if r.status != http.StatusUnauthorized {
 			t.Fatalf("attempt %d: status %d", i, r.status)
@@ -87,6 +89,69 @@ func TestLoginRateLimited(t *testing.T) {
 	if r.errorBody(t).Type != "rate_limit_error" || r.header.Get("Retry-After") == "" {
 		t.Fatalf("429 without rate_limit_error type or Retry-After: %s %v", r.body, r.header)
 	}
+}
+
+// TestLoginThrottleCannotLockOut: an attacker hammering an account from one client is stopped, and
+// the owner still logs in from another client meanwhile; behind a trusted proxy, clients are told
+// apart by X-Forwarded-For, and an untrusted peer cannot choose its address with that header.
+func TestLoginThrottleCannotLockOut(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", Config{LoginBurst: 5, LoginRefillTime: time.Hour,
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e.signup("owner@example.com", pw)
+	login := func(password, client string) int {
+		return e.do("POST", "/api/account/login", map[string]string{"email": "owner@example.com", "password": password},
+			"X-Forwarded-For", client).status
+	}
+	refused := 0
+	for range 40 {
+		switch login("guess-password-1", "203.0.113.7") {
+		case http.StatusTooManyRequests:
+			refused++
+		case http.StatusUnauthorized:
+		default:
+			t.Fatal("a wrong password was not refused")
+		}
+	}
+	if refused != 35 {
+		t.Fatalf("attacker refused %d of 40 attempts, want 35 (burst 5)", refused)
+	}
+	if got := login(pw, "198.51.100.20"); got != http.StatusOK {
+		t.Fatalf("owner from a new client while the attacker hammers: %d, want 200", got)
+	}
+	if got := login(pw, "203.0.113.7"); got != http.StatusTooManyRequests {
+		t.Fatalf("the attacker's client with the right password: %d, want 429 (its bucket is empty)", got)
+	}
+	// A forged hop left of the proxy's own entry is not believed: the client is the address the
+	// trusted proxy appended last.
+	if got := login(pw, "198.51.100.99, 203.0.113.7"); got != http.StatusTooManyRequests {
+		t.Fatalf("forged X-Forwarded-For prefix: %d, want 429", got)
+	}
+
+	// Spread over many clients, guesses stop at the account's own bucket (10 x burst).
+	accountRefused := 0
+	for i := range 60 {
+		if login("guess-password-1", fmt.Sprintf("192.0.2.%d", i+1)) == http.StatusTooManyRequests {
+			accountRefused++
+		}
+	}
+	// 50 per account minus the 6 already spent (5 from the attacker's client, 1 by the owner).
+	if accountRefused != 60-44 {
+		t.Fatalf("distributed guesses refused %d of 60, want %d", accountRefused, 60-44)
+	}
+}
+
+// TestClientAddressNeedsTrustedProxy: without POLYDEV_TRUSTED_PROXIES, X-Forwarded-For is ignored.
+func TestClientAddressNeedsTrustedProxy(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, "sqlite", Config{LoginBurst: 3, LoginRefillTime: time.Hour})
+	e.signup("solo@example.com", pw)
+	for i := range 3 {
+		e.want(e.do("POST", "/api/account/login", map[string]string{"email": "solo@example.com", "password": "guess-password-1"},
+			"X-Forwarded-For", fmt.Sprintf("192.0.2.%d", i)), http.StatusUnauthorized)
+	}
+	e.want(e.do("POST", "/api/account/login", map[string]string{"email": "solo@example.com", "password": pw},
+		"X-Forwarded-For", "198.51.100.1"), http.StatusTooManyRequests)
 }
 
 func TestSessionExpiry(t *testing.T) {

@@ -7,8 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/polydev/polydev"
@@ -101,7 +103,7 @@ func (s *Server) observe(r *http.Request, rec *recorder, info *reqInfo, d time.D
 		slog.Int("status", rec.status),
 		slog.Int64("bytes", rec.bytes),
 		slog.Duration("duration", d),
-		slog.String("remote", clientIP(r)),
+		slog.String("remote", s.clientIP(r)),
 	)
 	if info.userID != "" {
 		attrs = append(attrs, slog.String("user_id", info.userID))
@@ -127,12 +129,45 @@ func requestID(given string) string {
 	return hex.EncodeToString(b[:])
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address of the client: the connection's peer, or, when the peer is a trusted
+// proxy, the last X-Forwarded-For address that is not itself a trusted proxy (each proxy appends
+// the address it received the request from, so addresses left of the last untrusted one may be
+// forged by the client).
+func (s *Server) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.trustedProxy(peer) {
+		return host
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer.String() // a garbled hop: nothing left of it can be trusted
+			}
+			a = a.Unmap()
+			if !s.trustedProxy(a) {
+				return a.String()
+			}
+			peer = a
+		}
+	}
+	return peer.String()
+}
+
+func (s *Server) trustedProxy(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // recorder remembers the status and size of a response for logs and metrics.

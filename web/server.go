@@ -7,6 +7,7 @@ package web
 import (
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,9 +26,12 @@ type Config struct {
 	MaxBodyBytes        int64         // default 1 MiB for API JSON bodies
 	MaxGatewayBodyBytes int64         // default 32 MiB for generation requests (images, long documents)
 	TrustedOrigins      []string      // extra origins allowed for cookie-authenticated writes
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (login
+	// throttling, access log); empty: the connection's address is the client.
+	TrustedProxies []netip.Prefix
 	SignupDisabled      bool          // refuse POST /api/account/signup
 	StreamHeartbeat     time.Duration // default 15s: an idle stream gets an SSE comment this often
-	LoginBurst          int           // default 10 attempts per key before throttling
+	LoginBurst          int           // default 10 attempts per account and client before throttling (see throttle)
 	LoginRefillTime     time.Duration // default 30s: one attempt regained per this period
 	NoVNCDir            string        // default DefaultNoVNCDir: the noVNC client served at /novnc/
 }
@@ -109,7 +113,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Keys != nil {
 		s.convs = &conversations.Service{Store: d.Store, Vault: d.Keys.Vault, Now: func() time.Time { return s.now() }}
 	}
-	s.limiter = newLimiter(cfg.LoginBurst, cfg.LoginRefillTime, s.now)
+	s.limiter = newLimiter(func() time.Time { return s.now() })
 	s.metrics = newMetrics(d.Registry)
 	s.handler = s.middleware(s.routes())
 	return s, nil

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -14,21 +15,22 @@ import (
 // Config is everything the binary can be told. Each field has a POLYDEV_* variable; a flag, where one
 // exists, overrides it.
 type Config struct {
-	Addr            string        // POLYDEV_ADDR
-	DataDir         string        // POLYDEV_DATA_DIR
-	DatabaseURL     string        // POLYDEV_DATABASE_URL: empty = SQLite in DataDir
-	LogLevel        slog.Level    // POLYDEV_LOG_LEVEL: debug, info, warn, error
-	LogFormat       string        // POLYDEV_LOG_FORMAT: text or json
-	SessionIdle     time.Duration // POLYDEV_SESSION_IDLE
-	SessionMax      time.Duration // POLYDEV_SESSION_MAX
-	Signup          string        // POLYDEV_SIGNUP: open or closed
-	TrustedOrigins  []string      // POLYDEV_TRUSTED_ORIGINS: comma-separated
-	NoVNCDir        string        // POLYDEV_NOVNC_DIR: the noVNC client served at /novnc/ (default /usr/share/novnc)
-	MaxBodyBytes    int64         // POLYDEV_MAX_BODY_BYTES
-	ShutdownTimeout time.Duration // POLYDEV_SHUTDOWN_TIMEOUT
-	MasterKey       string        // POLYDEV_MASTER_KEY: empty = <data>/master.key (never a flag: ps would show it)
-	AllowPrivate    string        // POLYDEV_ALLOW_PRIVATE_UPSTREAMS: CIDRs or 1
-	PprofAddr       string        // POLYDEV_PPROF_ADDR: loopback address for net/http/pprof; empty = off
+	Addr            string         // POLYDEV_ADDR
+	DataDir         string         // POLYDEV_DATA_DIR
+	DatabaseURL     string         // POLYDEV_DATABASE_URL: empty = SQLite in DataDir
+	LogLevel        slog.Level     // POLYDEV_LOG_LEVEL: debug, info, warn, error
+	LogFormat       string         // POLYDEV_LOG_FORMAT: text or json
+	SessionIdle     time.Duration  // POLYDEV_SESSION_IDLE
+	SessionMax      time.Duration  // POLYDEV_SESSION_MAX
+	Signup          string         // POLYDEV_SIGNUP: open or closed
+	TrustedOrigins  []string       // POLYDEV_TRUSTED_ORIGINS: comma-separated
+	TrustedProxies  []netip.Prefix // POLYDEV_TRUSTED_PROXIES: CIDRs whose X-Forwarded-For names the client
+	NoVNCDir        string         // POLYDEV_NOVNC_DIR: the noVNC client served at /novnc/ (default /usr/share/novnc)
+	MaxBodyBytes    int64          // POLYDEV_MAX_BODY_BYTES
+	ShutdownTimeout time.Duration  // POLYDEV_SHUTDOWN_TIMEOUT
+	MasterKey       string         // POLYDEV_MASTER_KEY: empty = <data>/master.key (never a flag: ps would show it)
+	AllowPrivate    string         // POLYDEV_ALLOW_PRIVATE_UPSTREAMS: CIDRs or 1
+	PprofAddr       string         // POLYDEV_PPROF_ADDR: loopback address for net/http/pprof; empty = off
 
 	VM VMConfig
 }
@@ -107,6 +109,23 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 			if o = strings.TrimSpace(o); o != "" {
 				c.TrustedOrigins = append(c.TrustedOrigins, o)
 			}
+		}
+	}
+
+	if v := env("POLYDEV_TRUSTED_PROXIES", ""); v != "" {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				continue
+			}
+			if !strings.Contains(p, "/") {
+				p += map[bool]string{true: "/32", false: "/128"}[!strings.Contains(p, ":")]
+			}
+			pfx, err := netip.ParsePrefix(p)
+			if err != nil {
+				return nil, fmt.Errorf("POLYDEV_TRUSTED_PROXIES: %q is not an address or CIDR", p)
+			}
+			c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 		}
 	}
 

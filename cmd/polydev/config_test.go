@@ -60,3 +60,34 @@ func TestPprofConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustedProxiesConfig: addresses and CIDRs of either family, a bare address taken as one host,
+// and garbage refused with the variable's name.
+func TestTrustedProxiesConfig(t *testing.T) {
+	load := func(v string) (*Config, error) {
+		return loadConfig(flag.NewFlagSet("serve", flag.ContinueOnError), nil, func(k string) string {
+			if k == "POLYDEV_TRUSTED_PROXIES" {
+				return v
+			}
+			return ""
+		})
+	}
+	c, err := load(" 10.0.0.0/8, 192.168.1.7 ,fd00::/8, ::1 ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"10.0.0.0/8", "192.168.1.7/32", "fd00::/8", "::1/128"}
+	if len(c.TrustedProxies) != len(want) {
+		t.Fatalf("TrustedProxies = %v, want %v", c.TrustedProxies, want)
+	}
+	for i, p := range c.TrustedProxies {
+		if p.String() != want[i] {
+			t.Fatalf("TrustedProxies = %v, want %v", c.TrustedProxies, want)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.internal", "10.0.0.1/8/8"} {
+		if _, err := load(bad); err == nil || !strings.Contains(err.Error(), "POLYDEV_TRUSTED_PROXIES") {
+			t.Errorf("%q: %v, want a refusal naming the variable", bad, err)
+		}
+	}
+}

@@ -165,7 +165,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
-		TrustedOrigins: cfg.TrustedOrigins, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
+		TrustedOrigins: cfg.TrustedOrigins, TrustedProxies: cfg.TrustedProxies, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
 	}, web.Deps{
 		Store: hot, Log: log, Registry: reg,
 		Keys: keys, Prices: prices, Router: rt, VMs: vmc,
