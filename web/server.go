@@ -28,12 +28,12 @@ type Config struct {
 	TrustedOrigins      []string      // extra origins allowed for cookie-authenticated writes
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names the client (login
 	// throttling, access log); empty: the connection's address is the client.
-	TrustedProxies []netip.Prefix
-	SignupDisabled      bool          // refuse POST /api/account/signup
-	StreamHeartbeat     time.Duration // default 15s: an idle stream gets an SSE comment this often
-	LoginBurst          int           // default 10 attempts per account and client before throttling (see throttle)
-	LoginRefillTime     time.Duration // default 30s: one attempt regained per this period
-	NoVNCDir            string        // default DefaultNoVNCDir: the noVNC client served at /novnc/
+	TrustedProxies  []netip.Prefix
+	SignupDisabled  bool          // refuse POST /api/account/signup
+	StreamHeartbeat time.Duration // default 15s: an idle stream gets an SSE comment this often
+	LoginBurst      int           // default 10 attempts per account and client before throttling (see throttle)
+	LoginRefillTime time.Duration // default 30s: one attempt regained per this period
+	NoVNCDir        string        // default DefaultNoVNCDir: the noVNC client served at /novnc/
 }
 
 func (c *Config) setDefaults() {
