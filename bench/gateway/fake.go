@@ -36,11 +36,13 @@ func (t *benchTB) close() {
 	}
 }
 
-// Fake is the shared upstream every target reaches in the end: testkit's fake OpenAI API on
-// 127.0.0.1, without request recording (it would grow without bound during a benchmark).
+// Fake is the shared upstream every target reaches in the end: testkit's fake OpenAI API (Up) and
+// fake Anthropic API (Anth) on 127.0.0.1, without request recording (it would grow without bound
+// during a benchmark).
 type Fake struct {
 	tb          *benchTB
 	Up          *testkit.Upstream
+	Anth        *testkit.Upstream
 	disconnects atomic.Int64
 }
 
@@ -54,7 +56,24 @@ func startFake(firstByte, jitter, tokenDelay time.Duration, chunks int) *Fake {
 		testkit.WithScript(fastScript(chunks)),
 		testkit.WithOnDisconnect(func(testkit.Disconnect) { f.disconnects.Add(1) }),
 	)
+	anth := fastScript(chunks)
+	anth.Model = "claude-sonnet-4-5-20250929"
+	f.Anth = testkit.NewAnthropic(f.tb,
+		testkit.WithoutRecording(),
+		testkit.WithFirstByteLatency(firstByte),
+		testkit.WithFirstByteJitter(jitter),
+		testkit.WithTokenDelay(tokenDelay),
+		testkit.WithScript(anth),
+	)
 	return f
+}
+
+// upstream returns the fake that provider's keys point at, with its key.
+func (f *Fake) upstream(provider string) *testkit.Upstream {
+	if provider == "anthropic" {
+		return f.Anth
+	}
+	return f.Up
 }
 
 // fastScript is the answer for latency measurements: the default text and usage.

@@ -80,25 +80,43 @@ func boundBody(r *http.Request) {
 
 // serveGoproxy runs the reference proxy to upstream (a URL on 127.0.0.0/8; request paths are
 // joined to its path, as NewSingleHostReverseProxy does) on 127.0.0.1:0, prints goproxyReady and
-// its base URL on stdout, and serves until the process is killed.
-func serveGoproxy(upstream string) error {
-	if err := checkLoopback(upstream); err != nil {
-		return err
-	}
-	u, err := url.Parse(upstream)
+// its base URL on stdout, and serves until the process is killed. With anthUpstream, requests to
+// /v1/messages go there instead (one process, so its CPU is measured as one target's).
+func serveGoproxy(upstream, anthUpstream string) error {
+	u, err := goproxyUpstream(upstream)
 	if err != nil {
 		return err
 	}
-	if u.Scheme != "http" {
-		return fmt.Errorf("%s: only http:// upstreams", upstream)
+	mux := http.NewServeMux()
+	mux.Handle("/", newGoproxy(u))
+	if anthUpstream != "" {
+		a, err := goproxyUpstream(anthUpstream)
+		if err != nil {
+			return err
+		}
+		mux.Handle("/v1/messages", newGoproxy(a))
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	fmt.Printf("%shttp://%s\n", goproxyReady, ln.Addr())
-	srv := &http.Server{Handler: newGoproxy(u), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return srv.Serve(ln)
+}
+
+func goproxyUpstream(raw string) (*url.URL, error) {
+	if err := checkLoopback(raw); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("%s: only http:// upstreams", raw)
+	}
+	return u, nil
 }
 
 // startGoproxy runs this program again as the reference proxy to the fake's origin, reads its
@@ -117,7 +135,7 @@ func startGoproxy(ctx context.Context, f *Fake, direct *Target, tmp string) (*Ta
 		t.Reason = err.Error()
 		return t, nil
 	}
-	p, err := startProc("goproxy", []string{self, goproxyFlag, f.Up.URL}, childEnv(tmp), filepath.Join(tmp, "goproxy.log"))
+	p, err := startProc("goproxy", []string{self, goproxyFlag, f.Up.URL, f.Anth.URL}, childEnv(tmp), filepath.Join(tmp, "goproxy.log"))
 	if err != nil {
 		t.Reason = err.Error()
 		return t, nil
@@ -138,6 +156,14 @@ func startGoproxy(ctx context.Context, f *Fake, direct *Target, tmp string) (*Ta
 		return t, p
 	}
 	t.URL, t.Header, t.Body = base+du.Path, direct.Header.Clone(), direct.Body
+	if direct.Msgs != nil {
+		mu, err := url.Parse(direct.Msgs.URL)
+		if err != nil {
+			t.Reason = err.Error()
+			return t, p
+		}
+		t.Msgs = &MsgsReq{URL: base + mu.Path, Header: direct.Msgs.Header.Clone(), Body: direct.Msgs.Body}
+	}
 	return t, p
 }
 

@@ -66,7 +66,7 @@ func TestParseTargets(t *testing.T) {
 
 func TestServeGoproxyRefusesNonLoopback(t *testing.T) {
 	for _, up := range []string{"http://10.0.0.1:80", "http://example.com", "https://127.0.0.1:1"} {
-		if err := serveGoproxy(up); err == nil {
+		if err := serveGoproxy(up, ""); err == nil {
 			t.Errorf("serveGoproxy(%q) = nil, want an error", up)
 		}
 	}

@@ -20,6 +20,9 @@ type Target struct {
 	URL    string      // full URL of the chat completions endpoint
 	Header http.Header // sent with every request; read-only once the run starts
 	Body   [2][]byte   // request bodies, non-streaming and streaming, built once
+	// Msgs is how the target is sent the Messages kinds (nil: it is not; MsgsReason says why).
+	Msgs       *MsgsReq
+	MsgsReason string
 
 	PID    int    // process to watch for RSS and CPU (0: none)
 	Reason string // why the target is not measured ("" = available)
@@ -27,8 +30,34 @@ type Target struct {
 	client *http.Client
 }
 
+// MsgsReq is a target's Anthropic Messages endpoint: URL, headers and the two bodies.
+type MsgsReq struct {
+	URL    string
+	Header http.Header
+	Body   [2][]byte // non-streaming, streaming
+}
+
 // Available reports whether the target is measured.
 func (t *Target) Available() bool { return t.Reason == "" }
+
+// Does reports whether the target is measured for kind k.
+func (t *Target) Does(k Kind) bool { return t.Available() && (!k.Anthropic() || t.Msgs != nil) }
+
+// request returns what is sent for kind k.
+func (t *Target) request(k Kind) (url string, h http.Header, body []byte) {
+	switch k {
+	case Messages, MessagesStream:
+		return t.Msgs.URL, t.Msgs.Header, t.Msgs.Body[btoi(k.Stream())]
+	}
+	return t.URL, t.Header, t.Body[btoi(k.Stream())]
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
 
 // newClient returns a client tuned for the load generator: connections are kept and reused
 // (MaxIdleConnsPerHost at least the concurrency), no compression, no HTTP/2, no proxy.
@@ -104,18 +133,16 @@ func (f *dataFinder) feed(p []byte) bool {
 }
 
 // do sends one request and reads the whole response.
-func (t *Target) do(ctx context.Context, stream bool) (r Result) {
+func (t *Target) do(ctx context.Context, k Kind) (r Result) {
 	r.Overhead = -1
-	body := t.Body[0]
-	if stream {
-		body = t.Body[1]
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
+	stream := k.Stream()
+	url, h, body := t.request(k)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		r.Err = err.Error()
 		return r
 	}
-	req.Header = t.Header
+	req.Header = h
 	start := time.Now()
 	resp, err := t.client.Do(req)
 	if err != nil {
@@ -187,7 +214,7 @@ type Batch struct {
 
 // runBatch sends up to n requests from conc workers and returns when all finished; no new request
 // starts after maxDur (the run stays bounded even when a target is very slow).
-func runBatch(ctx context.Context, t *Target, stream bool, conc, n int, maxDur time.Duration) Batch {
+func runBatch(ctx context.Context, t *Target, k Kind, conc, n int, maxDur time.Duration) Batch {
 	results := make([]Result, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -202,7 +229,7 @@ func runBatch(ctx context.Context, t *Target, stream bool, conc, n int, maxDur t
 				if i >= int64(n) || ctx.Err() != nil || time.Now().After(deadline) {
 					return
 				}
-				results[i] = t.do(ctx, stream)
+				results[i] = t.do(ctx, k)
 				results[i].done = true
 			}
 		}()

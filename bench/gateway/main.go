@@ -28,6 +28,8 @@ import (
 type config struct {
 	polydevBin, polydevSkip string
 	polydevModel            string
+	polydevAnthModel        string
+	anthModel               string
 	keyProviders            string
 	keyOwner                string
 	polydevLogLevel         string
@@ -60,8 +62,12 @@ type config struct {
 
 func main() {
 	// The reference proxy is this program run again by itself (startGoproxy): a hidden mode.
-	if len(os.Args) == 3 && os.Args[1] == goproxyFlag {
-		if err := serveGoproxy(os.Args[2]); err != nil {
+	if (len(os.Args) == 3 || len(os.Args) == 4) && os.Args[1] == goproxyFlag {
+		anth := ""
+		if len(os.Args) == 4 {
+			anth = os.Args[3]
+		}
+		if err := serveGoproxy(os.Args[2], anth); err != nil {
 			fmt.Fprintln(os.Stderr, "goproxy:", err)
 			os.Exit(1)
 		}
@@ -71,7 +77,9 @@ func main() {
 	flag.StringVar(&c.polydevBin, "polydev-bin", "", "the polydev binary to benchmark (run.sh builds ./cmd/polydev)")
 	flag.StringVar(&c.polydevSkip, "polydev-skip", "", "reason the Polydev column is skipped (set by run.sh when the build fails)")
 	flag.StringVar(&c.polydevModel, "polydev-model", "openai/gpt-4o-mini", "model name sent to Polydev (provider/model)")
-	flag.StringVar(&c.keyProviders, "key-providers", "openai,openai-compatible", "Polydev keys to add, each with the fake's key and base URL")
+	flag.StringVar(&c.polydevAnthModel, "polydev-anthropic-model", "anthropic/claude-sonnet-4-5", "model name sent to Polydev's /v1/messages (the anthropic kinds)")
+	flag.StringVar(&c.anthModel, "anthropic-model", "claude-sonnet-4-5-20250929", "model name of the anthropic kinds sent directly, to goproxy and to the peer gateway")
+	flag.StringVar(&c.keyProviders, "key-providers", "openai,openai-compatible,anthropic", "Polydev keys to add, each with the fake's key and base URL (anthropic: the fake Anthropic API's)")
 	flag.StringVar(&c.keyOwner, "key-owner", "platform", "whose keys Polydev uses: platform (admin keys; ephemeral mode is turned off) or user (BYOK)")
 	flag.StringVar(&c.polydevLogLevel, "polydev-log-level", "info", "POLYDEV_LOG_LEVEL for the server under test")
 	flag.StringVar(&c.tier, "tier", "pro", "tier of the bench user (its request limits are set high, not removed)")
@@ -84,7 +92,7 @@ func main() {
 	flag.StringVar(&c.model, "model", "gpt-4o-mini", "model name sent directly and to the peer gateway")
 	flag.StringVar(&c.targets, "targets", "direct,goproxy,polydev,portkey", "targets to measure: direct, goproxy (a bare Go httputil.ReverseProxy, the reference floor), polydev, portkey (direct is always measured: added latency is relative to it)")
 	flag.StringVar(&c.conc, "conc", "1,64,512", "concurrency levels")
-	flag.StringVar(&c.modes, "modes", "nonstream,stream", "request kinds: nonstream, stream")
+	flag.StringVar(&c.modes, "modes", "nonstream,stream,anthropic", "request kinds: nonstream, stream (chat completions, a short prompt), anthropic, anthropic-stream (POST /v1/messages with a 126 KB Claude-Code-shaped body)")
 	flag.IntVar(&c.batches, "batches", 5, "interleaved rounds per (kind, concurrency); each round measures every target once")
 	flag.StringVar(&c.requests, "requests", "1:200,64:1024,512:1536", "requests per target per round, by concurrency (conc:n,...); others get 20*conc")
 	flag.Float64Var(&c.scale, "scale", 1, "multiply every request count (0.2 for a quick look, 3 for tighter p99s)")
@@ -110,7 +118,7 @@ func main() {
 	defer stop()
 	if c.serveFake {
 		f := startFake(c.firstByte, c.firstByteJitter, c.tokenDelay, c.chunks)
-		fmt.Printf("fake OpenAI upstream: base URL %s, key %s (Ctrl-C to stop)\n", f.Up.BaseURL(), f.Up.Key)
+		fmt.Printf("fake OpenAI upstream: base URL %s, key %s\nfake Anthropic upstream: base URL %s, key %s (Ctrl-C to stop)\n", f.Up.BaseURL(), f.Up.Key, f.Anth.BaseURL(), f.Anth.Key)
 		<-ctx.Done()
 		f.Close()
 		return
@@ -127,7 +135,7 @@ func logf(format string, args ...any) {
 
 // Cell is one (kind, concurrency) measurement, with a result per target.
 type Cell struct {
-	Stream bool
+	Kind   Kind
 	Conc   int
 	N      int // requests per target per round
 	Rounds int // rounds completed
@@ -199,16 +207,9 @@ func run(ctx context.Context, c config) error {
 	if err != nil {
 		return fmt.Errorf("-requests: %w", err)
 	}
-	var modes []bool
-	for _, m := range strings.Split(c.modes, ",") {
-		switch strings.TrimSpace(m) {
-		case "nonstream":
-			modes = append(modes, false)
-		case "stream":
-			modes = append(modes, true)
-		default:
-			return fmt.Errorf("-modes: unknown kind %q", m)
-		}
+	modes, err := parseKinds(c.modes)
+	if err != nil {
+		return fmt.Errorf("-modes: %w", err)
 	}
 	want, err := parseTargets(c.targets)
 	if err != nil {
@@ -225,7 +226,8 @@ func run(ctx context.Context, c config) error {
 	defer fake.Close()
 	rep.FakeURL = fake.Up.BaseURL()
 
-	direct := directTarget(fake, c.model)
+	rep.AnthURL = fake.Anth.BaseURL()
+	direct := directTarget(fake, c.model, c.anthModel)
 	targets := []*Target{direct}
 	var procs []*Proc
 	defer func() {
@@ -250,7 +252,7 @@ func run(ctx context.Context, c config) error {
 		} else {
 			logf("polydev: starting %s", c.polydevBin)
 			t, p = startPolydev(ctx, PolydevOpts{
-				Bin: c.polydevBin, Model: c.polydevModel, KeyProviders: splitList(c.keyProviders), KeyOwner: c.keyOwner,
+				Bin: c.polydevBin, Model: c.polydevModel, AnthModel: c.polydevAnthModel, KeyProviders: splitList(c.keyProviders), KeyOwner: c.keyOwner,
 				LogLevel: c.polydevLogLevel, Tier: c.tier,
 			}, fake, tmp, &rep.Notes)
 		}
@@ -267,7 +269,7 @@ func run(ctx context.Context, c config) error {
 			t = &Target{Name: "portkey", Reason: c.portkeySkip}
 		} else {
 			logf("portkey: starting @portkey-ai/gateway %s from %s", c.portkeyVersion, c.portkeyDir)
-			t, portkeyProc = startPortkey(ctx, PortkeyOpts{Dir: c.portkeyDir, Node: c.node, Guard: c.guard, Version: c.portkeyVersion}, fake, c.model, tmp)
+			t, portkeyProc = startPortkey(ctx, PortkeyOpts{Dir: c.portkeyDir, Node: c.node, Guard: c.guard, Version: c.portkeyVersion}, fake, c.model, c.anthModel, tmp)
 		}
 		if portkeyProc != nil {
 			procs = append(procs, portkeyProc)
@@ -284,9 +286,17 @@ func run(ctx context.Context, c config) error {
 			if reason := probe(ctx, t); reason != "" {
 				t.Reason = reason
 			}
+			if t.Available() && t.Msgs != nil {
+				if reason := probeMessages(ctx, t); reason != "" {
+					t.Msgs, t.MsgsReason = nil, reason
+				}
+			}
 		}
 		if t.Available() {
 			logf("%s: ready (%s)", t.Name, t.URL)
+			if t.Msgs == nil {
+				logf("%s: the anthropic kinds are NOT MEASURED: %s", t.Name, t.MsgsReason)
+			}
 		} else {
 			logf("%s: NOT MEASURED: %s", t.Name, t.Reason)
 		}
@@ -316,14 +326,20 @@ func run(ctx context.Context, c config) error {
 	}
 	deadline := started.Add(c.maxTime)
 	watch.Phase("latency")
-	for _, stream := range modes {
+	for _, k := range modes {
+		var avail []*Target
+		for _, t := range targets {
+			if t.Does(k) {
+				avail = append(avail, t)
+			}
+		}
 		for _, conc := range concs {
 			n := reqs[conc]
 			if n == 0 {
 				n = min(max(20*conc, 200), 8192)
 			}
 			n = max(int(float64(n)*c.scale), 1)
-			cell := &Cell{Stream: stream, Conc: conc, N: n, By: map[string]*Agg{}}
+			cell := &Cell{Kind: k, Conc: conc, N: n, By: map[string]*Agg{}}
 			rep.Cells = append(rep.Cells, cell)
 			for _, t := range avail {
 				cell.By[t.Name] = &Agg{}
@@ -332,9 +348,9 @@ func run(ctx context.Context, c config) error {
 				cell.Cut = true
 				continue
 			}
-			logf("%s c=%d: warm-up, then %d rounds of %d requests per target", kind(stream), conc, c.batches, n)
+			logf("%s c=%d: warm-up, then %d rounds of %d requests per target", k.Label(), conc, c.batches, n)
 			for _, t := range avail { // warm-up: connections, JIT, caches; discarded
-				runBatch(ctx, t, stream, conc, min(n, 2*conc+100), c.batchTimeout)
+				runBatch(ctx, t, k, conc, min(n, 2*conc+100), c.batchTimeout)
 			}
 			for _, order := range Schedule(len(avail), c.batches) {
 				if time.Now().After(deadline) || ctx.Err() != nil {
@@ -344,7 +360,7 @@ func run(ctx context.Context, c config) error {
 				for _, i := range order {
 					t := avail[i]
 					cpu0 := procCPU(t.PID)
-					b := runBatch(ctx, t, stream, conc, n, c.batchTimeout)
+					b := runBatch(ctx, t, k, conc, n, c.batchTimeout)
 					agg := cell.By[t.Name]
 					agg.CPU += procCPU(t.PID) - cpu0
 					agg.add(b)
@@ -415,13 +431,6 @@ func run(ctx context.Context, c config) error {
 	fmt.Println("\n---- section for docs/PERFORMANCE.md (replace the \"Gateway benchmark\" section with it) ----")
 	fmt.Println(rep.Markdown("##"))
 	return nil
-}
-
-func kind(stream bool) string {
-	if stream {
-		return "stream"
-	}
-	return "non-stream"
 }
 
 func cellLine(c *Cell, avail []*Target) string {

@@ -71,6 +71,7 @@ type Report struct {
 	Finished      time.Time
 	LoadAtEnd     string
 	FakeURL       string
+	AnthURL       string
 	Concs         []int
 	Targets       []*Target
 	Cells         []*Cell
@@ -125,10 +126,16 @@ func (r *Report) Markdown(h string) string {
 	}
 	w("\n")
 
-	for _, stream := range []bool{false, true} {
-		cells := r.cellsOf(stream)
+	for k := range numKinds {
+		cells := r.cellsOf(k)
 		if len(cells) == 0 {
 			continue
+		}
+		stream := k.Stream()
+		if k.Anthropic() {
+			w("%s Anthropic Messages passthrough case: %s\n\n", sub, k.Label())
+			w("`POST /v1/messages` to the fake Anthropic API (`%s`) with a %d-byte Claude-Code-shaped body (`bench/gateway/anthropic.go`: system blocks with cache_control, 40 tool definitions, a long history of text, tool calls and tool results), `anthropic-version` and `anthropic-beta` headers; model `%s` (Polydev: `%s`). Targets without a Messages route are not in this table.\n\n",
+				r.AnthURL, len(claudeCodeBody(c.anthModel, false)), c.anthModel, c.polydevAnthModel)
 		}
 		if stream {
 			w("%s Streaming: time to first byte (`\"stream\":true`)\n\n", sub)
@@ -213,7 +220,7 @@ func (r *Report) Markdown(h string) string {
 				parts = append(parts, fmt.Sprintf("%s %.0f", t.Name, a.RPS()))
 			}
 		}
-		tp = append(tp, fmt.Sprintf("%s: %s req/s", kindLabel(cell.Stream), strings.Join(parts, ", ")))
+		tp = append(tp, fmt.Sprintf("%s: %s req/s", cell.Kind.Label(), strings.Join(parts, ", ")))
 	}
 	if len(tp) > 0 {
 		w("Throughput at saturation (concurrency %d, requests completed per second while that target was being measured): %s.\n\n", top, strings.Join(tp, "; "))
@@ -251,10 +258,14 @@ func (r *Report) Markdown(h string) string {
 	}
 
 	// Issue 4 targets.
-	if r.avail("polydev") {
+	chat := false
+	for _, cell := range r.Cells {
+		chat = chat || !cell.Kind.Anthropic()
+	}
+	if r.avail("polydev") && chat {
 		w("%s Against the targets of issue 4 (benchmarks, not tests)\n\n", sub)
 		for _, cell := range r.Cells {
-			if cell.Conc != 64 {
+			if cell.Conc != 64 || cell.Kind.Anthropic() {
 				continue
 			}
 			d, p := cell.By["direct"], cell.By["polydev"]
@@ -263,7 +274,7 @@ func (r *Report) Markdown(h string) string {
 			}
 			pm, pp := Added(p.Sum.Median, d.Sum.Median), Added(p.Sum.P99, d.Sum.P99)
 			label := "added latency"
-			if cell.Stream {
+			if cell.Kind.Stream() {
 				label = "TTFB overhead"
 			}
 			w("- %s at concurrency 64: median %s (target ≤ 150 µs: %s), p99 %s (target ≤ 1 ms: %s)", label,
@@ -285,13 +296,14 @@ func (r *Report) Markdown(h string) string {
 		}
 		w("\n")
 	}
+	r.passthroughTargets(w, sub)
 
 	// Errors and notes.
 	var errs []string
 	for _, cell := range r.Cells {
 		for _, t := range r.Targets {
 			if a := cell.By[t.Name]; a != nil && a.Errors > 0 {
-				errs = append(errs, fmt.Sprintf("%s c=%d %s: %d errors, first: `%s`", kindLabel(cell.Stream), cell.Conc, t.Name, a.Errors, oneLine(a.ErrFirst)))
+				errs = append(errs, fmt.Sprintf("%s c=%d %s: %d errors, first: `%s`", cell.Kind.Label(), cell.Conc, t.Name, a.Errors, oneLine(a.ErrFirst)))
 			}
 		}
 	}
@@ -329,21 +341,57 @@ func (r *Report) Markdown(h string) string {
 	return strings.TrimRight(b.String(), "\n") + "\n"
 }
 
-func (r *Report) cellsOf(stream bool) []*Cell {
+func (r *Report) cellsOf(k Kind) []*Cell {
 	var out []*Cell
 	for _, c := range r.Cells {
-		if c.Stream == stream {
+		if c.Kind == k {
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func kindLabel(stream bool) string {
-	if stream {
-		return "streaming TTFB"
+// cpuPerReq is a's gateway CPU per request (0: not measured).
+func cpuPerReq(t *Target, a *Agg) time.Duration {
+	if t == nil || a == nil || t.PID <= 0 || len(a.Lat)+a.Errors == 0 {
+		return 0
 	}
-	return "non-streaming"
+	return a.CPU / time.Duration(len(a.Lat)+a.Errors)
+}
+
+// passthroughTargets writes issue 11's targets for the Anthropic case: Polydev's CPU per request
+// within 1.2x the bare Go reverse proxy's for the same body, and the ratio against the peer.
+func (r *Report) passthroughTargets(w func(string, ...any), sub string) {
+	var lines []string
+	for _, cell := range r.Cells {
+		if !cell.Kind.Anthropic() || cell.Rounds == 0 {
+			continue
+		}
+		p := cpuPerReq(r.target("polydev"), cell.By["polydev"])
+		if p == 0 {
+			continue
+		}
+		line := fmt.Sprintf("- %s, concurrency %d: Polydev %s CPU per request", cell.Kind.Label(), cell.Conc, FormatDur(p))
+		if g := cpuPerReq(r.target("goproxy"), cell.By["goproxy"]); g > 0 {
+			line += fmt.Sprintf(", goproxy %s: **%.2fx** the bare reverse proxy (target ≤ 1.2x: %s)", FormatDur(g), float64(p)/float64(g), met(float64(p) <= 1.2*float64(g)))
+		}
+		if k := cpuPerReq(r.target("portkey"), cell.By["portkey"]); k > 0 {
+			line += fmt.Sprintf("; Portkey %s, %.1fx Polydev's", FormatDur(k), float64(k)/float64(p))
+			d, pa, ka := cell.By["direct"], cell.By["polydev"], cell.By["portkey"]
+			if d != nil && d.Sum.N > 0 && pa.Sum.N > 0 && ka.Sum.N > 0 {
+				line += fmt.Sprintf(" (added latency median: Portkey / Polydev %s)", Ratio(Added(ka.Sum.Median, d.Sum.Median), Added(pa.Sum.Median, d.Sum.Median)))
+			}
+		}
+		lines = append(lines, line+".")
+	}
+	if len(lines) == 0 {
+		return
+	}
+	w("%s Against the targets of issue 11 (Anthropic passthrough, 126 KB body)\n\n", sub)
+	for _, l := range lines {
+		w("%s\n", l)
+	}
+	w("\n")
 }
 
 // metAdded judges an added latency against its target. A negative one means direct's own figure
@@ -411,7 +459,7 @@ func (r *Report) compareTable(w func(string, ...any), other, ratioLabel string, 
 		}
 		pm, om := Added(p.Sum.Median, d.Sum.Median), Added(o.Sum.Median, d.Sum.Median)
 		pp, op := Added(p.Sum.P99, d.Sum.P99), Added(o.Sum.P99, d.Sum.P99)
-		w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", kindLabel(cell.Stream), cell.Conc, FormatDur(pm), FormatDur(om), ratio(pm, om), FormatDur(pp), FormatDur(op), ratio(pp, op))
+		w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", cell.Kind.Label(), cell.Conc, FormatDur(pm), FormatDur(om), ratio(pm, om), FormatDur(pp), FormatDur(op), ratio(pp, op))
 	}
 	w("\n")
 }

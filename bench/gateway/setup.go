@@ -36,11 +36,12 @@ func jsonHeader() http.Header {
 	return http.Header{"Content-Type": {"application/json"}, "Accept": {"*/*"}}
 }
 
-// directTarget calls the fake upstream itself.
-func directTarget(f *Fake, model string) *Target {
+// directTarget calls the fake upstreams themselves.
+func directTarget(f *Fake, model, anthModel string) *Target {
 	h := jsonHeader()
 	h.Set("Authorization", "Bearer "+f.Up.Key)
-	return &Target{Name: "direct", URL: f.Up.BaseURL() + "/chat/completions", Header: h, Body: chatBodies(model)}
+	return &Target{Name: "direct", URL: f.Up.BaseURL() + "/chat/completions", Header: h, Body: chatBodies(model),
+		Msgs: &MsgsReq{URL: f.Anth.BaseURL() + "/v1/messages", Header: messagesHeader("X-Api-Key", f.Anth.Key), Body: messagesBodies(anthModel)}}
 }
 
 // ---- Polydev ----
@@ -49,6 +50,7 @@ func directTarget(f *Fake, model string) *Target {
 type PolydevOpts struct {
 	Bin          string
 	Model        string   // model name in requests, provider/model
+	AnthModel    string   // model name in /v1/messages requests
 	KeyProviders []string // keys to add, each pointing at the fake
 	KeyOwner     string   // "platform" (admin platform keys) or "user" (the user's own BYOK keys)
 	LogLevel     string
@@ -147,8 +149,9 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 	addKeys := func(path, owner string) int {
 		ok := 0
 		for _, prov := range o.KeyProviders {
+			up := f.upstream(prov)
 			body := map[string]any{
-				"provider": prov, "keyName": "bench " + prov, "apiKey": f.Up.Key, "baseUrl": f.Up.BaseURL(),
+				"provider": prov, "keyName": "bench " + prov, "apiKey": up.Key, "baseUrl": up.BaseURL(),
 				"monthlyBudget": benchBudgetDollars, "dailyLimit": benchLimit, "rateLimitRpm": benchLimit,
 			}
 			if path == "/api/admin/providers" {
@@ -181,6 +184,8 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 	h := jsonHeader()
 	h.Set("Authorization", "Bearer "+tok.Token)
 	t.URL, t.Header, t.Body = base+"/v1/chat/completions", h, chatBodies(o.Model)
+	// As Claude Code sends it with ANTHROPIC_BASE_URL pointing at Polydev and the token as its key.
+	t.Msgs = &MsgsReq{URL: base + "/v1/messages", Header: messagesHeader("X-Api-Key", tok.Token), Body: messagesBodies(o.AnthModel)}
 	return t, p
 }
 
@@ -263,7 +268,7 @@ type PortkeyOpts struct {
 
 // startPortkey runs the peer gateway with the guard preloaded, on a free loopback port, and checks
 // that it listens on 127.0.0.1 only.
-func startPortkey(ctx context.Context, o PortkeyOpts, f *Fake, model, tmp string) (*Target, *Proc) {
+func startPortkey(ctx context.Context, o PortkeyOpts, f *Fake, model, anthModel, tmp string) (*Target, *Proc) {
 	t := &Target{Name: "portkey"}
 	if o.Dir == "" {
 		t.Reason = "not installed"
@@ -308,6 +313,11 @@ func startPortkey(ctx context.Context, o PortkeyOpts, f *Fake, model, tmp string
 	h.Set("x-portkey-provider", "openai")
 	h.Set("x-portkey-custom-host", f.Up.BaseURL())
 	t.URL, t.Header, t.Body = base+"/v1/chat/completions", h, chatBodies(model)
+	// Portkey's Anthropic provider appends /messages to the custom host.
+	mh := messagesHeader("X-Api-Key", f.Anth.Key)
+	mh.Set("x-portkey-provider", "anthropic")
+	mh.Set("x-portkey-custom-host", f.Anth.BaseURL()+"/v1")
+	t.Msgs = &MsgsReq{URL: base + "/v1/messages", Header: mh, Body: messagesBodies(anthModel)}
 	return t, p
 }
 
@@ -407,6 +417,34 @@ func probe(ctx context.Context, t *Target) string {
 			return fmt.Sprintf("%s probe: the answer does not carry the upstream's text: %s", kind, truncate(string(b), 300))
 		case stream && (!strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") || !bytes.Contains(b, []byte("[DONE]"))):
 			return fmt.Sprintf("streaming probe: not an SSE stream ending in [DONE] (Content-Type %q): %s", resp.Header.Get("Content-Type"), truncate(string(b), 300))
+		}
+	}
+	return ""
+}
+
+// probeMessages sends one request of each Messages kind and checks that the fake's answer came back
+// (the text; for the stream, SSE ending in message_stop).
+func probeMessages(ctx context.Context, t *Target) string {
+	for _, k := range []Kind{Messages, MessagesStream} {
+		u, h, body := t.request(k)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+		if err != nil {
+			return err.Error()
+		}
+		req.Header = h
+		resp, err := t.client.Do(req)
+		if err != nil {
+			return "probe: " + shortErr(err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode != http.StatusOK:
+			return fmt.Sprintf("%s probe: HTTP %d %s", k.Label(), resp.StatusCode, truncate(string(bytes.TrimSpace(b)), 300))
+		case !bytes.Contains(b, []byte("Hello")):
+			return fmt.Sprintf("%s probe: the answer does not carry the upstream's text: %s", k.Label(), truncate(string(b), 300))
+		case k.Stream() && !bytes.Contains(b, []byte("message_stop")):
+			return fmt.Sprintf("%s probe: not an SSE stream ending in message_stop: %s", k.Label(), truncate(string(b), 300))
 		}
 	}
 	return ""
