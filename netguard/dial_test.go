@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -221,22 +220,21 @@ func TestRedirectsAreRefused(t *testing.T) {
 	}
 }
 
-func TestTransportDropsProxyAndCustomDialers(t *testing.T) {
+func TestTransportDropsCustomDialers(t *testing.T) {
 	t.Parallel()
-	proxy := func(*http.Request) (*url.URL, error) { return url.Parse("http://proxy.example:3128") }
 	tlsDial := func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("unused") }
-	base := &http.Transport{Proxy: proxy, DialTLSContext: tlsDial, MaxIdleConns: 7}
+	base := &http.Transport{DialTLSContext: tlsDial, MaxIdleConns: 7}
 	tr := mustPolicy(t, "", nil).Transport(base)
-	if tr.Proxy != nil || tr.DialTLSContext != nil || tr.DialContext == nil {
-		t.Error("guarded transport kept a proxy or a custom dialer")
+	if tr.DialTLSContext != nil || tr.DialContext == nil || tr.Proxy == nil || !tr.ForceAttemptHTTP2 {
+		t.Error("guarded transport kept a custom dialer, or lacks the guarded dialer, proxy choice or HTTP/2")
 	}
 	if tr.MaxIdleConns != 7 {
 		t.Error("guarded transport lost base settings")
 	}
-	if base.Proxy == nil || base.DialContext != nil {
+	if base.DialTLSContext == nil || base.DialContext != nil || base.Proxy != nil {
 		t.Error("Transport modified its base")
 	}
-	if def := mustPolicy(t, "", nil).Transport(nil); def.Proxy != nil || def.DialContext == nil {
-		t.Error("guarded default transport uses a proxy or the stock dialer")
+	if def := mustPolicy(t, "", nil).Transport(nil); def.DialContext == nil || def.TLSHandshakeTimeout == 0 {
+		t.Error("guarded default transport uses the stock dialer or has no TLS handshake timeout")
 	}
 }

@@ -37,10 +37,13 @@
 //   - A name resolving to several addresses is refused at save time when any
 //     of them is forbidden; at connect time only permitted addresses are
 //     dialed, so a rebinding answer can never reach a forbidden one.
-//   - The guarded transport ignores proxy settings (HTTP_PROXY and friends):
-//     through a proxy the only address we would see is the proxy's, and the
-//     proxy would happily connect to 169.254.169.254 for us. Deployments that
-//     need an egress proxy must enforce the same rules in that proxy.
+//   - The guarded transport honours an egress proxy (HTTPS_PROXY, HTTP_PROXY,
+//     NO_PROXY): deployments often have no other way out. Through a proxy
+//     the only address the dialer sees is the proxy's (the operator's
+//     choice, dialed as is), so the destination is judged before the proxy
+//     is asked: every address its name resolves to must be permitted. The
+//     proxy resolves the name again; against DNS rebinding, such a
+//     deployment relies on the proxy enforcing the same rules.
 //   - Redirects are never followed ([CheckRedirect]). LLM APIs do not
 //     redirect, and following one would resend provider keys carried in
 //     custom headers (x-api-key, api-key), which net/http does not strip, to

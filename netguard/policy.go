@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 )
 
@@ -21,6 +23,9 @@ type Policy struct {
 	all      bool
 	prefixes []netip.Prefix
 	resolver Resolver
+	// proxy picks the egress proxy for a request (nil: the environment's
+	// HTTPS_PROXY, HTTP_PROXY and NO_PROXY, see [Policy.Transport]).
+	proxy func(*http.Request) (*url.URL, error)
 }
 
 // ParseAllowList builds a Policy from the value of
@@ -93,6 +98,18 @@ func (p *Policy) WithResolver(r Resolver) *Policy {
 		c = *p
 	}
 	c.resolver = r
+	return &c
+}
+
+// WithProxy returns a copy of p whose transports take the egress proxy for
+// each request from f (nil: from the environment). f returning a nil URL
+// means a direct connection.
+func (p *Policy) WithProxy(f func(*http.Request) (*url.URL, error)) *Policy {
+	var c Policy
+	if p != nil {
+		c = *p
+	}
+	c.proxy = f
 	return &c
 }
 

@@ -1,18 +1,33 @@
 package netguard
 
 import (
+	"context"
+	"net"
 	"net/http"
-
-	"github.com/polydev/polydev/internal/h1"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
 )
 
 // Transport returns a clone of base (http.DefaultTransport's settings when
-// base is nil) whose every connection goes through [Policy.DialContext].
+// base is nil) whose every connection to an upstream goes through
+// [Policy.DialContext], so the address actually dialed is checked.
 //
-// Proxies are switched off, environment variables included: through a proxy
-// the dialer would only ever see the proxy's address, and the proxy would
-// reach the forbidden destination on our behalf. Any custom dial functions
-// of base are dropped for the same reason; TLS still happens on top of the
+// HTTP/2 is negotiated when the upstream offers it (ForceAttemptHTTP2: a
+// custom dialer would otherwise turn it off).
+//
+// An egress proxy is honoured: the environment's HTTPS_PROXY, HTTP_PROXY and
+// NO_PROXY (Go's rules: never for localhost and loopback addresses), or the
+// function set with [Policy.WithProxy]. Through a proxy the dialer only ever
+// sees the proxy's address, which the operator chose and which is dialed
+// without the guard; the request's destination is checked instead, before
+// the proxy is asked to connect: every address its name resolves to must be
+// permitted. The proxy resolves the name again, so a name that changes its
+// answer in between (DNS rebinding) is caught only by a proxy that enforces
+// the same rules itself (docs/SECURITY.md).
+//
+// Custom dial functions of base are dropped; TLS happens on top of the
 // guarded connection.
 func (p *Policy) Transport(base *http.Transport) *http.Transport {
 	var t *http.Transport
@@ -22,39 +37,99 @@ func (p *Policy) Transport(base *http.Transport) *http.Transport {
 	case ok:
 		t = dt.Clone()
 	default: // someone replaced DefaultTransport; do not inherit it
-		t = &http.Transport{ForceAttemptHTTP2: true}
+		t = &http.Transport{TLSHandshakeTimeout: 10 * time.Second}
 	}
-	t.Proxy = nil
-	t.OnProxyConnectResponse = nil
-	t.GetProxyConnectHeader = nil
-	t.ProxyConnectHeader = nil
-	t.DialContext = p.DialContext
-	// Deprecated hooks are cleared too: each is a way around the guard.
+	g := &guarded{p: p, choose: p.proxyFunc()}
+	t.Proxy = g.proxy
+	t.DialContext = g.dial
+	t.ForceAttemptHTTP2 = true
+	// Deprecated and TLS dial hooks are cleared: each is a way around the guard.
 	t.Dial = nil
 	t.DialTLSContext = nil
 	t.DialTLS = nil
 	return t
 }
 
-// Client returns an http.Client for upstream API calls: an [h1.Transport]
-// (HTTP/1.1, each exchange in the caller's goroutine) whose every connection
-// goes through [Policy.DialContext], and [CheckRedirect]. From base (nil: the
-// defaults) it takes the TLS configuration, the idle pool size and timeout
-// and the response header timeout; proxies are never used (see Transport).
-// It sets no overall timeout because LLM responses stream for minutes;
-// bound requests with their context.
-func (p *Policy) Client(base *http.Transport) *http.Client {
-	t := &h1.Transport{Dial: p.DialContext}
-	if base != nil {
-		t.TLSConfig = base.TLSClientConfig
-		t.MaxIdlePerHost = base.MaxIdleConnsPerHost
-		t.IdleTimeout = base.IdleConnTimeout
-		t.ResponseHeaderTimeout = base.ResponseHeaderTimeout
-		if base.MaxResponseHeaderBytes > 0 {
-			t.MaxResponseHeaderBytes = base.MaxResponseHeaderBytes
+func (p *Policy) proxyFunc() func(*http.Request) (*url.URL, error) {
+	if p != nil && p.proxy != nil {
+		return p.proxy
+	}
+	return http.ProxyFromEnvironment
+}
+
+// guarded is one transport's dial and proxy decisions.
+type guarded struct {
+	p      *Policy
+	choose func(*http.Request) (*url.URL, error)
+	// proxies holds the host:port of every proxy chosen so far (lower case):
+	// the dialer lets those through unchecked. The operator names them, so
+	// the set stays small.
+	proxies sync.Map
+}
+
+// proxy is http.Transport.Proxy: the chosen proxy, after checking the
+// request's destination as the dialer would have.
+func (g *guarded) proxy(req *http.Request) (*url.URL, error) {
+	u, err := g.choose(req)
+	if err != nil || u == nil {
+		return nil, err
+	}
+	if err := g.p.checkDestination(req.Context(), req.URL); err != nil {
+		return nil, err
+	}
+	g.proxies.Store(proxyAddr(u), true)
+	return u, nil
+}
+
+func (g *guarded) dial(ctx context.Context, network, address string) (net.Conn, error) {
+	if _, ok := g.proxies.Load(strings.ToLower(address)); ok {
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+		return d.DialContext(ctx, network, address)
+	}
+	return g.p.DialContext(ctx, network, address)
+}
+
+// proxyAddr is the host:port net/http dials for proxy u.
+func proxyAddr(u *url.URL) string {
+	port := u.Port()
+	if port == "" {
+		switch u.Scheme {
+		case "https":
+			port = "443"
+		case "socks5", "socks5h":
+			port = "1080"
+		default:
+			port = "80"
 		}
 	}
-	return &http.Client{Transport: t, CheckRedirect: CheckRedirect}
+	return strings.ToLower(net.JoinHostPort(u.Hostname(), port))
+}
+
+// checkDestination judges every address u's host stands for, as the dialer
+// judges the one it dials.
+func (p *Policy) checkDestination(ctx context.Context, u *url.URL) error {
+	t, err := parseHost(u.Hostname(), strings.HasPrefix(u.Host, "["))
+	if err != nil {
+		return &BlockedError{Reason: err.Error()}
+	}
+	addrs, err := p.dialTimeAddrs(ctx, t)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		if e := p.check(t.canonical(), a); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// Client returns the http.Client for upstream API calls: [Policy.Transport]
+// over base and [CheckRedirect]. It sets no overall timeout because LLM
+// responses stream for minutes; base's ResponseHeaderTimeout bounds the wait
+// for an answer's first byte, and contexts bound the rest.
+func (p *Policy) Client(base *http.Transport) *http.Client {
+	return &http.Client{Transport: p.Transport(base), CheckRedirect: CheckRedirect}
 }
 
 // CheckRedirect is an http.Client.CheckRedirect that refuses every redirect.

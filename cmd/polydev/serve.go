@@ -445,12 +445,21 @@ func rebuildImage(cfg *Config, snapshot bool, log *slog.Logger) func(context.Con
 	}
 }
 
-// upstreamTransport is tuned for many concurrent long-lived streams to a few provider hosts.
+// upstreamTransport is tuned for many concurrent long-lived streams to a few provider hosts: a large
+// idle pool (per host: most traffic goes to one or two), bounded TLS handshakes and waits for an
+// answer's first byte, HTTP/2 where the provider offers it (netguard forces the attempt), and no
+// transparent compression (the relay copies bytes; gzip would cost CPU on every answer).
 func upstreamTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 512
 	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ResponseHeaderTimeout = 5 * time.Minute // a slow model may think a long time before its first byte
+	t.ExpectContinueTimeout = 0               // no Expect: 100-continue is ever sent
+	t.DisableCompression = true
+	t.MaxResponseHeaderBytes = 1 << 20 // an upstream cannot make the server buffer headers without end
+	t.WriteBufferSize = 16 << 10
+	t.ReadBufferSize = 16 << 10
 	return t
 }

@@ -67,23 +67,19 @@ func NewBodyStream(ctx context.Context, call Call, body io.ReadCloser, dec Decod
 	return s
 }
 
-// NotifyWait implements llm.WaitNotifier: f runs before every read of the body that may wait for
-// the network (the reader reads only when no complete line is left in its buffer; a body that can
-// tell, such as internal/h1's, says when the bytes are already there: then f is not called, and
-// events that arrived together leave together).
+// NotifyWait implements llm.WaitNotifier: f runs before every read of the body, which may wait for
+// the network. The SSE reader reads only when no complete line is left in its buffer, and a read
+// returns whatever the connection has buffered (net/http's chunked reader goes on across chunks
+// whose headers are already there), so the events of one upstream burst are parsed from one read and
+// leave in one flush, and nothing written waits in a buffer while the relay waits for more.
 func (s *Stream) NotifyWait(f func()) { s.onWait = f }
 
-// waitReader reads the body, telling the consumer first when the read may wait.
+// waitReader reads the body, telling the consumer first that the read may wait.
 type waitReader struct{ s *Stream }
-
-// readier is a body that knows whether its next Read returns without waiting.
-type readier interface{ Ready() bool }
 
 func (w waitReader) Read(p []byte) (int, error) {
 	if w.s.onWait != nil {
-		if r, ok := w.s.body.(readier); !ok || !r.Ready() {
-			w.s.onWait()
-		}
+		w.s.onWait()
 	}
 	return w.s.body.Read(p)
 }
