@@ -59,7 +59,12 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	if err := s.throttle(w, r, ""); err != nil {
 		return err
 	}
+	leave, err := s.hashSlot(w, r)
+	if err != nil {
+		return err
+	}
 	u, err := auth.NewUser(in.Email, in.Password, polydev.RoleUser, polydev.TierFree, s.now())
+	leave()
 	if err != nil {
 		return err
 	}
@@ -91,6 +96,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.throttle(w, r, email); err != nil {
 		return err
 	}
+	leave, err := s.hashSlot(w, r)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	u, err := s.store.UserByEmail(r.Context(), email)
 	if isNotFound(err) {
 		auth.BurnVerify(in.Password) // same time as a real check: the answer must not reveal accounts
@@ -129,6 +139,17 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	clearSessionCookie(w)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// hashSlot waits for a free argon2id slot; when none frees in time the answer is 503 with
+// Retry-After, so a flood of password checks cannot take every core and gigabytes of memory.
+func (s *Server) hashSlot(w http.ResponseWriter, r *http.Request) (func(), error) {
+	leave, err := s.hashes.Enter(r.Context())
+	if err != nil {
+		w.Header().Set("Retry-After", "2")
+		return nil, err
+	}
+	return leave, nil
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u *polydev.User) error {

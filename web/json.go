@@ -6,14 +6,24 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
+	"time"
 
 	"github.com/polydev/polydev"
 )
 
 // decodeJSON reads exactly one JSON object from the body into v, within the body limit, refusing
 // unknown fields and trailing data so that typos fail loudly instead of being ignored.
+//
+// The body must arrive within BodyReadTimeout: the read deadline is set for the body and cleared
+// after it (a deadline left behind would cut a streamed answer, since net/http's background read
+// cancels the request when it fires).
 func (s *Server) decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	rc := http.NewResponseController(w)
+	if err := rc.SetReadDeadline(time.Now().Add(s.cfg.BodyReadTimeout)); err == nil {
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -39,6 +49,8 @@ func jsonError(err error, limit int64) error {
 		unknown = "json: unknown field "
 	)
 	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return polydev.Errorf(polydev.EINVALID, "request body was not received in time")
 	case errors.As(err, &tooBig):
 		return polydev.Errorf(polydev.ETOOLARGE, "request body is larger than %d bytes", limit)
 	case errors.Is(err, io.EOF):

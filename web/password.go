@@ -31,6 +31,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, u *polyd
 	if err := s.throttle(w, r, u.Email); err != nil {
 		return err
 	}
+	leave, err := s.hashSlot(w, r)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	ok, err := auth.VerifyPassword(in.CurrentPassword, u.PasswordHash)
 	if err != nil {
 		return polydev.Wrap(polydev.EINTERNAL, err, "stored password hash is unreadable")

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/auth"
 	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/pricing"
@@ -34,6 +36,13 @@ type Config struct {
 	LoginBurst      int           // default 10 attempts per account and client before throttling (see throttle)
 	LoginRefillTime time.Duration // default 30s: one attempt regained per this period
 	NoVNCDir        string        // default DefaultNoVNCDir: the noVNC client served at /novnc/
+	// PasswordHashers bounds concurrent argon2id hashes (default: the number of CPUs, at least 2);
+	// a request waits up to PasswordHashWait (default 2s) for a slot, then gets 503 + Retry-After.
+	PasswordHashers  int
+	PasswordHashWait time.Duration
+	// BodyReadTimeout bounds the time to receive a JSON API request's body (default 30s), so a body
+	// dribbled byte by byte cannot hold a connection and its buffers open.
+	BodyReadTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -61,6 +70,15 @@ func (c *Config) setDefaults() {
 	if c.LoginRefillTime == 0 {
 		c.LoginRefillTime = 30 * time.Second
 	}
+	if c.PasswordHashers == 0 {
+		c.PasswordHashers = max(2, runtime.GOMAXPROCS(0))
+	}
+	if c.PasswordHashWait == 0 {
+		c.PasswordHashWait = 2 * time.Second
+	}
+	if c.BodyReadTimeout == 0 {
+		c.BodyReadTimeout = 30 * time.Second
+	}
 }
 
 // Deps are the components the HTTP layer serves.
@@ -87,6 +105,7 @@ type Server struct {
 	metrics  *metrics
 	csrf     *http.CrossOriginProtection
 	limiter  *limiter
+	hashes   *auth.Gate // bounds concurrent argon2id work
 	now      func() time.Time
 	handler  http.Handler
 	registry *prometheus.Registry
@@ -114,6 +133,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		s.convs = &conversations.Service{Store: d.Store, Vault: d.Keys.Vault, Now: func() time.Time { return s.now() }}
 	}
 	s.limiter = newLimiter(func() time.Time { return s.now() })
+	s.hashes = auth.NewGate(cfg.PasswordHashers, cfg.PasswordHashWait)
 	s.metrics = newMetrics(d.Registry)
 	s.handler = s.middleware(s.routes())
 	return s, nil

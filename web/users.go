@@ -132,6 +132,11 @@ func (s *Server) resetUserPassword(w http.ResponseWriter, r *http.Request, admin
 	if err != nil {
 		return err
 	}
+	leave, err := s.hashSlot(w, r)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	if err := s.setPassword(r, u, in.Password, ""); err != nil {
 		return err
 	}
