@@ -13,6 +13,7 @@ import (
 	"github.com/polydev/polydev/gateway/inbound/anthropic"
 	"github.com/polydev/polydev/gateway/inbound/openai"
 	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/gateway/router"
 )
 
 // OverheadHeader tells a client how long Polydev itself spent on its request, in microseconds: the
@@ -71,12 +72,17 @@ func (s *Server) gateway(sf surface) http.HandlerFunc {
 
 // serveCall routes a decoded request and writes the answer.
 func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, req *llm.Request, opts openai.Options, arrival time.Time, sessionID string, bodyBytes int) {
-	ctx := r.Context()
-	route, err := s.router.Resolve(ctx, req.Model)
+	route, err := s.router.Resolve(r.Context(), req.Model)
 	if err != nil {
 		sf.writeErr(w, err)
 		return
 	}
+	s.serveRoute(w, r, sf, u, route, req, opts, arrival, sessionID, bodyBytes)
+}
+
+// serveRoute runs a decoded request on its resolved route and writes the answer.
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, route *router.Route, req *llm.Request, opts openai.Options, arrival time.Time, sessionID string, bodyBytes int) {
+	ctx := r.Context()
 	call := s.router.Start(u, sf.name, route, req, arrival)
 	call.SessionID, call.BodyBytes = sessionID, bodyBytes
 	if req.Stream {

@@ -23,7 +23,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/account/logout-all", s.handle(s.user(s.logoutAll)))
 
 	mux.HandleFunc("POST /v1/chat/completions", s.gateway(openaiSurface))
-	mux.HandleFunc("POST /v1/messages", s.gateway(anthropicSurface))
+	mux.HandleFunc("POST /v1/messages", s.messages)
+	mux.HandleFunc("POST /v1/messages/count_tokens", s.countTokens)
 	mux.HandleFunc("GET /v1/models", s.listModels)
 	mux.HandleFunc("POST /api/chat/completions", s.chatCompletions)
 	mux.HandleFunc("GET /api/chat/sessions", s.handle(s.user(s.listSessions)))

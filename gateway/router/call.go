@@ -29,6 +29,7 @@ type Call struct {
 	reservation *polydev.Reservation
 	router      *Router
 	finished    bool
+	unbilled    bool // a passthrough operation without usage (token counting): nothing reserved or recorded
 }
 
 // MaxCallDuration bounds one upstream call; a reservation outlives it, so the sweeper never settles
@@ -79,6 +80,9 @@ func (c *Call) admit(ctx context.Context) ([]*polydev.ProviderKey, error) {
 // reserveAmount is the most this call can cost: the input estimated generously from the body size
 // (two bytes per token; real tokens average about four), and the output at its cap.
 func (c *Call) reserveAmount() polydev.Money {
+	if c.unbilled {
+		return 0
+	}
 	out := c.Req.MaxTokens
 	if out <= 0 {
 		out = DefaultReserveOutputTokens
@@ -246,6 +250,13 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 	}
 	c.finished = true
 	r := c.router
+	if c.unbilled {
+		// Nothing was generated: no usage record; the request still counted toward the limits.
+		if c.reservation != nil {
+			r.release(c.reservation)
+		}
+		return
+	}
 	now := r.now().UTC()
 	rec := &polydev.UsageRecord{
 		ID: polydev.NewTimeID(now), UserID: c.User.ID, Provider: c.Route.Provider, Model: c.Route.Model, Surface: c.Surface,

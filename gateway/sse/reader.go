@@ -35,6 +35,12 @@ type Event struct {
 	ID string
 	// Retry is the reconnection time a retry line in this event's block set, or 0.
 	Retry time.Duration
+	// Raw is, after KeepRaw, the bytes the event was read from: every line since the previous
+	// event (comments and blocks without data included) through the blank line that dispatched
+	// it, terminators as they came. Relaying each event's Raw in turn reproduces the stream byte
+	// for byte (a leading byte order mark and bytes after the last event aside). Valid until the
+	// next call, like Data.
+	Raw []byte
 }
 
 // Reader parses a text/event-stream. It is not safe for concurrent use.
@@ -57,6 +63,9 @@ type Reader struct {
 
 	types [8]string // interned event names
 	nextT int
+
+	keepRaw bool
+	raw     []byte
 }
 
 const initialBuffer = 4 << 10
@@ -70,6 +79,10 @@ func NewReader(rd io.Reader, maxEventSize int) *Reader {
 	return &Reader{rd: rd, max: maxEventSize, buf: make([]byte, min(initialBuffer, maxEventSize+2))}
 }
 
+// KeepRaw makes Next fill Event.Raw, for relays that pass a stream on unchanged while reading it.
+// It must be called before the first Next.
+func (r *Reader) KeepRaw() { r.keepRaw = true }
+
 // Next returns the next event. At the end of the stream it returns io.EOF, or io.ErrUnexpectedEOF
 // when the stream ended inside an event (which, per the standard, is discarded). Errors from the
 // underlying reader (for example a cancelled request's context error) are returned as they are.
@@ -78,6 +91,7 @@ func (r *Reader) Next() (Event, error) {
 		return Event{}, r.err
 	}
 	r.data = r.data[:0]
+	r.raw = r.raw[:0]
 	for {
 		line, err := r.readLine()
 		if err != nil {
@@ -90,6 +104,9 @@ func (r *Reader) Next() (Event, error) {
 		if len(line) == 0 {
 			if r.hasData {
 				ev := Event{Type: r.typ, Data: r.data, ID: r.id, Retry: r.retry}
+				if r.keepRaw {
+					ev.Raw = r.raw
+				}
 				r.typ, r.retry, r.hasData, r.pending = "", 0, false, false
 				return ev, nil
 			}
@@ -180,6 +197,9 @@ func (r *Reader) readLine() ([]byte, error) {
 			if r.skipLF && r.r < r.w {
 				if r.buf[r.r] == '\n' {
 					r.r++
+					if r.keepRaw {
+						r.raw = append(r.raw, '\n')
+					}
 				}
 				r.skipLF = false
 			}
@@ -193,10 +213,25 @@ func (r *Reader) readLine() ([]byte, error) {
 				}
 				if end < len(b) {
 					line := b[:end]
+					n := end + 1
 					if b[end] == '\r' {
-						r.skipLF = true
+						if end+1 < len(b) {
+							// CRLF in one buffer: take both now, so that an event's raw bytes end
+							// with its whole terminator.
+							if b[end+1] == '\n' {
+								n++
+							}
+						} else {
+							r.skipLF = true
+						}
 					}
-					r.r += end + 1
+					if r.keepRaw {
+						if len(r.raw)+n > 2*r.max {
+							return nil, ErrEventTooLarge
+						}
+						r.raw = append(r.raw, b[:n]...)
+					}
+					r.r += n
 					return line, nil
 				}
 			}

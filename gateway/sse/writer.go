@@ -22,8 +22,9 @@ type Writer struct {
 	stopped bool      // no writes after StopHeartbeat's caller is done with w
 	beat    *time.Timer
 	every   time.Duration
-	hold    bool // Send leaves its bytes in w's buffer until Flush
-	dirty   bool // written since the last flush
+	hold    bool   // Send leaves its bytes in w's buffer until Flush
+	dirty   bool   // written since the last flush
+	ping    []byte // the heartbeat frame; nil = the comment ": ping"
 }
 
 // NewWriter returns a Writer over w. An http.ResponseWriter is flushed through
@@ -144,7 +145,16 @@ func AppendEvent(dst []byte, name string, data []byte) []byte {
 	return append(dst, "\n\n"...)
 }
 
-// Heartbeat sends a comment (": ping") whenever nothing was written for every, until Stop. It uses
+// SetHeartbeatFrame makes the heartbeat send frame (one complete event, or a comment) instead of
+// the comment ": ping": a stream whose clients expect the provider's own keep-alive event
+// (Anthropic's ping) gets that. Call it before Heartbeat.
+func (w *Writer) SetHeartbeatFrame(frame []byte) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.ping = frame
+}
+
+// Heartbeat sends a comment (": ping", or the SetHeartbeatFrame frame) whenever nothing was written for every, until Stop. It uses
 // one timer, not a goroutine per event. Call Stop before the handler returns: after Stop returns,
 // the Writer never touches the underlying writer again.
 func (w *Writer) Heartbeat(every time.Duration) {
@@ -168,7 +178,11 @@ func (w *Writer) tick() {
 	}
 	idle := time.Since(w.last)
 	if idle >= w.every {
-		if err := w.sendLocked([]byte(": ping\n\n")); err != nil || w.flushLocked() != nil {
+		frame := w.ping
+		if frame == nil {
+			frame = []byte(": ping\n\n")
+		}
+		if err := w.sendLocked(frame); err != nil || w.flushLocked() != nil {
 			return // the client is gone; the stream's own write will notice
 		}
 		idle = 0

@@ -298,6 +298,33 @@ func (d anthropicDialect) routes(u *Upstream, mux *http.ServeMux) {
 			u.serve(w, r, rq, u.next(rq.key), req.Stream, 0)
 		}
 	})
+	// count_tokens (https://docs.claude.com/en/api/messages-count-tokens): the Messages body
+	// without max_tokens, answered {"input_tokens":N}. The fake's count is deterministic:
+	// CountTokens(body), a quarter of the body's bytes rounded up.
+	mux.HandleFunc("POST /v1/messages/count_tokens", func(w http.ResponseWriter, r *http.Request) {
+		rq := u.begin(r)
+		defer u.end(rq)
+		if !u.authorized(rq) {
+			write(w, d.rejectKey(rq.key, rq.keyPresent))
+			return
+		}
+		var req struct {
+			Model    string  `json:"model"`
+			Messages present `json:"messages"`
+		}
+		switch {
+		case r.Header.Get("Anthropic-Version") == "":
+			write(w, anthropicNoVersion)
+		case json.Unmarshal(rq.body, &req) != nil:
+			write(w, anthropicBadJSON)
+		case req.Model == "":
+			write(w, anthropicNoModel)
+		case !bool(req.Messages):
+			write(w, anthropicNoMessages)
+		default:
+			write(w, &reply{status: http.StatusOK, header: anthropicJSONHeader, body: compact(obj{{"input_tokens", CountTokens(rq.body)}})})
+		}
+	})
 	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
 		rq := u.begin(r)
 		defer u.end(rq)
@@ -313,3 +340,6 @@ func (d anthropicDialect) routes(u *Upstream, mux *http.ServeMux) {
 		write(w, anthropicError(http.StatusNotFound, ErrorReply{}))
 	})
 }
+
+// CountTokens is the fake Anthropic's answer to count_tokens for body.
+func CountTokens(body []byte) int { return (len(body) + 3) / 4 }

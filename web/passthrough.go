@@ -1,0 +1,138 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/gateway/inbound/anthropic"
+	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/gateway/passthrough"
+	"github.com/polydev/polydev/gateway/provider"
+	pvanthropic "github.com/polydev/polydev/gateway/provider/anthropic"
+	"github.com/polydev/polydev/gateway/router"
+	"github.com/polydev/polydev/gateway/sse"
+)
+
+// rawShape is what the passthrough path needs to know of an inbound shape whose upstream speaks
+// it: which provider that is, the name of the output cap, and how the relay writes keep-alives
+// and a mid-stream failure in the shape's own terms.
+type rawShape struct {
+	provider       polydev.Provider
+	maxTokensField string
+	heartbeatFrame []byte
+	errorFrame     func(error) []byte
+	forwardHeaders []string // upstream response headers the client gets
+}
+
+// anthropicRaw: Anthropic's own ping event as the keep-alive (its SDKs skip it), `event: error`
+// for a stream that breaks off, and the upstream's request-id (for the provider's support).
+var anthropicRaw = rawShape{
+	provider:       polydev.ProviderAnthropic,
+	maxTokensField: "max_tokens",
+	heartbeatFrame: sse.AppendEvent(nil, "ping", []byte(`{"type": "ping"}`)),
+	errorFrame: func(err error) []byte {
+		b, _ := anthropic.AppendError(nil, err)
+		return sse.AppendEvent(nil, "error", b)
+	},
+	forwardHeaders: []string{"Request-Id"},
+}
+
+// messages serves POST /v1/messages: forwarded as written when the model is Anthropic's,
+// translated through the canonical model otherwise.
+func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
+	arrival := time.Now()
+	sf := anthropicSurface
+	u, body, f, route, ok := s.peekRoute(w, r, sf, anthropicRaw.maxTokensField)
+	if !ok {
+		return
+	}
+	if route.Provider == anthropicRaw.provider && s.router.Passthrough(route.Provider) {
+		s.serveRaw(w, r, sf, anthropicRaw, u, route, &f, pvanthropic.OpMessages, body, arrival)
+		return
+	}
+	req, opts, err := sf.decode(body)
+	if err != nil {
+		sf.writeErr(w, err)
+		return
+	}
+	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body))
+}
+
+// peekRoute authenticates, reads the body, peeks at its model, stream and output cap and
+// resolves the model; on failure it has answered.
+func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, maxTokensField string) (*polydev.User, []byte, passthrough.Fields, *router.Route, bool) {
+	var f passthrough.Fields
+	u, err := s.authenticate(w, r)
+	if err != nil {
+		sf.writeErr(w, err)
+		return nil, nil, f, nil, false
+	}
+	body, err := s.readGatewayBody(w, r)
+	if err != nil {
+		sf.writeErr(w, err)
+		return nil, nil, f, nil, false
+	}
+	if f, err = passthrough.Peek(body, maxTokensField); err != nil {
+		sf.writeErr(w, err)
+		return nil, nil, f, nil, false
+	}
+	route, err := s.router.Resolve(r.Context(), f.Model)
+	if err != nil {
+		sf.writeErr(w, err)
+		return nil, nil, f, nil, false
+	}
+	return u, body, f, route, true
+}
+
+// serveRaw forwards body to the route's provider as written (only the model rewritten to the
+// upstream id) and relays the answer byte for byte, with the router's admission, key choice,
+// reservation, failover and accounting.
+func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, shape rawShape, u *polydev.User, route *router.Route, f *passthrough.Fields, op string, body []byte, arrival time.Time) {
+	ctx := r.Context()
+	req := &llm.Request{Model: f.Model, Stream: f.Stream, MaxTokens: f.MaxTokens}
+	call := s.router.Start(u, sf.name, route, req, arrival)
+	call.BodyBytes = len(body)
+	raw := &provider.RawRequest{Op: op, Body: f.WithModel(body, route.Upstream), Header: r.Header, Stream: f.Stream}
+	ans, err := call.Raw(ctx, raw)
+	if err != nil {
+		call.Finish(llm.Usage{}, err, httpStatusOf(err))
+		sf.writeErr(w, err)
+		return
+	}
+	w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))
+	usage, err := passthrough.Relay(ctx, w, ans.Response, ans.Meter, passthrough.Options{
+		Provider:       string(route.Provider),
+		Heartbeat:      s.cfg.StreamHeartbeat,
+		HeartbeatFrame: shape.heartbeatFrame,
+		ErrorFrame:     shape.errorFrame,
+		WriteError:     sf.writeErr,
+		Complete:       ans.Complete,
+		ForwardHeaders: shape.forwardHeaders,
+	})
+	_ = ans.Close()
+	if err != nil && ctx.Err() != nil {
+		err = errors.Join(err, ctx.Err()) // the client went away: billed for what was produced
+	}
+	call.Finish(usage, err, http.StatusOK)
+}
+
+// countTokens serves POST /v1/messages/count_tokens. For an Anthropic model it is forwarded as
+// written to Anthropic's count_tokens: admitted like any call (tier, allowed models, ephemeral,
+// key choice) and counted toward the request limits, but nothing is reserved or billed.
+func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
+	arrival := time.Now()
+	sf := anthropicSurface
+	u, body, f, route, ok := s.peekRoute(w, r, sf, "")
+	if !ok {
+		return
+	}
+	f.Stream = false // count_tokens never streams, whatever the body says
+	if route.Provider == anthropicRaw.provider && s.router.Passthrough(route.Provider) {
+		s.serveRaw(w, r, sf, anthropicRaw, u, route, &f, pvanthropic.OpCountTokens, body, arrival)
+		return
+	}
+	sf.writeErr(w, polydev.Errorf(polydev.EINVALID, "model: token counting is available for anthropic/ models only, not %s", route.Model))
+}
