@@ -111,9 +111,9 @@ func TestAnthropicPassthroughPolicy(t *testing.T) {
 
 	for body, want := range map[string]string{
 		`{"model":"anthropic/claude-haiku-4-5","model":"anthropic/claude-opus-4-1","max_tokens":5}`: "model: given more than once",
-		`{"max_tokens":5,"messages":[]}`:                          "model is required",
-		`{"model":"anthropic/claude-haiku-4-5","stream":"yes"}`:   "stream: must be a boolean",
-		`["model"]`:                                               "JSON object",
+		`{"max_tokens":5,"messages":[]}`:                        "model is required",
+		`{"model":"anthropic/claude-haiku-4-5","stream":"yes"}`: "stream: must be a boolean",
+		`["model"]`: "JSON object",
 		`{"model":"anthropic/claude-haiku-4-5","max_tokens":1.5}`: "max_tokens",
 	} {
 		before := up.RequestCount()
