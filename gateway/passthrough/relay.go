@@ -124,7 +124,10 @@ func relayStream(ctx context.Context, w http.ResponseWriter, resp *http.Response
 		ev, err := rd.Next()
 		if err != nil {
 			if m.Complete() {
-				// The answer is whole; what follows it (the body's end) does not matter.
+				// The answer is whole; a read error after it does not matter.
+				if err == io.EOF && len(rd.Trailing()) > 0 {
+					_ = sw.Send(rd.Trailing())
+				}
 				return m.Usage(), nil
 			}
 			err = readError(ctx, o.Provider, err, true)

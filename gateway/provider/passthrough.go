@@ -44,8 +44,9 @@ type Passthrough interface {
 type Meter interface {
 	// Event reads one upstream event. relay is false for an event the client must not get
 	// (one the gateway asked for on its own account, such as OpenAI's usage-only chunk when the
-	// client did not ask for usage). err is the provider's in-stream error, if the event is one
-	// (it is relayed all the same: the client speaks this format).
+	// client did not ask for usage); SSE comments just before a dropped event go with it. err
+	// is the provider's in-stream error, if the event is one (it is relayed all the same: the
+	// client speaks this format).
 	Event(ev sse.Event) (relay bool, err error)
 	// Body reads a whole non-streamed answer. An error means the body is not the documented
 	// format; the answer is still relayed, and billed by estimate.

@@ -83,6 +83,11 @@ func NewReader(rd io.Reader, maxEventSize int) *Reader {
 // It must be called before the first Next.
 func (r *Reader) KeepRaw() { r.keepRaw = true }
 
+// Trailing returns, after KeepRaw and once Next returned an error, the raw bytes read since the
+// last event (a final comment, or the LF of a CRLF that ended it), so that a relay can pass on
+// the stream's end too. Valid until the next call.
+func (r *Reader) Trailing() []byte { return r.raw }
+
 // Next returns the next event. At the end of the stream it returns io.EOF, or io.ErrUnexpectedEOF
 // when the stream ended inside an event (which, per the standard, is discarded). Errors from the
 // underlying reader (for example a cancelled request's context error) are returned as they are.
