@@ -26,6 +26,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/messages", s.messages)
 	mux.HandleFunc("POST /v1/messages/count_tokens", s.countTokens)
 	mux.HandleFunc("GET /v1/models", s.listModels)
+	mux.HandleFunc("POST /v1beta/models/{rest...}", s.geminiGateway)
+	mux.HandleFunc("POST /v1/models/{rest...}", s.geminiGateway)
 	mux.HandleFunc("POST /api/chat/completions", s.chatCompletions)
 	mux.HandleFunc("GET /api/chat/sessions", s.handle(s.user(s.listSessions)))
 	mux.HandleFunc("GET /api/chat/sessions/{id}", s.handle(s.user(s.getSession)))

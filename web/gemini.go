@@ -1,0 +1,143 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/gateway/inbound/gemini"
+	"github.com/polydev/polydev/gateway/inbound/openai"
+	"github.com/polydev/polydev/gateway/llm"
+)
+
+// The Gemini-native surface: POST /v1beta/models/{model}:{action} (and the same under /v1), which
+// Gemini CLI and @google/genai call with the pd_ token as their API key. A ServeMux pattern cannot
+// end a wildcard at a ':', so the route takes the rest of the path and splits it at its last ':'
+// (a model id may hold colons itself: openai-compatible/llama3.1:8b). The model is a polydev name
+// (openai/gpt-4o, which the SDKs put into the path as is) or a bare one: a bare name the price
+// table knows resolves as anywhere else, any other bare name is a Gemini model.
+
+const (
+	actionGenerate = "generateContent"
+	actionStream   = "streamGenerateContent"
+	actionCount    = "countTokens"
+)
+
+// maxPathModel bounds the model name read from the path.
+const maxPathModel = 256
+
+func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
+	arrival := time.Now()
+	// The key may come in the query (?key=): it is taken out of the request before anything else,
+	// so no log line, error or later reader of the URL can see it.
+	u, err := s.authenticateGemini(w, r)
+	if err != nil {
+		gemini.WriteError(w, err)
+		return
+	}
+	model, action, err := splitModelAction(r.PathValue("rest"))
+	if err != nil {
+		gemini.WriteError(w, err)
+		return
+	}
+	body, err := s.readGatewayBody(w, r)
+	if err != nil {
+		gemini.WriteError(w, err)
+		return
+	}
+	if action == actionCount {
+		s.geminiCountTokens(w, r, model, body)
+		return
+	}
+	req, err := gemini.DecodeRequest(body)
+	if err != nil {
+		gemini.WriteError(w, err)
+		return
+	}
+	req.Model, req.Stream = s.geminiModel(r, model), action == actionStream
+	alt := r.URL.Query().Get("alt") == "sse"
+	sf := surface{
+		name:     "gemini",
+		writeErr: gemini.WriteError,
+		writeRes: gemini.WriteResponse,
+		relay: func(w http.ResponseWriter, st llm.Stream, _ openai.Options, heartbeat time.Duration) (llm.Usage, error) {
+			return gemini.RelayHeartbeat(w, st, alt, heartbeat)
+		},
+	}
+	s.serveCall(w, r, sf, u, req, openai.Options{}, arrival, "", len(body))
+}
+
+// authenticateGemini reads the pd_ token where Gemini clients put their API key: the
+// x-goog-api-key header, or the key query parameter, which is removed from the request's URL
+// whatever happens next. Without either, the usual Authorization header or cookie applies.
+func (s *Server) authenticateGemini(w http.ResponseWriter, r *http.Request) (*polydev.User, error) {
+	key := r.Header.Get("X-Goog-Api-Key")
+	if strings.Contains(r.URL.RawQuery, "key=") {
+		q := r.URL.Query()
+		if key == "" {
+			key = q.Get("key")
+		}
+		q.Del("key")
+		r.URL.RawQuery = q.Encode()
+		r.RequestURI = r.URL.RequestURI()
+	}
+	if key != "" {
+		return s.authenticateToken(r, "Bearer "+key)
+	}
+	return s.authenticate(w, r)
+}
+
+// splitModelAction splits "openai/gpt-4o:generateContent" at its last ':'.
+func splitModelAction(rest string) (model, action string, err error) {
+	i := strings.LastIndexByte(rest, ':')
+	if i < 0 {
+		return "", "", polydev.Errorf(polydev.ENOTFOUND, "no such method: the path must end in /models/{model}:generateContent, :streamGenerateContent or :countTokens")
+	}
+	model, action = rest[:i], rest[i+1:]
+	switch action {
+	case actionGenerate, actionStream, actionCount:
+	default:
+		return "", "", polydev.Errorf(polydev.ENOTFOUND, "method %q is not supported here (generateContent, streamGenerateContent, countTokens)", truncateName(action))
+	}
+	model = strings.TrimPrefix(model, "models/")
+	if model == "" || len(model) > maxPathModel {
+		return "", "", polydev.Errorf(polydev.EINVALID, "model: the path must name a model of 1 to %d characters", maxPathModel)
+	}
+	return model, action, nil
+}
+
+func truncateName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// geminiModel is the polydev model name for a model named in the path: a bare name the price table
+// does not know is a Gemini model.
+func (s *Server) geminiModel(r *http.Request, model string) string {
+	if strings.Contains(model, "/") {
+		return model
+	}
+	if _, err := s.router.Resolve(r.Context(), model); err == nil {
+		return model
+	}
+	return "gemini/" + model
+}
+
+// geminiCountTokens answers countTokens with an estimate (gemini.EstimateTokens): the request is
+// decoded as for generateContent, so what could not be sent cannot be counted either. Counting
+// costs nothing upstream, so it is neither billed nor counted against limits.
+func (s *Server) geminiCountTokens(w http.ResponseWriter, r *http.Request, model string, body []byte) {
+	if _, err := s.router.Resolve(r.Context(), s.geminiModel(r, model)); err != nil {
+		gemini.WriteError(w, err)
+		return
+	}
+	req, err := gemini.DecodeCountTokens(body)
+	if err != nil {
+		gemini.WriteError(w, err)
+		return
+	}
+	_ = gemini.WriteCountTokens(w, gemini.EstimateTokens(req))
+}
