@@ -8,6 +8,7 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/internal/testkit"
 )
 
 func TestDecodeRequest(t *testing.T) {
@@ -228,4 +229,25 @@ func FuzzDecodeRequest(f *testing.F) {
 			_ = EstimateTokens(r)
 		}
 	})
+}
+
+// TestDecodeGeminiCLI: the requests Gemini CLI really sends (recorded from its npm release) decode,
+// with its system prompt, its tools and their JSON Schemas.
+func TestDecodeGeminiCLI(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"stream_generate_content", "stream_generate_content_model_openai"} {
+		body := testkit.Payload("agents/gemini-cli/" + name + ".json")
+		r, err := DecodeRequest(body)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !strings.Contains(r.System, "Gemini CLI") || len(r.Messages) == 0 || len(r.Tools) < 5 {
+			t.Errorf("%s: system %d bytes, %d messages, %d tools", name, len(r.System), len(r.Messages), len(r.Tools))
+		}
+		for _, tool := range r.Tools {
+			if !isObject(tool.Parameters) && len(tool.Parameters) > 0 {
+				t.Errorf("%s: tool %s parameters %s", name, tool.Name, tool.Parameters)
+			}
+		}
+	}
 }
