@@ -180,6 +180,7 @@ func (geminiDialect) render(s Script) (*reply, error) {
 		streamHeader: [2]http.Header{geminiSSEHeader, geminiJSONHeader},
 		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay,
 	}
+	rep.count = r.countTokens()
 	rep.streams[0] = r.stream(s, true)
 	rep.streams[1] = r.stream(s, false)
 	switch {
@@ -239,6 +240,18 @@ func (r geminiRender) response(parts arr, final bool) obj {
 		{"modelVersion", r.model},
 		{"responseId", r.id},
 	}
+}
+
+// countTokens renders a countTokens answer: the script's prompt tokens,
+// cached ones reported apart as the API does for a cachedContent.
+func (r geminiRender) countTokens() []byte {
+	u := r.usage
+	o := obj{{"totalTokens", u.PromptTokens}}
+	if u.CachedTokens > 0 {
+		o = append(o, field{"cachedContentTokenCount", u.CachedTokens})
+	}
+	o = append(o, field{"promptTokensDetails", arr{obj{{"modality", "TEXT"}, {"tokenCount", u.PromptTokens}}}})
+	return indented(o, "  ")
 }
 
 func (c preparedCall) geminiPart() obj {
@@ -310,6 +323,35 @@ func (r geminiRender) stream(s Script, sse bool) []frame {
 	return b.frames
 }
 
+// countTokens answers models/{model}:countTokens from the key's script or
+// the default one (never the queue, which is for generations): contents or
+// a generateContentRequest must be present.
+func (geminiDialect) countTokens(w http.ResponseWriter, u *Upstream, rq *inbound) {
+	var req struct {
+		Contents present `json:"contents"`
+		Request  *struct {
+			Contents present `json:"contents"`
+		} `json:"generateContentRequest"`
+	}
+	if err := json.Unmarshal(rq.body, &req); err != nil {
+		write(w, geminiBadJSON(err))
+		return
+	}
+	if !bool(req.Contents) && (req.Request == nil || !bool(req.Request.Contents)) {
+		write(w, geminiNoContents)
+		return
+	}
+	rep, ok := u.keyReply[rq.key]
+	if !ok {
+		rep = u.def.Load()
+	}
+	if rep.count == nil {
+		write(w, rep)
+		return
+	}
+	write(w, &reply{status: http.StatusOK, header: geminiJSONHeader, body: rep.count})
+}
+
 var geminiNoContents = geminiError(http.StatusBadRequest, ErrorReply{Message: "* GenerateContentRequest.contents: contents is not specified\n"})
 
 func geminiBadJSON(err error) *reply {
@@ -345,6 +387,10 @@ func (d geminiDialect) routes(u *Upstream, mux *http.ServeMux) {
 			return
 		}
 		model, action, _ := strings.Cut(r.PathValue("action"), ":")
+		if action == "countTokens" {
+			d.countTokens(w, u, rq)
+			return
+		}
 		if action != "generateContent" && action != "streamGenerateContent" {
 			write(w, geminiError(http.StatusNotFound, ErrorReply{
 				Message: fmt.Sprintf("models/%s is not found for API version v1beta, or is not supported for %s. Call ListModels to see the list of available models and their supported methods.", model, action),

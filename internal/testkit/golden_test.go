@@ -56,6 +56,8 @@ func goldenCases() []goldenCase {
 		{"gemini/stream_function_call.sse", NewGemini, []Option{WithScript(toolUse)}, generation(Gemini, true), 200},
 		{"gemini/stream_error.sse", NewGemini, []Option{WithScript(streamErr)}, generation(Gemini, true), 200},
 		{"gemini/models.json", NewGemini, nil, call{method: "GET", path: "/v1beta/models"}, 200},
+		{"gemini/count_tokens.json", NewGemini, nil, call{path: "/v1beta/models/gemini-2.5-flash:countTokens", body: geminiBody}, 200},
+		{"gemini/count_tokens_error_429.json", NewGemini, []Option{WithScript(ErrorScript(429))}, call{path: "/v1beta/models/gemini-2.5-flash:countTokens", body: geminiBody}, 429},
 		{"gemini/error_400_api_key.json", NewGemini, nil, call{path: geminiGeneratePath, body: geminiBody, key: keyOf("AIzaWrong")}, 400},
 		{"gemini/error_403_missing_key.json", NewGemini, nil, call{path: geminiGeneratePath, body: geminiBody, key: keyOf("")}, 403},
 		{"gemini/error_429.json", NewGemini, []Option{WithScript(ErrorScript(429))}, generation(Gemini, false), 429},

@@ -27,6 +27,10 @@ type reply struct {
 	streams [2][]frame
 
 	firstByte, tokenDelay time.Duration // script overrides; zero defers to the options
+
+	// count answers Gemini's countTokens (nil for an error script, which
+	// answers with its error instead).
+	count []byte
 }
 
 // frame is one write to a streaming response.
