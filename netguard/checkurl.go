@@ -51,8 +51,15 @@ func (p *Policy) CheckURLContext(ctx context.Context, raw string) (*url.URL, err
 	if err != nil {
 		return nil, err
 	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
 	for _, a := range addrs {
 		if err := p.check(t.canonical(), a); err != nil {
+			return nil, err
+		}
+		if err := p.checkSelf(t.canonical(), a, port); err != nil {
 			return nil, err
 		}
 		if u.Scheme == "http" && isPublic(a) {

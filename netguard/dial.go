@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -24,6 +25,9 @@ func (p *Policy) Control(network, address string, _ syscall.RawConn) error {
 		return &BlockedError{Reason: "connection target is not an IP address"}
 	}
 	if e := p.check(ap.Addr().String(), ap.Addr()); e != nil {
+		return e
+	}
+	if e := p.checkSelf(ap.Addr().String(), ap.Addr(), strconv.Itoa(int(ap.Port()))); e != nil {
 		return e
 	}
 	return nil
@@ -58,7 +62,11 @@ func (p *Policy) DialContext(ctx context.Context, network, address string) (net.
 		if !familyMatches(network, a) {
 			continue
 		}
-		if e := p.check(t.canonical(), a); e != nil {
+		e := p.check(t.canonical(), a)
+		if e == nil {
+			e = p.checkSelf(t.canonical(), a, port)
+		}
+		if e != nil {
 			if blocked == nil {
 				blocked = e
 			}

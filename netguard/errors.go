@@ -42,6 +42,19 @@ func (e *BlockedError) Error() string {
 	return msg
 }
 
+// ClientMessage is the refusal as told to whoever typed the URL: like Error, but when the URL named
+// a host by name, the address it resolved to is left out (it would map the operator's internal
+// names for anyone who asks), and so is the setting to change.
+func (e *BlockedError) ClientMessage() string {
+	if !e.Addr.IsValid() || e.Dest == "" || e.Dest == e.Addr.String() {
+		if e.Addr.IsValid() {
+			return "destination " + e.Addr.String() + " is " + e.Reason
+		}
+		return (&BlockedError{Dest: e.Dest, Reason: e.Reason}).Error()[len("netguard: "):]
+	}
+	return "destination " + e.Dest + " is " + e.Reason
+}
+
 func (e *BlockedError) destLabel() string {
 	addr := e.Addr.String()
 	if e.Dest == "" || e.Dest == addr {

@@ -26,6 +26,8 @@ type Policy struct {
 	// proxy picks the egress proxy for a request (nil: the environment's
 	// HTTPS_PROXY, HTTP_PROXY and NO_PROXY, see [Policy.Transport]).
 	proxy func(*http.Request) (*url.URL, error)
+	// self is the server's own listener, never a permitted destination (see Self).
+	self *Self
 }
 
 // ParseAllowList builds a Policy from the value of

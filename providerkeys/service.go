@@ -6,6 +6,7 @@ package providerkeys
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -22,8 +23,10 @@ const MaxKeysPerOwner = 100
 type Service struct {
 	Store polydev.Store
 	Vault *vault.Vault
-	Guard *netguard.Policy
-	Now   func() time.Time
+	Guard *netguard.Policy // the operator's: platform keys, and users' keys that Private allows
+	// Private says whose own keys may use Guard's private allow list; nil = nobody's.
+	Private *PrivateAccess
+	Now     func() time.Time
 }
 
 // Input is a key's settings as sent by a client. On create every present field is used; on update
@@ -128,7 +131,11 @@ func (s *Service) apply(ctx context.Context, k *polydev.ProviderKey, in Input, c
 			raw = strings.TrimSpace(*in.BaseURL.Value)
 		}
 		if raw != "" {
-			u, err := s.Guard.CheckURLContext(ctx, raw)
+			guard, err := s.GuardFor(ctx, k.UserID)
+			if err != nil {
+				return err
+			}
+			u, err := guard.CheckURLContext(ctx, raw)
 			if err != nil {
 				return polydev.Wrap(polydev.EINVALID, err, "baseUrl refused: %s", netguardReason(err))
 			}
@@ -228,8 +235,12 @@ func (s *Service) NextAvailable(ctx context.Context, owner string, provider poly
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
 
-// netguardReason is the client-safe text of a netguard refusal: netguard's errors name host and
-// address only, never credentials, path or query.
+// netguardReason is the client-safe text of a netguard refusal: the host as typed and why, never
+// credentials, path or query, nor the address a name resolved to, nor the resolver's own error (it
+// names the resolver's address).
 func netguardReason(err error) string {
-	return strings.TrimPrefix(err.Error(), "netguard: ")
+	if b, ok := errors.AsType[*netguard.BlockedError](err); ok {
+		return b.ClientMessage()
+	}
+	return "its host name could not be resolved to a public address"
 }

@@ -121,7 +121,13 @@ func newEnvAt(t testing.TB, engine, where string, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := &providerkeys.Service{Store: st, Vault: vault.NewVault(kr, st, ""), Guard: guard.WithResolver(fakeDNS{})}
+	// Tests that allow loopback upstreams mean them for every user's keys too (the default, nobody's,
+	// is tested on its own in TestPrivateUpstreamsAreTheOperators).
+	everyone, err := providerkeys.ParsePrivateAccess("free,plus,pro,enterprise")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := &providerkeys.Service{Store: st, Vault: vault.NewVault(kr, st, ""), Guard: guard.WithResolver(fakeDNS{}), Private: everyone}
 	prices := &pricing.Table{Store: st}
 	recorder := &accounting.Recorder{Store: st, Log: log}
 	recorder.Start()

@@ -83,7 +83,7 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 	env := append(childEnv(tmp),
 		"POLYDEV_ADDR=127.0.0.1:"+strconv.Itoa(port),
 		"POLYDEV_DATA_DIR="+data,
-		"POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8",
+		"POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8", "POLYDEV_PRIVATE_UPSTREAMS_FOR=free,plus,pro,enterprise",
 		"POLYDEV_LOG_LEVEL="+o.LogLevel,
 	)
 	// Profiling passes through when set, for looking inside a run by hand (the Go runtime knobs

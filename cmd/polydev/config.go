@@ -30,6 +30,7 @@ type Config struct {
 	ShutdownTimeout time.Duration  // POLYDEV_SHUTDOWN_TIMEOUT
 	MasterKey       string         // POLYDEV_MASTER_KEY: empty = <data>/master.key (never a flag: ps would show it)
 	AllowPrivate    string         // POLYDEV_ALLOW_PRIVATE_UPSTREAMS: CIDRs or 1
+	PrivateFor      string         // POLYDEV_PRIVATE_UPSTREAMS_FOR: tiers and emails whose own keys may use AllowPrivate
 	PprofAddr       string         // POLYDEV_PPROF_ADDR: loopback address for net/http/pprof; empty = off
 
 	VM VMConfig
@@ -62,8 +63,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 		Addr: env("POLYDEV_ADDR", "127.0.0.1:8080"), DataDir: env("POLYDEV_DATA_DIR", "./data"),
 		DatabaseURL: env("POLYDEV_DATABASE_URL", ""), LogFormat: env("POLYDEV_LOG_FORMAT", "text"),
 		Signup: env("POLYDEV_SIGNUP", "open"), MasterKey: env("POLYDEV_MASTER_KEY", ""),
-		AllowPrivate: env("POLYDEV_ALLOW_PRIVATE_UPSTREAMS", ""),
-		PprofAddr:    env("POLYDEV_PPROF_ADDR", ""),
+		AllowPrivate: env("POLYDEV_ALLOW_PRIVATE_UPSTREAMS", ""), PrivateFor: env("POLYDEV_PRIVATE_UPSTREAMS_FOR", ""),
+		PprofAddr: env("POLYDEV_PPROF_ADDR", ""),
 	}
 	var err error
 	parse := func(name string, dst *time.Duration, def time.Duration) {

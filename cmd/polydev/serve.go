@@ -117,7 +117,15 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return fmt.Errorf("POLYDEV_ALLOW_PRIVATE_UPSTREAMS: %w", err)
 	}
-	log.Info("upstream policy", "private_destinations", guard.String())
+	private, err := providerkeys.ParsePrivateAccess(cfg.PrivateFor)
+	if err != nil {
+		return err
+	}
+	// The server's own listener is never a destination, whatever the allow list says; its address
+	// is known once the listener opens, below.
+	self := &netguard.Self{}
+	guard = guard.WithSelf(self)
+	log.Info("upstream policy", "private_destinations", guard.String(), "private_for", private.String())
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -157,7 +165,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 
 	// The request path reads through short-lived caches; writes through them invalidate at once.
 	hot := store.NewCached(limited, 2*time.Second)
-	keys := &providerkeys.Service{Store: hot, Vault: vlt, Guard: guard}
+	keys := &providerkeys.Service{Store: hot, Vault: vlt, Guard: guard, Private: private}
 	prices := &pricing.Table{Store: db}
 	rt := &router.Router{
 		Store: hot, Keys: keys, Prices: prices, Usage: recorder, Log: log,
@@ -198,6 +206,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	self.Set(ln.Addr())
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
