@@ -9,6 +9,9 @@ import (
 	"github.com/polydev/polydev/gateway/inbound/gemini"
 	"github.com/polydev/polydev/gateway/inbound/openai"
 	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/gateway/passthrough"
+	pvgemini "github.com/polydev/polydev/gateway/provider/gemini"
+	"github.com/polydev/polydev/gateway/router"
 )
 
 // The Gemini-native surface: POST /v1beta/models/{model}:{action} (and the same under /v1), which
@@ -29,35 +32,50 @@ const maxPathModel = 256
 
 func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
+	alt := r.URL.Query().Get("alt") == "sse"
+	sf := geminiSurface(alt)
 	// The key may come in the query (?key=): it is taken out of the request before anything else,
 	// so no log line, error or later reader of the URL can see it.
 	u, err := s.authenticateGemini(w, r)
 	if err != nil {
-		gemini.WriteError(w, err)
+		sf.writeErr(w, err)
 		return
 	}
 	model, action, err := splitModelAction(r.PathValue("rest"))
 	if err != nil {
-		gemini.WriteError(w, err)
+		sf.writeErr(w, err)
 		return
 	}
 	body, err := s.readGatewayBody(w, r)
 	if err != nil {
-		gemini.WriteError(w, err)
+		sf.writeErr(w, err)
+		return
+	}
+	route, err := s.geminiRoute(r, model)
+	if err != nil {
+		sf.writeErr(w, err)
+		return
+	}
+	if route.Provider == geminiRaw.provider && s.router.Passthrough(route.Provider) {
+		s.serveGeminiRaw(w, r, sf, u, route, action, alt, body, arrival)
 		return
 	}
 	if action == actionCount {
-		s.geminiCountTokens(w, r, model, body)
+		s.geminiCountEstimate(w, sf, body)
 		return
 	}
 	req, err := gemini.DecodeRequest(body)
 	if err != nil {
-		gemini.WriteError(w, err)
+		sf.writeErr(w, err)
 		return
 	}
-	req.Model, req.Stream = s.geminiModel(r, model), action == actionStream
-	alt := r.URL.Query().Get("alt") == "sse"
-	sf := surface{
+	req.Stream = action == actionStream
+	s.serveRoute(w, r, sf, u, route, req, openai.Options{}, arrival, "", len(body))
+}
+
+// geminiSurface is the Gemini shape, streaming with alt=sse framing or as a JSON array.
+func geminiSurface(alt bool) surface {
+	return surface{
 		name:     "gemini",
 		writeErr: gemini.WriteError,
 		writeRes: gemini.WriteResponse,
@@ -65,7 +83,42 @@ func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
 			return gemini.RelayHeartbeat(w, st, alt, heartbeat)
 		},
 	}
-	s.serveCall(w, r, sf, u, req, openai.Options{}, arrival, "", len(body))
+}
+
+// geminiRaw is the Gemini shape on the passthrough path: SSE comments as keep-alives (Google's
+// SDKs read only data: lines), an error chunk for a stream that breaks off.
+var geminiRaw = rawShape{
+	provider: polydev.ProviderGemini,
+	errorFrame: func(err error) []byte {
+		b, _ := gemini.AppendError([]byte("data: "), err)
+		return append(b, "\r\n\r\n"...)
+	},
+}
+
+// serveGeminiRaw forwards a request for a Gemini model as written: the model is put into the URL,
+// the key replaced, the answer relayed byte for byte while its usageMetadata is metered. A stream
+// without alt=sse (one JSON array) is relayed whole once complete, so that its usage is durable
+// before the client holds it. countTokens goes to Gemini's own and is not billed.
+func (s *Server) serveGeminiRaw(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, route *router.Route, action string, alt bool, body []byte, arrival time.Time) {
+	f := passthrough.Fields{Model: route.Model}
+	op := pvgemini.OpCountTokens
+	if action != actionCount {
+		max, err := gemini.PeekMaxOutputTokens(body)
+		if err != nil {
+			sf.writeErr(w, err)
+			return
+		}
+		f.MaxTokens = max
+		switch {
+		case action == actionGenerate:
+			op = pvgemini.OpGenerate
+		case alt:
+			op, f.Stream = pvgemini.OpStream, true
+		default:
+			op, f.Stream = pvgemini.OpStreamArray, true
+		}
+	}
+	s.serveRaw(w, r, sf, geminiRaw, u, route, &f, op, body, arrival)
 }
 
 // authenticateGemini reads the pd_ token where Gemini clients put their API key: the
@@ -114,29 +167,26 @@ func truncateName(s string) string {
 	return s
 }
 
-// geminiModel is the polydev model name for a model named in the path: a bare name the price table
-// does not know is a Gemini model.
-func (s *Server) geminiModel(r *http.Request, model string) string {
-	if strings.Contains(model, "/") {
-		return model
+// geminiRoute resolves a model named in the path: a bare name the price table does not know is a
+// Gemini model.
+func (s *Server) geminiRoute(r *http.Request, model string) (*router.Route, error) {
+	if !strings.Contains(model, "/") {
+		if route, err := s.router.Resolve(r.Context(), model); err == nil {
+			return route, nil
+		}
+		model = "gemini/" + model
 	}
-	if _, err := s.router.Resolve(r.Context(), model); err == nil {
-		return model
-	}
-	return "gemini/" + model
+	return s.router.Resolve(r.Context(), model)
 }
 
-// geminiCountTokens answers countTokens with an estimate (gemini.EstimateTokens): the request is
-// decoded as for generateContent, so what could not be sent cannot be counted either. Counting
-// costs nothing upstream, so it is neither billed nor counted against limits.
-func (s *Server) geminiCountTokens(w http.ResponseWriter, r *http.Request, model string, body []byte) {
-	if _, err := s.router.Resolve(r.Context(), s.geminiModel(r, model)); err != nil {
-		gemini.WriteError(w, err)
-		return
-	}
+// geminiCountEstimate answers countTokens for a model of another provider with an estimate
+// (gemini.EstimateTokens): the request is decoded as for generateContent, so what could not be
+// sent cannot be counted either. Nothing is called upstream, so nothing is billed or counted
+// against limits.
+func (s *Server) geminiCountEstimate(w http.ResponseWriter, sf surface, body []byte) {
 	req, err := gemini.DecodeCountTokens(body)
 	if err != nil {
-		gemini.WriteError(w, err)
+		sf.writeErr(w, err)
 		return
 	}
 	_ = gemini.WriteCountTokens(w, gemini.EstimateTokens(req))
