@@ -9,6 +9,10 @@
 // Gemini returns function calls without ids; the adapter makes up unique ones ("call_" + random
 // hex) and, going the other way, finds a tool result's function name from the earlier call with
 // the same id.
+//
+// It also implements provider.Passthrough (passthrough.go, meter.go): a Gemini client's own body
+// sent to models/{model}:generateContent, :streamGenerateContent (with or without alt=sse) or
+// :countTokens as written, its usage read from usageMetadata as it is relayed.
 package gemini
 
 import (
