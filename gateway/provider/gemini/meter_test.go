@@ -32,7 +32,9 @@ func TestMeter(t *testing.T) {
 	up := testkit.NewGemini(t, testkit.WithScript(s))
 	want := llm.Usage{InputTokens: 5000, OutputTokens: 42, CacheReadTokens: 3000, ReasoningTokens: 10}
 	body := `{"contents":[{"role":"user","parts":[{"text":"hi"}]}]}`
-	meter := func() provider.Meter { return (&Provider{}).Meter(&provider.RawRequest{Op: OpGenerate, Body: []byte(body)}) }
+	meter := func() provider.Meter {
+		return (&Provider{}).Meter(&provider.RawRequest{Op: OpGenerate, Body: []byte(body)})
+	}
 
 	for _, op := range []string{OpGenerate, OpStreamArray} {
 		b, _ := io.ReadAll(sendRaw(t, up, op, "gemini-2.5-flash", body, nil).Body)
