@@ -31,7 +31,9 @@ case "$cmd" in
 start)
   bin=$(bindir)
   mkdir -p "$dir"
-  chmod 755 "$(dirname "$dir")"
+  # The postgres user must traverse the parent; only add search permission (a+x), never take any
+  # away: with a parent such as /tmp, a plain chmod 755 would drop its sticky, world-writable mode.
+  chmod a+x "$(dirname "$dir")"
   [ "$(id -u)" = 0 ] && chown postgres: "$dir"
   chmod 700 "$dir"
   pw=$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')
