@@ -13,7 +13,6 @@ var pending = map[string]string{
 	"TestCodex/tool_call":                  "POST /v1/responses",
 	"TestCodex/cross-provider_anthropic":   "POST /v1/responses",
 	"TestCodex/wrong_token":                "POST /v1/responses",
-	"TestGeminiCLI/prompt":                 "the Gemini-native surface /v1beta/models/{model}:generateContent",
 	"TestOpenAISDK/responses":              "POST /v1/responses",
 	"TestOpenAISDK/embeddings":             "POST /v1/embeddings",
 	"TestOpenAISDK/jsonSchema":             "response_format json_schema",
