@@ -2,6 +2,8 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -162,5 +164,66 @@ func TestCountTokens(t *testing.T) {
 	r = e.want(e.do("POST", "/v1/messages/count_tokens", `{"model":"nope","messages":[]}`, "x-api-key", token), http.StatusBadRequest)
 	if !bytes.Contains(r.body, []byte(`"type":"error"`)) || up.RequestCount() != before {
 		t.Fatalf("unknown model: %s", r.body)
+	}
+}
+
+// TestClaudeCodeCrossProvider: Claude Code's own request for a non-Anthropic model (recorded from
+// its npm release) is translated: its mid-conversation system message joins the system prompt,
+// thinking and cache marks are dropped, the answer is an Anthropic stream; a PDF reaches OpenAI
+// as a file part and Gemini as inlineData; a server tool is refused by name, in Anthropic's shape.
+func TestClaudeCodeCrossProvider(t *testing.T) {
+	t.Parallel()
+	e := gatewayEnv(t, "sqlite")
+	fakes := e.platformFakes()
+	token, u := e.apiUser("cc-cross@example.com", polydev.TierFree)
+	recorded := testkit.Payload("agents/claude-code/messages_model_openai.json")
+	for _, f := range []fake{fakes[0], fakes[2]} {
+		body := bytes.Replace(recorded, []byte(`"openai/gpt-4o"`), []byte(`"`+f.model+`"`), 1)
+		r := e.want(e.do("POST", "/v1/messages?beta=true", string(body), "x-api-key", token, "anthropic-beta", "claude-code-20250219"), http.StatusOK)
+		if !bytes.Contains(r.body, []byte("event: message_start")) || !bytes.Contains(r.body, []byte("event: message_stop")) {
+			t.Fatalf("%s: answer %s", f.provider, r.body)
+		}
+		got := f.up.LastRequest()
+		if bytes.Contains(got.Body, []byte("cache_control")) || bytes.Contains(got.Body, []byte(`"thinking"`)) ||
+			!bytes.Contains(got.Body, []byte("Read")) {
+			t.Fatalf("%s upstream body: %.400s", f.provider, got.Body)
+		}
+		if rec := e.usageOf(u)[0]; rec.Model != f.model || rec.Status != polydev.UsageOK {
+			t.Fatalf("%s record %+v", f.provider, rec)
+		}
+	}
+	// The mid-conversation system message went into OpenAI's system message.
+	var oa struct {
+		Messages []struct {
+			Role    string `json:"role"`
+			Content any    `json:"content"`
+		} `json:"messages"`
+	}
+	if err := json.Unmarshal(fakes[0].up.Requests()[0].Body, &oa); err != nil || oa.Messages[0].Role != "system" ||
+		!strings.Contains(oa.Messages[0].Content.(string), "system-reminder") {
+		t.Fatalf("OpenAI messages: %+v %v", oa.Messages, err)
+	}
+
+	pdf := `{"model":"%s","max_tokens":100,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQ="}},{"type":"text","text":"summarise"}]}]}`
+	for _, c := range []struct {
+		f    fake
+		want string
+	}{{fakes[0], `"file_data":"data:application/pdf;base64,JVBERi0xLjQ="`}, {fakes[2], `"inlineData":{"mimeType":"application/pdf","data":"JVBERi0xLjQ="}`}} {
+		e.want(e.do("POST", "/v1/messages", fmt.Sprintf(pdf, c.f.model), "x-api-key", token), http.StatusOK)
+		if got := c.f.up.LastRequest().Body; !bytes.Contains(got, []byte(c.want)) {
+			t.Fatalf("%s upstream body %s", c.f.provider, got)
+		}
+	}
+
+	before := fakes[0].up.RequestCount()
+	r := e.want(e.do("POST", "/v1/messages", `{"model":"openai/gpt-4o-mini","max_tokens":10,"messages":[{"role":"user","content":"hi"}],"tools":[{"type":"web_search_20250305","name":"web_search","max_uses":3}]}`,
+		"x-api-key", token), http.StatusBadRequest)
+	var eb struct {
+		Type  string `json:"type"`
+		Error struct{ Type, Message string }
+	}
+	r.json(t, &eb)
+	if eb.Type != "error" || eb.Error.Type != "invalid_request_error" || !strings.Contains(eb.Error.Message, "tools[0].type") || fakes[0].up.RequestCount() != before {
+		t.Fatalf("server tool: %s", r.body)
 	}
 }

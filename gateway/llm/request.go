@@ -24,6 +24,7 @@ const (
 	PartImage                          // Image
 	PartToolCall                       // ToolCall (assistant messages only)
 	PartToolResult                     // ToolResult (tool messages only)
+	PartDocument                       // Document (user messages only)
 )
 
 func (k PartKind) String() string {
@@ -36,6 +37,8 @@ func (k PartKind) String() string {
 		return "tool_call"
 	case PartToolResult:
 		return "tool_result"
+	case PartDocument:
+		return "document"
 	}
 	return "unknown"
 }
@@ -47,6 +50,7 @@ type Part struct {
 	Image      *Image
 	ToolCall   *ToolCall
 	ToolResult *ToolResult
+	Document   *Document
 }
 
 // TextPart returns a text part.
@@ -62,6 +66,15 @@ type Image struct {
 	// Data is the image, base64-encoded with the standard alphabet, without a "data:" prefix. It
 	// is kept encoded because every provider wants it encoded.
 	Data string
+}
+
+// Document is a file the model reads, given inline: a PDF (text documents are text parts).
+type Document struct {
+	MediaType string // "application/pdf"
+	// Data is the file, base64-encoded with the standard alphabet, without a "data:" prefix.
+	Data string
+	// Name is the file name for providers that want one (OpenAI); empty means "document.pdf".
+	Name string
 }
 
 // ToolCall is a function call the assistant made.

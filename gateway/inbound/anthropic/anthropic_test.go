@@ -61,29 +61,72 @@ func TestDecodeRequestInvalid(t *testing.T) {
 		`{`:                             "not valid JSON",
 		`{"max_tokens":5,` + msgs + `}`: "model: Field required",
 		`{"model":"m",` + msgs + `}`:    "max_tokens: Field required",
-		`{"model":"m","max_tokens":0,` + msgs + `}`:                                                                                      "max_tokens",
-		`{"model":"m","max_tokens":"5",` + msgs + `}`:                                                                                    "max_tokens",
-		`{"model":"m","max_tokens":5,"messages":[]}`:                                                                                     "messages",
-		`{"model":"m","max_tokens":5,` + msgs + `,"temperature":1.5}`:                                                                    "temperature",
-		`{"model":"m","max_tokens":5,` + msgs + `,"system":[{"type":"image"}]}`:                                                          "system[0].type",
-		`{"model":"m","max_tokens":5,` + msgs + `,"tools":[{"name":"f"}]}`:                                                               "input_schema",
-		`{"model":"m","max_tokens":5,` + msgs + `,"tools":[{"type":"bash_20250124","name":"bash"}]}`:                                     "server tool",
-		`{"model":"m","max_tokens":5,` + msgs + `,"tool_choice":{"type":"tool","name":"f"}}`:                                             "not among tools",
-		`{"model":"m","max_tokens":5,` + msgs + `,"tool_choice":{"type":"maybe"}}`:                                                       "tool_choice.type",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]}`:                                                      "user or assistant",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"user"}]}`:                                                                      "content: Field required",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document"}]}]}`:                                      "\"document\" is not supported",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`:  "base64 or url",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"url","url":"ftp://x"}}]}]}`: "http(s)",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"nope"}]}]}`:              "no earlier tool_use",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"a","name":"f","input":[1]}]}]}`: "must be an object",
-		`{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f"}]}]}`:                      "needs id and name",
+		`{"model":"m","max_tokens":0,` + msgs + `}`:                                                  "max_tokens",
+		`{"model":"m","max_tokens":"5",` + msgs + `}`:                                                "max_tokens",
+		`{"model":"m","max_tokens":5,"messages":[]}`:                                                 "messages",
+		`{"model":"m","max_tokens":5,` + msgs + `,"temperature":1.5}`:                                "temperature",
+		`{"model":"m","max_tokens":5,` + msgs + `,"system":[{"type":"image"}]}`:                      "system[0].type",
+		`{"model":"m","max_tokens":5,` + msgs + `,"tools":[{"name":"f"}]}`:                           "input_schema",
+		`{"model":"m","max_tokens":5,` + msgs + `,"tools":[{"type":"bash_20250124","name":"bash"}]}`: "server tool",
+		`{"model":"m","max_tokens":5,` + msgs + `,"tools":[{"name":"f","input_schema":{"type":"object"}},{"type":"web_search_20250305","name":"web_search"}]}`:     "tools[1].type: server tool \"web_search_20250305\" runs only on anthropic/ models",
+		`{"model":"m","max_tokens":5,` + msgs + `,"tool_choice":{"type":"tool","name":"f"}}`:                                                                       "not among tools",
+		`{"model":"m","max_tokens":5,` + msgs + `,"tool_choice":{"type":"maybe"}}`:                                                                                 "tool_choice.type",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"developer","content":"x"}]}`:                                                                             "user, assistant or system",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"system","content":[{"type":"image"}]}]}`:                                                                 "messages[0].content[0].type",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"url","url":"https://x/a.pdf"}}]}]}`:                "only supported on anthropic/ models",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document","source":{"type":"base64","media_type":"image/png","data":"x"}}]}]}`: "application/pdf",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"server_tool_use","id":"s","name":"web_search"}]}]}`:                            "messages[0].content[0].type",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user"}]}`:                                                                                                "content: Field required",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"document"}]}]}`:                                                                "content[0].source: Field required",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"file","file_id":"f"}}]}]}`:                            "base64 or url",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"url","url":"ftp://x"}}]}]}`:                           "http(s)",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"nope"}]}]}`:                                        "no earlier tool_use",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"a","name":"f","input":[1]}]}]}`:                           "must be an object",
+		`{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","name":"f"}]}]}`:                                                "needs id and name",
 	}
 	for body, want := range cases {
 		_, err := DecodeRequest([]byte(body))
 		if polydev.ErrorCode(err) != polydev.EINVALID || !strings.Contains(polydev.ErrorMessage(err), want) {
 			t.Errorf("%s: got %v, want EINVALID mentioning %q", body, err, want)
 		}
+	}
+}
+
+// TestDecodeClaudeCodeShapes: what Claude Code sends to a non-Anthropic model translates:
+// mid-conversation system messages join the system prompt, PDFs become document parts (also from
+// a tool result, where they follow the results), text documents text, thinking and cache_control
+// are dropped, tools with extra fields are kept.
+func TestDecodeClaudeCodeShapes(t *testing.T) {
+	t.Parallel()
+	body := `{"model":"openai/gpt-4o","max_tokens":32000,"thinking":{"type":"adaptive"},"context_management":{"edits":[]},"output_config":{"effort":"high"},
+		"system":[{"type":"text","text":"You are Claude Code.","cache_control":{"type":"ephemeral"}}],
+		"messages":[
+			{"role":"user","content":[{"type":"text","text":"read it","cache_control":{"type":"ephemeral"}}]},
+			{"role":"system","content":[{"type":"text","text":"<system-reminder>r1</system-reminder>","cache_control":{"type":"ephemeral"}}]},
+			{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"s"},{"type":"redacted_thinking","data":"x"},{"type":"tool_use","id":"toolu_1","name":"Read","input":{"file_path":"/a.pdf"}}]},
+			{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":[{"type":"text","text":"PDF read"},{"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0="}}],"cache_control":{"type":"ephemeral"}},
+				{"type":"document","title":"notes","source":{"type":"text","media_type":"text/plain","data":"plain notes"}}]},
+			{"role":"system","content":"r2"}
+		],
+		"tools":[{"name":"Read","description":"reads","input_schema":{"type":"object"},"defer_loading":true,"cache_control":{"type":"ephemeral"}}]}`
+	r, err := DecodeRequest([]byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf := llm.Part{Kind: llm.PartDocument, Document: &llm.Document{MediaType: "application/pdf", Data: "JVBERi0="}}
+	want := []llm.Message{
+		{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("read it")}},
+		{Role: llm.RoleAssistant, Content: []llm.Part{{Kind: llm.PartToolCall, ToolCall: &llm.ToolCall{ID: "toolu_1", Name: "Read", Arguments: json.RawMessage(`{"file_path":"/a.pdf"}`)}}}},
+		{Role: llm.RoleTool, Content: []llm.Part{{Kind: llm.PartToolResult, ToolResult: &llm.ToolResult{CallID: "toolu_1", Content: []llm.Part{llm.TextPart("PDF read")}}}}},
+		{Role: llm.RoleUser, Content: []llm.Part{pdf, llm.TextPart("notes"), llm.TextPart("plain notes")}},
+	}
+	if r.System != "You are Claude Code.\n\n<system-reminder>r1</system-reminder>\n\nr2" || !reflect.DeepEqual(r.Messages, want) || len(r.Tools) != 1 {
+		g, _ := json.MarshalIndent(r, "", " ")
+		t.Fatalf("got %s", g)
+	}
+	// Claude Code's own request for an OpenAI model, as recorded.
+	if _, err := DecodeRequest(testkit.Payload("agents/claude-code/messages_model_openai.json")); err != nil {
+		t.Fatalf("Claude Code's request: %v", err)
 	}
 }
 

@@ -9,8 +9,12 @@
 // Decoding is strict about what it knows (max_tokens is required, as the Messages API requires it;
 // every known field must have its documented type) and ignores unknown fields. The shape has no
 // field for an upstream URL or key: a body carrying them is parsed as if they were absent.
-// Extended thinking is not supported: the thinking parameter is ignored and thinking blocks in
-// the history are dropped.
+// Requests decoded here cross providers (an Anthropic model's requests are forwarded as written,
+// see gateway/passthrough), so what only Anthropic has is mapped or refused by name: the thinking
+// parameter is ignored and thinking blocks in the history dropped (other providers neither take
+// nor return Anthropic's signed thinking), cache_control marks are ignored, mid-conversation
+// system messages join the system prompt, PDF documents become document parts and text documents
+// text, server tools (web_search, ...) and URL or Files-API documents are refused.
 package anthropic
 
 import (
@@ -47,11 +51,13 @@ type wireMessage struct {
 type wireBlock struct {
 	Type   string `json:"type"`
 	Text   string `json:"text"`
+	Title  string `json:"title"`
 	Source *struct {
-		Type      string `json:"type"`
-		MediaType string `json:"media_type"`
-		Data      string `json:"data"`
-		URL       string `json:"url"`
+		Type      string          `json:"type"`
+		MediaType string          `json:"media_type"`
+		Data      string          `json:"data"`
+		URL       string          `json:"url"`
+		Content   json.RawMessage `json:"content"`
 	} `json:"source"`
 	ID        string          `json:"id"`
 	Name      string          `json:"name"`
@@ -103,7 +109,7 @@ func DecodeRequest(body []byte) (*llm.Request, error) {
 	if w.Metadata != nil {
 		r.User = w.Metadata.UserID
 	}
-	system, err := decodeSystem(w.System)
+	system, err := decodeSystem("system", w.System)
 	if err != nil {
 		return nil, err
 	}
@@ -118,25 +124,25 @@ func DecodeRequest(body []byte) (*llm.Request, error) {
 }
 
 // decodeSystem accepts a string or an array of text blocks (cache_control is ignored).
-func decodeSystem(raw json.RawMessage) (string, error) {
+func decodeSystem(field string, raw json.RawMessage) (string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return "", nil
 	}
 	if raw[0] == '"' {
 		var s string
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return "", wire.Invalid("system", "invalid string")
+			return "", wire.Invalid(field, "invalid string")
 		}
 		return s, nil
 	}
 	var blocks []wireBlock
 	if err := json.Unmarshal(raw, &blocks); err != nil {
-		return "", wire.Invalid("system", "must be a string or an array of text blocks")
+		return "", wire.Invalid(field, "must be a string or an array of text blocks")
 	}
 	texts := make([]string, 0, len(blocks))
 	for i, b := range blocks {
 		if b.Type != "text" {
-			return "", wire.Invalid("system["+strconv.Itoa(i)+"].type", "must be \"text\"")
+			return "", wire.Invalid(field+"["+strconv.Itoa(i)+"].type", "must be \"text\"")
 		}
 		texts = append(texts, b.Text)
 	}
@@ -148,7 +154,7 @@ func decodeTools(w *wireRequest, r *llm.Request) error {
 	for i, t := range w.Tools {
 		field := "tools[" + strconv.Itoa(i) + "]"
 		if t.Type != "" && t.Type != "custom" {
-			return wire.Invalid(field+".type", "server tool %q is not supported", t.Type)
+			return wire.Invalid(field+".type", "server tool %q runs only on anthropic/ models", t.Type)
 		}
 		if !validToolName(t.Name) {
 			return wire.Invalid(field+".name", "must be 1 to 64 letters, digits, underscores or dashes")
@@ -193,6 +199,20 @@ func decodeMessages(msgs []wireMessage, r *llm.Request) error {
 	r.Messages = make([]llm.Message, 0, len(msgs)+1)
 	for i, m := range msgs {
 		field := "messages[" + strconv.Itoa(i) + "]"
+		if m.Role == "system" {
+			// A mid-conversation system message (Claude Code sends them): its text joins the
+			// system prompt, as OpenAI-shaped system messages do. Its position is not kept:
+			// Gemini has no such turn, and a system text is an instruction wherever it stands.
+			text, err := decodeSystem(field+".content", m.Content)
+			if err != nil {
+				return err
+			}
+			if text != "" && r.System != "" {
+				r.System += "\n\n"
+			}
+			r.System += text
+			continue
+		}
 		blocks, err := decodeBlocks(field+".content", m.Content)
 		if err != nil {
 			return err
@@ -219,7 +239,7 @@ func decodeMessages(msgs []wireMessage, r *llm.Request) error {
 		case "":
 			return wire.Invalid(field+".role", "Field required")
 		default:
-			return wire.Invalid(field+".role", "must be user or assistant, not %q", m.Role)
+			return wire.Invalid(field+".role", "must be user, assistant or system, not %q", m.Role)
 		}
 	}
 	return nil
@@ -256,6 +276,12 @@ func userParts(field string, blocks []wireBlock, calls map[string]bool) (results
 				return nil, nil, err
 			}
 			rest = append(rest, llm.Part{Kind: llm.PartImage, Image: img})
+		case "document":
+			parts, err := document(bf, &b)
+			if err != nil {
+				return nil, nil, err
+			}
+			rest = append(rest, parts...)
 		case "tool_result":
 			if b.ToolUseID == "" {
 				return nil, nil, wire.Invalid(bf+".tool_use_id", "Field required")
@@ -263,10 +289,11 @@ func userParts(field string, blocks []wireBlock, calls map[string]bool) (results
 			if !calls[b.ToolUseID] {
 				return nil, nil, wire.Invalid(bf+".tool_use_id", "%q answers no earlier tool_use", b.ToolUseID)
 			}
-			content, err := resultContent(bf+".content", b.Content)
+			content, docs, err := resultContent(bf+".content", b.Content)
 			if err != nil {
 				return nil, nil, err
 			}
+			rest = append(rest, docs...)
 			results = append(results, llm.Part{Kind: llm.PartToolResult, ToolResult: &llm.ToolResult{CallID: b.ToolUseID, Content: content, IsError: b.IsError}})
 		default:
 			return nil, nil, wire.Invalid(bf+".type", "%q is not supported", b.Type)
@@ -275,31 +302,93 @@ func userParts(field string, blocks []wireBlock, calls map[string]bool) (results
 	return results, rest, nil
 }
 
-// resultContent reads a tool_result's content: absent, a string, or text and image blocks.
-func resultContent(field string, raw json.RawMessage) ([]llm.Part, error) {
+// resultContent reads a tool_result's content: absent, a string, or text, image and document
+// blocks. Text documents become text of the result; PDF documents are returned apart (docs), to
+// follow the results in the user's turn: no provider but Anthropic takes a file in a tool result.
+func resultContent(field string, raw json.RawMessage) (out, docs []llm.Part, err error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	blocks, err := decodeBlocks(field, raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	out := make([]llm.Part, 0, len(blocks))
+	out = make([]llm.Part, 0, len(blocks))
 	for j, b := range blocks {
+		bf := field + "[" + strconv.Itoa(j) + "]"
 		switch b.Type {
 		case "text":
 			out = append(out, llm.TextPart(b.Text))
 		case "image":
-			img, err := image(field+"["+strconv.Itoa(j)+"]", &b)
+			img, err := image(bf, &b)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			out = append(out, llm.Part{Kind: llm.PartImage, Image: img})
+		case "document":
+			parts, err := document(bf, &b)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, p := range parts {
+				if p.Kind == llm.PartDocument {
+					docs = append(docs, p)
+				} else {
+					out = append(out, p)
+				}
+			}
 		default:
-			return nil, wire.Invalid(field+"["+strconv.Itoa(j)+"].type", "%q is not supported in tool results", b.Type)
+			return nil, nil, wire.Invalid(bf+".type", "%q is not supported in tool results", b.Type)
 		}
 	}
-	return out, nil
+	return out, docs, nil
+}
+
+// document reads a document block for a provider other than Anthropic: a base64 PDF becomes a
+// document part (OpenAI file part, Gemini inlineData); a plain-text document, or one given as
+// content blocks, becomes text (with its title first). Documents by URL or Files-API id, and
+// citations, exist only on Anthropic.
+func document(field string, b *wireBlock) ([]llm.Part, error) {
+	src := b.Source
+	if src == nil {
+		return nil, wire.Invalid(field+".source", "Field required")
+	}
+	var title []llm.Part
+	if b.Title != "" {
+		title = []llm.Part{llm.TextPart(b.Title)}
+	}
+	switch src.Type {
+	case "base64":
+		if src.MediaType != "application/pdf" || src.Data == "" {
+			return nil, wire.Invalid(field+".source", "base64 documents need media_type application/pdf and data")
+		}
+		return append(title, llm.Part{Kind: llm.PartDocument, Document: &llm.Document{MediaType: src.MediaType, Data: src.Data}}), nil
+	case "text":
+		return append(title, llm.TextPart(src.Data)), nil
+	case "content":
+		blocks, err := decodeBlocks(field+".source.content", src.Content)
+		if err != nil {
+			return nil, err
+		}
+		for j, cb := range blocks {
+			switch cb.Type {
+			case "text":
+				title = append(title, llm.TextPart(cb.Text))
+			case "image":
+				img, err := image(field+".source.content["+strconv.Itoa(j)+"]", &cb)
+				if err != nil {
+					return nil, err
+				}
+				title = append(title, llm.Part{Kind: llm.PartImage, Image: img})
+			default:
+				return nil, wire.Invalid(field+".source.content["+strconv.Itoa(j)+"].type", "%q is not supported in documents", cb.Type)
+			}
+		}
+		return title, nil
+	case "url", "file":
+		return nil, wire.Invalid(field+".source.type", "%q documents are only supported on anthropic/ models; send the PDF as base64", src.Type)
+	}
+	return nil, wire.Invalid(field+".source.type", "must be base64, text or content")
 }
 
 func image(field string, b *wireBlock) (*llm.Image, error) {

@@ -138,6 +138,8 @@ func block(p llm.Part) (wireBlock, bool) {
 		return wireBlock{Type: "text", Text: p.Text}, p.Text != ""
 	case llm.PartImage:
 		return wireBlock{Type: "image", Source: source(p.Image)}, true
+	case llm.PartDocument:
+		return wireBlock{Type: "document", Source: &wireSource{Type: "base64", MediaType: p.Document.MediaType, Data: p.Document.Data}}, true
 	case llm.PartToolCall:
 		input := json.RawMessage(p.ToolCall.Arguments)
 		if !jsonw.IsObject(input) {

@@ -137,6 +137,8 @@ func encodePart(msgs []llm.Message, i int, p llm.Part) (wirePart, bool, error) {
 			return wirePart{FileData: &wireFile{MimeType: mediaType(p.Image), FileURI: p.Image.URL}}, true, nil
 		}
 		return wirePart{InlineData: &wireBlob{MimeType: p.Image.MediaType, Data: p.Image.Data}}, true, nil
+	case llm.PartDocument:
+		return wirePart{InlineData: &wireBlob{MimeType: p.Document.MediaType, Data: p.Document.Data}}, true, nil
 	case llm.PartToolCall:
 		args := json.RawMessage(p.ToolCall.Arguments)
 		if !jsonw.IsObject(args) {

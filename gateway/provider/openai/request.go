@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"cmp"
 	"encoding/json"
 
 	"github.com/polydev/polydev/gateway/llm"
@@ -37,6 +38,13 @@ type wirePart struct {
 	Type     string        `json:"type"`
 	Text     string        `json:"text,omitempty"`
 	ImageURL *wireImageURL `json:"image_url,omitempty"`
+	File     *wireFile     `json:"file,omitempty"`
+}
+
+// wireFile is a file content part: the file inline as a data URL.
+type wireFile struct {
+	Filename string `json:"filename"`
+	FileData string `json:"file_data"`
 }
 
 type wireImageURL struct {
@@ -145,6 +153,9 @@ func userContent(parts []llm.Part) any {
 			out = append(out, wirePart{Type: "text", Text: p.Text})
 		case llm.PartImage:
 			out = append(out, wirePart{Type: "image_url", ImageURL: &wireImageURL{URL: imageURL(p.Image)}})
+		case llm.PartDocument:
+			d := p.Document
+			out = append(out, wirePart{Type: "file", File: &wireFile{Filename: cmp.Or(d.Name, "document.pdf"), FileData: "data:" + d.MediaType + ";base64," + d.Data}})
 		}
 	}
 	return out
