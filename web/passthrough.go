@@ -121,7 +121,9 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, sh
 
 // countTokens serves POST /v1/messages/count_tokens. For an Anthropic model it is forwarded as
 // written to Anthropic's count_tokens: admitted like any call (tier, allowed models, ephemeral,
-// key choice) and counted toward the request limits, but nothing is reserved or billed.
+// key choice) and counted toward the tier's and the key's request limits (the provider counts it
+// too), but nothing is reserved or billed. For other models the gateway answers an estimate,
+// after the same admission.
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
 	sf := anthropicSurface
@@ -134,5 +136,26 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		s.serveRaw(w, r, sf, anthropicRaw, u, route, &f, pvanthropic.OpCountTokens, body, arrival)
 		return
 	}
-	sf.writeErr(w, polydev.Errorf(polydev.EINVALID, "model: token counting is available for anthropic/ models only, not %s", route.Model))
+	// Other providers: decoded as for /v1/messages (what could not be sent cannot be counted), and
+	// counted here. OpenAI's chat models have no counting endpoint; Gemini's would cost a key and
+	// an upstream call for a number the Gemini-native countTokens also estimates. The answer says
+	// it is an estimate in X-Polydev-Token-Count.
+	req, err := anthropic.DecodeCountTokens(body)
+	if err != nil {
+		sf.writeErr(w, err)
+		return
+	}
+	call := s.router.Start(u, sf.name, route, req, arrival)
+	if err := call.Admit(r.Context()); err != nil {
+		sf.writeErr(w, err)
+		return
+	}
+	w.Header().Set(TokenCountHeader, "estimate")
+	w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))
+	_ = writeJSON(w, http.StatusOK, map[string]int{"input_tokens": llm.EstimateRequestTokens(req)})
 }
+
+// TokenCountHeader says how a count_tokens answer was obtained: "estimate" when the gateway
+// estimated it (llm.EstimateRequestTokens: about four bytes per token, 1600 per image) because the
+// model's provider has no counting endpoint; absent when the provider counted.
+const TokenCountHeader = "X-Polydev-Token-Count"

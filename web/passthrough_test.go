@@ -137,11 +137,13 @@ func TestAnthropicPassthroughPolicy(t *testing.T) {
 }
 
 // TestCountTokens: count_tokens for an Anthropic model is Anthropic's own answer, through the
-// gateway's admission, with nothing billed; other models get a precise refusal.
+// gateway's admission, with nothing billed; other models get an estimate marked as such, after
+// the same admission and without an upstream call.
 func TestCountTokens(t *testing.T) {
 	t.Parallel()
 	e := gatewayEnv(t, "sqlite")
-	up := e.platformFakes()[1].up
+	fakes := e.platformFakes()
+	up := fakes[1].up
 	token, u := e.apiUser("count@example.com", polydev.TierFree)
 	body := `{"model":"anthropic/claude-haiku-4-5","system":[{"type":"text","text":"be brief","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"hello"}],"thinking":{"type":"enabled","budget_tokens":2000}}`
 	want := strings.Replace(body, "anthropic/claude-haiku-4-5", "claude-haiku-4-5", 1)
@@ -165,6 +167,41 @@ func TestCountTokens(t *testing.T) {
 	if !bytes.Contains(r.body, []byte(`"type":"error"`)) || up.RequestCount() != before {
 		t.Fatalf("unknown model: %s", r.body)
 	}
+
+	for _, f := range []fake{fakes[0], fakes[2]} {
+		before := f.up.RequestCount()
+		b := strings.Replace(body, "anthropic/claude-haiku-4-5", f.model, 1)
+		r := e.want(e.do("POST", "/v1/messages/count_tokens", b, "x-api-key", token), http.StatusOK)
+		var est struct {
+			InputTokens int `json:"input_tokens"`
+		}
+		r.json(t, &est)
+		// "be brief" + "hello": 13 bytes, 4 tokens.
+		if est.InputTokens != 4 || r.header.Get(TokenCountHeader) != "estimate" || f.up.RequestCount() != before {
+			t.Fatalf("%s: %s %v", f.provider, r.body, r.header)
+		}
+		r = e.want(e.do("POST", "/v1/messages/count_tokens", strings.Replace(b, `"thinking"`, `"tools":[{"type":"web_search_20250305","name":"web_search"}],"thinking"`, 1), "x-api-key", token), http.StatusBadRequest)
+		if !bytes.Contains(r.body, []byte("tools[0].type")) {
+			t.Fatalf("%s server tool: %s", f.provider, r.body)
+		}
+	}
+	if recs := e.usageOf(u); len(recs) != 0 {
+		t.Fatalf("estimates were billed: %+v", recs[0])
+	}
+	// A model the tier does not allow is refused before anything is counted.
+	rows, err := e.store.ListTierLimits(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range rows {
+		if l.Tier == polydev.TierFree {
+			l.AllowedModels = []string{"anthropic/claude-haiku-4-5"}
+		}
+	}
+	if err := e.store.PutTierLimits(t.Context(), rows); err != nil {
+		t.Fatal(err)
+	}
+	e.want(e.do("POST", "/v1/messages/count_tokens", strings.Replace(body, "anthropic/claude-haiku-4-5", "openai/gpt-4o-mini", 1), "x-api-key", token), http.StatusForbidden)
 }
 
 // TestClaudeCodeCrossProvider: Claude Code's own request for a non-Anthropic model (recorded from

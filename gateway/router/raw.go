@@ -57,6 +57,15 @@ func (c *Call) Raw(ctx context.Context, r *provider.RawRequest) (*RawAnswer, err
 	return &RawAnswer{Response: resp, Meter: m, call: c, cancel: cancel}, nil
 }
 
+// Admit applies the call's admission (tier, allowed models, ephemeral mode, a key available,
+// the tier's request limits) without calling the provider: for answers the gateway gives itself,
+// such as a token count estimated locally. Nothing is reserved and nothing recorded.
+func (c *Call) Admit(ctx context.Context) error {
+	c.finished = true // no usage record: nothing was generated
+	_, err := c.admit(ctx)
+	return err
+}
+
 // Complete stores the usage record durably: the relay calls it when the meter says the answer
 // is complete, before the bytes that completed it reach the client.
 func (a *RawAnswer) Complete(u llm.Usage) { a.call.finish(u, nil, http.StatusOK, true) }

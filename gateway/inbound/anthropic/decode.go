@@ -84,9 +84,22 @@ const maxModelLen = 256
 
 // DecodeRequest parses a Messages request body.
 func DecodeRequest(body []byte) (*llm.Request, error) {
+	return decodeRequest(body, false)
+}
+
+// DecodeCountTokens parses a count_tokens request body: a Messages body without max_tokens.
+func DecodeCountTokens(body []byte) (*llm.Request, error) {
+	return decodeRequest(body, true)
+}
+
+func decodeRequest(body []byte, count bool) (*llm.Request, error) {
 	var w wireRequest
 	if err := wire.Decode(body, &w); err != nil {
 		return nil, err
+	}
+	if count && w.MaxTokens == nil {
+		one := 1
+		w.MaxTokens = &one // not part of a count request; nothing is generated
 	}
 	r := &llm.Request{Model: w.Model, Temperature: w.Temperature, TopP: w.TopP, Stop: w.StopSequences, Stream: w.Stream}
 	switch {
