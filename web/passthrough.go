@@ -137,9 +137,9 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Other providers: decoded as for /v1/messages (what could not be sent cannot be counted), and
-	// counted here. OpenAI's chat models have no counting endpoint; Gemini's would cost a key and
-	// an upstream call for a number the Gemini-native countTokens also estimates. The answer says
-	// it is an estimate in X-Polydev-Token-Count.
+	// estimated here. OpenAI's chat models have no counting endpoint; Gemini's countTokens would
+	// need the request translated to Gemini's body first (not done yet). The answer says it is an
+	// estimate in X-Polydev-Token-Count.
 	req, err := anthropic.DecodeCountTokens(body)
 	if err != nil {
 		sf.writeErr(w, err)
