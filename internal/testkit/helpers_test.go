@@ -88,6 +88,8 @@ const (
 	openaiBody         = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}]}`
 	openaiStreamBody   = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true,"stream_options":{"include_usage":true}}`
 	openaiStreamNoUse  = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hi"}],"stream":true}`
+	responsesBody      = `{"model":"gpt-4o-mini","input":"Hi","store":false}`
+	responsesStream    = `{"model":"gpt-4o-mini","input":"Hi","store":false,"stream":true}`
 	anthropicBody      = `{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"Hi"}]}`
 	anthropicStream    = `{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"Hi"}],"stream":true}`
 	geminiBody         = `{"contents":[{"role":"user","parts":[{"text":"Hi"}]}]}`

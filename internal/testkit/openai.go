@@ -148,6 +148,7 @@ func (d openaiDialect) render(s Script) (*reply, error) {
 	case s.Malformed != nil:
 		rep.body, rep.abortBody = truncated(s.Malformed, rep.body), s.Malformed.Abort
 	}
+	rep.responses = renderResponses(s, calls, rep)
 	return rep, nil
 }
 
@@ -324,6 +325,7 @@ func (d openaiDialect) routes(u *Upstream, mux *http.ServeMux) {
 			u.serve(w, r, rq, u.next(rq.key), req.Stream, variant)
 		}
 	})
+	mux.HandleFunc("POST /v1/responses", func(w http.ResponseWriter, r *http.Request) { d.serveResponses(u, w, r) })
 	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
 		rq := u.begin(r)
 		defer u.end(rq)

@@ -31,6 +31,10 @@ type reply struct {
 	// count answers Gemini's countTokens (nil for an error script, which
 	// answers with its error instead).
 	count []byte
+
+	// responses is the same script rendered for OpenAI's Responses API (nil for errors, which
+	// look the same on both endpoints).
+	responses *reply
 }
 
 // frame is one write to a streaming response.
