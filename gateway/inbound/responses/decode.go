@@ -26,9 +26,11 @@ import (
 type Options struct {
 	// Model is the model as the client named it, echoed in the response object.
 	Model string
-	// Custom names the freeform (type "custom") tools: the model calls them as functions with one
-	// string argument "input", and their calls go back to the client as custom_tool_call items.
-	Custom map[string]bool
+	// Tools maps the name the model knows a tool by to the client's tool, for the tools whose calls
+	// do not go back as a plain function_call of that name: freeform (type "custom") tools, which
+	// the model calls as functions with one string argument "input", and tools declared inside a
+	// namespace.
+	Tools map[string]ToolRef
 	// Store, Temperature, TopP, MaxOutputTokens, ParallelToolCalls and Metadata are echoed in the
 	// response object as the client sent them.
 	Store             bool
@@ -65,23 +67,20 @@ type wireRequest struct {
 	} `json:"text"`
 }
 
-type wireTool struct {
-	Type        string          `json:"type"`
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	Parameters  json.RawMessage `json:"parameters"`
-	Format      *struct {
-		Type       string `json:"type"`
-		Syntax     string `json:"syntax"`
-		Definition string `json:"definition"`
-	} `json:"format"`
-}
-
 // Limits that keep one request from growing the gateway's memory beyond its body size.
 const (
 	maxModelLen        = 256
-	maxGrammarInPrompt = 16 << 10
+	maxGrammarInPrompt = 16 << 10 // a longer grammar is left out of the schema's description
+	maxTools           = 512
 )
+
+// ref is the client's view of the tool the model calls name.
+func (o *Options) ref(name string) ToolRef {
+	if r, ok := o.Tools[name]; ok {
+		return r
+	}
+	return ToolRef{Name: name}
+}
 
 // DecodeRequest parses a Responses API request body.
 func DecodeRequest(body []byte) (*llm.Request, Options, error) {
@@ -98,10 +97,17 @@ func DecodeRequest(body []byte) (*llm.Request, Options, error) {
 	if err := checkScalars(&w, r, &opts); err != nil {
 		return nil, opts, err
 	}
-	if err := decodeTools(&w, r, &opts); err != nil {
+	tc := toolCollector{r: r, opts: &opts, names: map[string]bool{}}
+	if err := tc.add("tools", w.Tools); err != nil {
 		return nil, opts, err
 	}
-	if err := decodeInput(w.Input, r, opts.Custom); err != nil {
+	if err := decodeInput(w.Input, r, &tc); err != nil {
+		return nil, opts, err
+	}
+	if w.ParallelToolCalls != nil && !*w.ParallelToolCalls {
+		r.ToolChoice.DisableParallel = true
+	}
+	if err := decodeToolChoice(w.ToolChoice, &tc, r); err != nil {
 		return nil, opts, err
 	}
 	if w.Instructions != nil && *w.Instructions != "" {
@@ -153,110 +159,6 @@ func checkScalars(w *wireRequest, r *llm.Request, opts *Options) error {
 	return nil
 }
 
-// customParameters is the schema a freeform tool becomes: one string argument.
-func customParameters(format string) json.RawMessage {
-	desc := "The tool's whole input, as free text."
-	if format != "" {
-		desc += " It must match this grammar:\n" + format
-	}
-	b, _ := json.Marshal(map[string]any{
-		"type":       "object",
-		"properties": map[string]any{"input": map[string]string{"type": "string", "description": desc}},
-		"required":   []string{"input"},
-	})
-	return b
-}
-
-func decodeTools(w *wireRequest, r *llm.Request, opts *Options) error {
-	names := map[string]bool{}
-	for i, t := range w.Tools {
-		field := "tools[" + itoa(i) + "]"
-		tool := llm.Tool{Name: t.Name, Description: t.Description}
-		switch t.Type {
-		case "function":
-			params := t.Parameters
-			if string(params) == "null" {
-				params = nil
-			}
-			if len(params) > 0 && !isObject(params) {
-				return wire.Invalid(field+".parameters", "must be a JSON Schema object")
-			}
-			tool.Parameters = params
-		case "custom":
-			grammar := ""
-			if f := t.Format; f != nil && f.Type == "grammar" && len(f.Definition) <= maxGrammarInPrompt {
-				grammar = "(" + f.Syntax + ")\n" + f.Definition
-			}
-			tool.Parameters = customParameters(grammar)
-			if opts.Custom == nil {
-				opts.Custom = map[string]bool{}
-			}
-			opts.Custom[t.Name] = true
-		case "":
-			return wire.Invalid(field+".type", "required")
-		default:
-			return wire.Invalid(field+".type", "%q is a tool OpenAI runs itself; on this route only function and custom tools are supported", t.Type)
-		}
-		if !validToolName(t.Name) {
-			return wire.Invalid(field+".name", "must be 1 to 64 letters, digits, underscores or dashes")
-		}
-		if names[t.Name] {
-			return wire.Invalid(field+".name", "%q is declared twice", t.Name)
-		}
-		names[t.Name] = true
-		r.Tools = append(r.Tools, tool)
-	}
-	if w.ParallelToolCalls != nil && !*w.ParallelToolCalls {
-		r.ToolChoice.DisableParallel = true
-	}
-	return decodeToolChoice(w.ToolChoice, names, r)
-}
-
-func decodeToolChoice(raw json.RawMessage, names map[string]bool, r *llm.Request) error {
-	if !present(raw) {
-		return nil
-	}
-	var mode string
-	if json.Unmarshal(raw, &mode) == nil {
-		switch mode {
-		case "auto", "none", "required":
-			r.ToolChoice.Mode = llm.ToolChoiceMode(mode)
-		default:
-			return wire.Invalid("tool_choice", "must be \"none\", \"auto\", \"required\" or a function")
-		}
-		if mode == "required" && len(r.Tools) == 0 {
-			return wire.Invalid("tool_choice", "\"required\" needs tools")
-		}
-		return nil
-	}
-	var named struct {
-		Type string `json:"type"`
-		Name string `json:"name"`
-		Mode string `json:"mode"`
-	}
-	if err := json.Unmarshal(raw, &named); err != nil {
-		return wire.Invalid("tool_choice", "must be a string or an object")
-	}
-	switch named.Type {
-	case "function", "custom":
-		if !names[named.Name] {
-			return wire.Invalid("tool_choice.name", "%q is not among tools", named.Name)
-		}
-		r.ToolChoice.Mode, r.ToolChoice.Name = llm.ToolChoiceTool, named.Name
-		return nil
-	case "allowed_tools":
-		// The list narrows the tools the model may call; every tool stays declared (so the
-		// prompt cache holds), which the canonical model cannot express: keep the mode only.
-		switch named.Mode {
-		case "auto", "required":
-			r.ToolChoice.Mode = llm.ToolChoiceMode(named.Mode)
-			return nil
-		}
-		return wire.Invalid("tool_choice.mode", "must be \"auto\" or \"required\"")
-	}
-	return wire.Invalid("tool_choice.type", "%q is not supported on this route", named.Type)
-}
-
 // wireItem is one input item. Messages may omit type ("role" alone makes an easy input message).
 type wireItem struct {
 	Type      string          `json:"type"`
@@ -267,6 +169,8 @@ type wireItem struct {
 	Arguments *string         `json:"arguments"`
 	Input     *string         `json:"input"`
 	Output    json.RawMessage `json:"output"`
+	Namespace string          `json:"namespace"`
+	Tools     []wireTool      `json:"tools"`
 }
 
 type wirePart struct {
@@ -278,7 +182,7 @@ type wirePart struct {
 }
 
 // decodeInput turns the input (a string, or a list of items) into canonical messages.
-func decodeInput(raw json.RawMessage, r *llm.Request, custom map[string]bool) error {
+func decodeInput(raw json.RawMessage, r *llm.Request, tc *toolCollector) error {
 	raw = bytes.TrimSpace(raw)
 	if raw[0] == '"' {
 		var s string
@@ -292,7 +196,7 @@ func decodeInput(raw json.RawMessage, r *llm.Request, custom map[string]bool) er
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return wire.Invalid("input", "must be a string or an array of input items")
 	}
-	d := decoder{r: r, calls: map[string]string{}, custom: custom}
+	d := decoder{r: r, calls: map[string]string{}, tools: tc}
 	for i := range items {
 		if err := d.item("input["+itoa(i)+"]", &items[i]); err != nil {
 			return err
@@ -309,7 +213,7 @@ type decoder struct {
 	r      *llm.Request
 	system []string
 	calls  map[string]string // call id -> tool name, of the calls seen so far
-	custom map[string]bool
+	tools  *toolCollector
 }
 
 // appendPart adds a part to the last message when it has role, else starts a message: a
@@ -347,6 +251,9 @@ func (d *decoder) item(field string, it *wireItem) error {
 		}
 		d.appendPart(llm.RoleTool, llm.Part{Kind: llm.PartToolResult, ToolResult: &llm.ToolResult{CallID: it.CallID, Name: name, Content: content}})
 		return nil
+	case "additional_tools":
+		// Codex declares its tools in this item (with the models it knows) rather than in tools.
+		return d.tools.add(field+".tools", it.Tools)
 	case "reasoning":
 		// Another provider cannot read OpenAI's reasoning (summaries or encrypted content): the
 		// item is dropped, as Codex itself drops it for models without reasoning.
@@ -417,8 +324,9 @@ func (d *decoder) call(field string, it *wireItem) error {
 		}
 		args = json.RawMessage(a)
 	}
-	d.calls[it.CallID] = it.Name
-	d.appendPart(llm.RoleAssistant, llm.Part{Kind: llm.PartToolCall, ToolCall: &llm.ToolCall{ID: it.CallID, Name: it.Name, Arguments: args}})
+	name := d.tools.modelName(it.Namespace, it.Name)
+	d.calls[it.CallID] = name
+	d.appendPart(llm.RoleAssistant, llm.Part{Kind: llm.PartToolCall, ToolCall: &llm.ToolCall{ID: it.CallID, Name: name, Arguments: args}})
 	return nil
 }
 

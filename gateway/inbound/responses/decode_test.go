@@ -50,7 +50,7 @@ func TestDecodeCodexLike(t *testing.T) {
 	if req.System != "You are Codex.\n\n<permissions>" || !req.Stream || !req.ToolChoice.DisableParallel || req.ToolChoice.Mode != llm.ToolChoiceAuto {
 		t.Fatalf("request = %+v", req)
 	}
-	if opts.Store || opts.Model != "anthropic/claude-sonnet-4-5" || !opts.Custom["apply_patch"] || opts.Custom["shell"] {
+	if opts.Store || opts.Model != "anthropic/claude-sonnet-4-5" || !opts.Tools["apply_patch"].Custom || opts.ref("shell").Custom {
 		t.Fatalf("options = %+v", opts)
 	}
 	// user, assistant(call), tool, assistant(text + custom call), tool, user

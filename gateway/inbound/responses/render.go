@@ -69,29 +69,32 @@ func appendMessage(b []byte, id, status, text string, withText bool) []byte {
 }
 
 // appendCall appends a function_call item, or a custom_tool_call item for a freeform tool, whose
-// input is the one string argument the model was given.
-func appendCall(b []byte, id, status, callID, name string, args []byte, custom bool) []byte {
+// input is the one string argument the model was given; a tool declared in a namespace is named
+// as the client declared it, with its namespace.
+func appendCall(b []byte, id, status, callID string, ref ToolRef, args []byte) []byte {
 	b = append(b, `{"id":`...)
 	b = jsonw.String(b, id)
-	if custom {
+	if ref.Custom {
 		b = append(b, `,"type":"custom_tool_call","status":`...)
 		b = jsonw.String(b, status)
 		b = append(b, `,"call_id":`...)
 		b = jsonw.String(b, callID)
-		b = append(b, `,"name":`...)
-		b = jsonw.String(b, name)
 		b = append(b, `,"input":`...)
 		b = jsonw.String(b, customInput(args))
-		return append(b, '}')
+	} else {
+		b = append(b, `,"type":"function_call","status":`...)
+		b = jsonw.String(b, status)
+		b = append(b, `,"arguments":`...)
+		b = jsonw.String(b, string(args))
+		b = append(b, `,"call_id":`...)
+		b = jsonw.String(b, callID)
 	}
-	b = append(b, `,"type":"function_call","status":`...)
-	b = jsonw.String(b, status)
-	b = append(b, `,"arguments":`...)
-	b = jsonw.String(b, string(args))
-	b = append(b, `,"call_id":`...)
-	b = jsonw.String(b, callID)
 	b = append(b, `,"name":`...)
-	b = jsonw.String(b, name)
+	b = jsonw.String(b, ref.Name)
+	if ref.Namespace != "" {
+		b = append(b, `,"namespace":`...)
+		b = jsonw.String(b, ref.Namespace)
+	}
 	return append(b, '}')
 }
 
@@ -206,7 +209,7 @@ func appendNumber(b []byte, f *float64) []byte {
 
 // outputItems renders a complete response's content: the text between tool calls becomes one
 // message item each, every call a function_call (or custom_tool_call) item.
-func outputItems(resp *llm.Response, custom map[string]bool) [][]byte {
+func outputItems(resp *llm.Response, opts *Options) [][]byte {
 	var items [][]byte
 	var text []byte
 	hasText := false
@@ -223,15 +226,20 @@ func outputItems(resp *llm.Response, custom map[string]bool) [][]byte {
 		case llm.PartToolCall:
 			flush()
 			tc := p.ToolCall
-			prefix := "fc_"
-			if custom[tc.Name] {
-				prefix = "ctc_"
-			}
-			items = append(items, appendCall(nil, wire.NewID(prefix), statusCompleted, tc.ID, tc.Name, tc.Arguments, custom[tc.Name]))
+			ref := opts.ref(tc.Name)
+			items = append(items, appendCall(nil, wire.NewID(callPrefix(ref)), statusCompleted, tc.ID, ref, tc.Arguments))
 		}
 	}
 	flush()
 	return items
+}
+
+// callPrefix is the item id prefix of a call.
+func callPrefix(ref ToolRef) string {
+	if ref.Custom {
+		return "ctc_"
+	}
+	return "fc_"
 }
 
 // AppendResponse appends resp as a response object.
@@ -239,7 +247,7 @@ func AppendResponse(b []byte, resp *llm.Response, opts *Options, created int64) 
 	h := head{id: wire.NewID("resp_"), created: created, opts: opts}
 	status, reason := outcome(resp.StopReason)
 	u := resp.Usage
-	return h.appendResponse(b, status, reason, outputItems(resp, opts.Custom), &u, nil)
+	return h.appendResponse(b, status, reason, outputItems(resp, opts), &u, nil)
 }
 
 // WriteResponse writes resp as a response object.

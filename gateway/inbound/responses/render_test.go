@@ -60,7 +60,7 @@ func TestWriteResponse(t *testing.T) {
 		{Kind: llm.PartToolCall, ToolCall: &llm.ToolCall{ID: "call_2", Name: "apply_patch", Arguments: json.RawMessage(`{"input":"*** Begin Patch"}`)}},
 	}}
 	rec := httptest.NewRecorder()
-	opts := &Options{Model: "anthropic/claude", Custom: map[string]bool{"apply_patch": true}, Store: true, ParallelToolCalls: true, Metadata: json.RawMessage("{\n \"a\": \"b\"\n}")}
+	opts := &Options{Model: "anthropic/claude", Tools: map[string]ToolRef{"apply_patch": {Name: "apply_patch", Custom: true}}, Store: true, ParallelToolCalls: true, Metadata: json.RawMessage("{\n \"a\": \"b\"\n}")}
 	if err := WriteResponse(rec, resp, opts); err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestStreamTextAndCalls(t *testing.T) {
 		{Kind: llm.EventToolDelta, Index: 1, Text: `{"input":"*** Begin`}, {Kind: llm.EventToolDelta, Index: 1, Text: ` Patch"}`},
 		{Kind: llm.EventStop, Stop: llm.StopToolUse, Usage: testUsage},
 	}}
-	rec, evs, err := relay(t, st, &Options{Model: "m", Custom: map[string]bool{"apply_patch": true}})
+	rec, evs, err := relay(t, st, &Options{Model: "m", Tools: map[string]ToolRef{"apply_patch": {Name: "apply_patch", Custom: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}

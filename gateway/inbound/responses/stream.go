@@ -50,10 +50,10 @@ type openMessage struct {
 }
 
 type openCall struct {
-	id, callID, name string
-	output           int
-	args             []byte
-	custom           bool
+	id, callID string
+	ref        ToolRef
+	output     int
+	args       []byte
 }
 
 // NewStreamWriter returns a writer for one response.
@@ -184,12 +184,8 @@ func (s *StreamWriter) itemDone(b []byte, output int, item []byte) []byte {
 }
 
 func (s *StreamWriter) startCall(b []byte, ev llm.Event) []byte {
-	c := &openCall{callID: ev.ID, name: ev.Name, output: s.addItem(), custom: s.opts.Custom[ev.Name]}
-	prefix := "fc_"
-	if c.custom {
-		prefix = "ctc_"
-	}
-	c.id = wire.NewID(prefix)
+	c := &openCall{callID: ev.ID, ref: s.opts.ref(ev.Name), output: s.addItem()}
+	c.id = wire.NewID(callPrefix(c.ref))
 	if s.calls == nil {
 		s.calls = map[int]*openCall{}
 	}
@@ -201,7 +197,7 @@ func (s *StreamWriter) startCall(b []byte, ev llm.Event) []byte {
 	b = append(b, `,"output_index":`...)
 	b = jsonw.Int(b, c.output)
 	b = append(b, `,"item":`...)
-	b = appendCall(b, c.id, statusInProgress, c.callID, c.name, nil, c.custom)
+	b = appendCall(b, c.id, statusInProgress, c.callID, c.ref, nil)
 	return end(b)
 }
 
@@ -211,7 +207,7 @@ func (s *StreamWriter) callDelta(b []byte, ev llm.Event) []byte {
 		return b // a delta of no open call: nothing to attach it to
 	}
 	c.args = append(c.args, ev.Text...)
-	if c.custom {
+	if c.ref.Custom {
 		return b // the input is known only once the arguments are complete
 	}
 	b = s.event(b, "response.function_call_arguments.delta")
@@ -227,7 +223,7 @@ func (s *StreamWriter) endCall(b []byte, index int) []byte {
 		return b
 	}
 	delete(s.calls, index)
-	if c.custom {
+	if c.ref.Custom {
 		input := customInput(c.args)
 		b = s.event(b, "response.custom_tool_call_input.delta")
 		b = appendItemRef(b, c.id, c.output)
@@ -243,12 +239,12 @@ func (s *StreamWriter) endCall(b []byte, index int) []byte {
 		b = s.event(b, "response.function_call_arguments.done")
 		b = appendItemRef(b, c.id, c.output)
 		b = append(b, `,"name":`...)
-		b = jsonw.String(b, c.name)
+		b = jsonw.String(b, c.ref.Name)
 		b = append(b, `,"arguments":`...)
 		b = jsonw.String(b, string(c.args))
 		b = end(b)
 	}
-	item := appendCall(nil, c.id, statusCompleted, c.callID, c.name, c.args, c.custom)
+	item := appendCall(nil, c.id, statusCompleted, c.callID, c.ref, c.args)
 	s.output[c.output] = item
 	return s.itemDone(b, c.output, item)
 }
