@@ -199,7 +199,7 @@ func TestResponsesErrors(t *testing.T) {
 	}{
 		{"no input", `{"model":"anthropic/claude-haiku-4-5"}`, "input", 400},
 		{"previous response", `{"model":"anthropic/claude-haiku-4-5","input":"hi","previous_response_id":"resp_1"}`, "previous_response_id", 400},
-		{"hosted tool", `{"model":"anthropic/claude-haiku-4-5","input":"hi","tools":[{"type":"web_search"}]}`, "tools[0].type", 400},
+		{"hosted tool", `{"model":"anthropic/claude-haiku-4-5","input":"hi","tools":[{"type":"computer_use_preview"}]}`, "tools[0].type", 400},
 		{"unknown item", `{"model":"anthropic/claude-haiku-4-5","input":[{"type":"local_shell_call","call_id":"c"}]}`, "input[0].type", 400},
 		{"orphan output", `{"model":"anthropic/claude-haiku-4-5","input":[{"type":"function_call_output","call_id":"c","output":"x"}]}`, "input[0].call_id", 400},
 		{"bad json", `{"model":`, "JSON", 400},

@@ -41,6 +41,7 @@ type wireResponse struct {
 		Content                []struct{ Type, Text string }
 		CallID                 string `json:"call_id"`
 		Name, Arguments, Input string
+		Namespace              string
 	}
 	Usage *wireUsage
 }
