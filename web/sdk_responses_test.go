@@ -165,7 +165,7 @@ func TestResponsesSDK(t *testing.T) {
 // functionOutput is a function_call_output item answering callID.
 func functionOutput(callID, output string) responses.ResponseInputItemUnionParam {
 	item := responses.ResponseInputItemParamOfFunctionCallOutput(output)
-	item.OfFunctionCallOutput.CallID = callID
+	item.OfFunctionCallOutput.CallID = openai.String(callID)
 	return item
 }
 
