@@ -15,7 +15,7 @@ import (
 // and end it with Finish, which writes its usage record and settles its reservation.
 type Call struct {
 	User      *polydev.User
-	Surface   string // "openai", "anthropic" or "chat"
+	Surface   string // "openai", "anthropic", "responses" or "chat"
 	Route     *Route
 	Req       *llm.Request
 	SessionID string
