@@ -2,6 +2,7 @@ package polydev
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 )
 
@@ -76,9 +77,32 @@ type KeyUsage struct {
 	LastUsedAt    *time.Time
 }
 
-// Period keys for usage counters.
-func MonthOf(t time.Time) string { return t.UTC().Format("2006-01") }
-func DayOf(t time.Time) string   { return t.UTC().Format("2006-01-02") }
+// Period keys for usage counters: "2026-11" and "2026-11-27" (UTC). Every gateway request asks
+// for both, so the last day's strings are kept instead of formatted each time.
+func MonthOf(t time.Time) string { return period(t).month }
+func DayOf(t time.Time) string   { return period(t).day }
+
+type periodKeys struct {
+	unixDay    int64
+	month, day string
+}
+
+var lastPeriod atomic.Pointer[periodKeys]
+
+func period(t time.Time) *periodKeys {
+	u := t.Unix()
+	d := u / 86400
+	if u < 0 && u%86400 != 0 {
+		d-- // floor: before 1970 a day starts at a negative multiple
+	}
+	if p := lastPeriod.Load(); p != nil && p.unixDay == d {
+		return p
+	}
+	day := t.UTC().Format("2006-01-02")
+	p := &periodKeys{unixDay: d, month: day[:len(day)-3], day: day}
+	lastPeriod.Store(p)
+	return p
+}
 
 // SpendThisMonth returns the spend counted in now's month.
 func (u *KeyUsage) SpendThisMonth(now time.Time) Money {
