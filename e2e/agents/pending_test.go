@@ -11,9 +11,6 @@ var pending = map[string]string{
 	"TestClaudeCode/wrong_token":           "x-should-retry: false on 401 (Claude Code retries silently without it)",
 	"TestCodex/prompt":                     "POST /v1/responses",
 	"TestCodex/tool_call":                  "POST /v1/responses",
-	"TestCodex/cross-provider_anthropic":   "POST /v1/responses",
-	"TestCodex/wrong_token":                "POST /v1/responses",
-	"TestOpenAISDK/responses":              "POST /v1/responses",
 	"TestOpenAISDK/embeddings":             "POST /v1/embeddings",
 	"TestOpenAISDK/jsonSchema":             "response_format json_schema",
 }
