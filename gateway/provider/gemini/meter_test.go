@@ -129,3 +129,24 @@ func TestSendRaw(t *testing.T) {
 		}
 	}
 }
+
+// FuzzMeter: any bytes from an upstream, as events or as a body, are read without a panic; a body
+// always completes the answer. (Counts out of range are the router's to clamp where usage enters
+// accounting, for every provider alike.)
+func FuzzMeter(f *testing.F) {
+	for _, name := range testkit.PayloadNames(testkit.Gemini) {
+		f.Add(testkit.Payload(name))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m := &meter{reqBytes: 10}
+		_ = m.Body(b)
+		if u := m.Usage(); !m.Complete() || u.Partial {
+			t.Fatalf("a body left the answer incomplete: %+v", u)
+		}
+		m = &meter{}
+		if relay, _ := m.Event(sse.Event{Data: b}); !relay {
+			t.Fatal("an event was not relayed")
+		}
+		_ = m.Usage()
+	})
+}
