@@ -180,7 +180,7 @@ func (s *Server) geminiRoute(r *http.Request, model string) (*router.Route, erro
 }
 
 // geminiCountEstimate answers countTokens for a model of another provider with an estimate
-// (gemini.EstimateTokens): the request is decoded as for generateContent, so what could not be
+// (llm.EstimateRequestTokens, the same as count_tokens uses): the request is decoded as for generateContent, so what could not be
 // sent cannot be counted either. Nothing is called upstream, so nothing is billed or counted
 // against limits.
 func (s *Server) geminiCountEstimate(w http.ResponseWriter, sf surface, body []byte) {
@@ -189,5 +189,5 @@ func (s *Server) geminiCountEstimate(w http.ResponseWriter, sf surface, body []b
 		sf.writeErr(w, err)
 		return
 	}
-	_ = gemini.WriteCountTokens(w, gemini.EstimateTokens(req))
+	_ = gemini.WriteCountTokens(w, llm.EstimateRequestTokens(req))
 }

@@ -9,7 +9,7 @@
 //
 // A request for a Gemini model goes to Gemini as the client wrote it (the passthrough path), so
 // this codec is the translation for crossing providers: what maps is translated, and what has no
-// counterpart elsewhere (Gemini's server tools, context caches, non-image media, code execution,
+// counterpart elsewhere (Gemini's server tools, context caches, audio and video, code execution,
 // several candidates, audio output) is refused with a 400 naming the field. What only steers
 // Gemini itself is dropped: thought summaries and thoughtSignatures in the history, safetySettings,
 // thinkingConfig, and the advisory parts of a function declaration (response schemas, behavior).
@@ -17,9 +17,11 @@
 package gemini
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/inbound/internal/wire"
@@ -227,11 +229,11 @@ func userParts(field string, parts []wirePart, calls []*call) (results, rest []l
 				rest = append(rest, llm.TextPart(*p.Text))
 			}
 		case p.InlineData != nil, p.FileData != nil:
-			img, err := media(pf, p.InlineData, p.FileData)
+			part, err := media(pf, p.InlineData, p.FileData, true)
 			if err != nil {
 				return nil, nil, err
 			}
-			rest = append(rest, llm.Part{Kind: llm.PartImage, Image: img})
+			rest = append(rest, part)
 		case p.FunctionResponse != nil:
 			res, err := functionResponse(pf+".functionResponse", p.FunctionResponse, calls)
 			if err != nil {
@@ -245,25 +247,38 @@ func userParts(field string, parts []wirePart, calls []*call) (results, rest []l
 	return results, rest, nil
 }
 
-// media reads an image given inline or by URI; other media have no counterpart in the canonical
-// model.
-func media(field string, blob *wireBlob, file *wireFileData) (*llm.Image, error) {
+// media reads inline data or a file by URI: images (inline or at an http(s) URL), PDFs (inline)
+// and text files (inline, UTF-8) have canonical counterparts; other media do not.
+func media(field string, blob *wireBlob, file *wireFileData, docs bool) (llm.Part, error) {
 	if blob != nil {
-		if !strings.HasPrefix(blob.MimeType, "image/") {
-			return nil, wire.Invalid(field+".inlineData.mimeType", "%q cannot be translated for another provider (images only)", blob.MimeType)
-		}
 		if blob.Data == "" {
-			return nil, wire.Invalid(field+".inlineData.data", "is required")
+			return llm.Part{}, wire.Invalid(field+".inlineData.data", "is required")
 		}
-		return &llm.Image{MediaType: blob.MimeType, Data: blob.Data}, nil
+		switch mt := blob.MimeType; {
+		case strings.HasPrefix(mt, "image/"):
+			return llm.Part{Kind: llm.PartImage, Image: &llm.Image{MediaType: mt, Data: blob.Data}}, nil
+		case docs && mt == "application/pdf":
+			return llm.Part{Kind: llm.PartDocument, Document: &llm.Document{MediaType: mt, Data: blob.Data}}, nil
+		case docs && strings.HasPrefix(mt, "text/"):
+			text, err := base64.StdEncoding.DecodeString(blob.Data)
+			if err != nil || !utf8.Valid(text) {
+				return llm.Part{}, wire.Invalid(field+".inlineData.data", "must be base64 of UTF-8 text for %s", mt)
+			}
+			return llm.TextPart(string(text)), nil
+		}
+		what := "images, PDFs and text"
+		if !docs {
+			what = "images"
+		}
+		return llm.Part{}, wire.Invalid(field+".inlineData.mimeType", "%q cannot be translated for another provider (%s only)", blob.MimeType, what)
 	}
 	if file.MimeType != "" && !strings.HasPrefix(file.MimeType, "image/") {
-		return nil, wire.Invalid(field+".fileData.mimeType", "%q cannot be translated for another provider (images only)", file.MimeType)
+		return llm.Part{}, wire.Invalid(field+".fileData.mimeType", "%q by URI cannot be translated for another provider (images only; send other files inline)", file.MimeType)
 	}
 	if !strings.HasPrefix(file.FileURI, "https://") && !strings.HasPrefix(file.FileURI, "http://") {
-		return nil, wire.Invalid(field+".fileData.fileUri", "must be an http(s) URL another provider can fetch")
+		return llm.Part{}, wire.Invalid(field+".fileData.fileUri", "must be an http(s) URL another provider can fetch")
 	}
-	return &llm.Image{URL: file.FileURI, MediaType: file.MimeType}, nil
+	return llm.Part{Kind: llm.PartImage, Image: &llm.Image{URL: file.FileURI, MediaType: file.MimeType}}, nil
 }
 
 // functionResponse pairs a result with its call: by id when the id is one of the history's calls,
@@ -308,11 +323,11 @@ func functionResponse(field string, fr *wireFunctionResponse, calls []*call) (*l
 		if p.InlineData == nil && p.FileData == nil {
 			return nil, wire.Invalid(pf, "must hold inlineData or fileData")
 		}
-		img, err := media(pf, p.InlineData, p.FileData)
+		part, err := media(pf, p.InlineData, p.FileData, false) // tool results carry text and images
 		if err != nil {
 			return nil, err
 		}
-		res.Content = append(res.Content, llm.Part{Kind: llm.PartImage, Image: img})
+		res.Content = append(res.Content, part)
 	}
 	return res, nil
 }

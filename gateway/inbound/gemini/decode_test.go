@@ -81,6 +81,20 @@ func TestDecodeRequest(t *testing.T) {
 	}
 }
 
+// TestDecodeDocuments: a PDF becomes a document, a text file its text.
+func TestDecodeDocuments(t *testing.T) {
+	t.Parallel()
+	r, err := DecodeRequest([]byte(`{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"application/pdf","data":"JVBERi0="}},` +
+		`{"inlineData":{"mimeType":"text/markdown","data":"IyBIaQ=="}},{"text":"summarise"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []llm.Part{{Kind: llm.PartDocument, Document: &llm.Document{MediaType: "application/pdf", Data: "JVBERi0="}}, llm.TextPart("# Hi"), llm.TextPart("summarise")}
+	if !reflect.DeepEqual(r.Messages[0].Content, want) {
+		t.Errorf("got %+v", r.Messages[0].Content)
+	}
+}
+
 // TestDecodeSnakeCase: Google's parser takes proto field names too, and its curl examples use them.
 func TestDecodeSnakeCase(t *testing.T) {
 	t.Parallel()
@@ -110,11 +124,13 @@ func TestDecodeRequestInvalid(t *testing.T) {
 		`[]`:              "JSON object",
 		`{}`:              "contents: is required",
 		`{"contents":[]}`: "contents: is required",
-		`{"contents":[{"role":"user","parts":[]}]}`:                                                                                                                                         "no part has content",
-		`{"contents":[{"role":"system","parts":[{"text":"x"}]}]}`:                                                                                                                           "contents[0].role: must be user or model",
-		`{"contents":[{"role":"user","parts":[{"text":5}]}]}`:                                                                                                                               "text",
-		`{"contents":[{"role":"user","parts":[{"text":"a","inlineData":{"mimeType":"image/png","data":"x"}}]}]}`:                                                                            "contents[0].parts[0]: holds more than one",
-		`{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"application/pdf","data":"x"}}]}]}`:                                                                                 "contents[0].parts[0].inlineData.mimeType",
+		`{"contents":[{"role":"user","parts":[]}]}`:                                                              "no part has content",
+		`{"contents":[{"role":"system","parts":[{"text":"x"}]}]}`:                                                "contents[0].role: must be user or model",
+		`{"contents":[{"role":"user","parts":[{"text":5}]}]}`:                                                    "text",
+		`{"contents":[{"role":"user","parts":[{"text":"a","inlineData":{"mimeType":"image/png","data":"x"}}]}]}`: "contents[0].parts[0]: holds more than one",
+		`{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"audio/mp3","data":"x"}}]}]}`:            "contents[0].parts[0].inlineData.mimeType",
+		`{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"text/plain","data":"/w=="}}]}]}`:        "base64 of UTF-8 text",
+		`{"contents":[{"role":"model","parts":[{"functionCall":{"name":"f"}}]},{"role":"user","parts":[{"functionResponse":{"name":"f","response":{},"parts":[{"inlineData":{"mimeType":"application/pdf","data":"JVBE"}}]}}]}]}`: "images only",
 		`{"contents":[{"role":"user","parts":[{"inlineData":{"mimeType":"image/png"}}]}]}`:                                                                                                  "inlineData.data",
 		`{"contents":[{"role":"user","parts":[{"fileData":{"fileUri":"gs://bucket/a.png"}}]}]}`:                                                                                             "fileData.fileUri",
 		`{"contents":[{"role":"user","parts":[{"fileData":{"mimeType":"video/mp4","fileUri":"https://x/v"}}]}]}`:                                                                            "fileData.mimeType",
@@ -164,14 +180,14 @@ func TestDecodeRequestInvalid(t *testing.T) {
 func TestDecodeCountTokens(t *testing.T) {
 	t.Parallel()
 	r, err := DecodeCountTokens([]byte(`{"contents":[{"parts":[{"text":"12345678"}]}]}`))
-	if err != nil || len(r.Messages) != 1 || EstimateTokens(r) != 2 {
+	if err != nil || len(r.Messages) != 1 || llm.EstimateRequestTokens(r) != 2 {
 		t.Fatalf("contents: %+v %v", r, err)
 	}
 	r, err = DecodeCountTokens([]byte(`{"generateContentRequest":{"model":"models/x","systemInstruction":{"parts":[{"text":"1234"}]},
 		"contents":[{"role":"user","parts":[{"text":"1234"},{"inlineData":{"mimeType":"image/png","data":"AA"}}]}],
 		"tools":[{"functionDeclarations":[{"name":"abcd"}]}]}}`))
-	if err != nil || r.System != "1234" || len(r.Tools) != 1 || EstimateTokens(r) != 3+imageTokens {
-		t.Fatalf("generateContentRequest: %+v %v (estimate %d)", r, err, EstimateTokens(r))
+	if err != nil || r.System != "1234" || len(r.Tools) != 1 || llm.EstimateRequestTokens(r) != 3+llm.ImageTokens {
+		t.Fatalf("generateContentRequest: %+v %v (estimate %d)", r, err, llm.EstimateRequestTokens(r))
 	}
 	_, err = DecodeCountTokens([]byte(`{"generateContentRequest":{"contents":[],"tools":[{"googleSearch":{}}]}}`))
 	if !strings.Contains(polydev.ErrorMessage(err), "generateContentRequest.contents") {
@@ -226,7 +242,7 @@ func FuzzDecodeRequest(f *testing.F) {
 					t.Fatalf("tool %s has invalid parameters %s", tool.Name, tool.Parameters)
 				}
 			}
-			_ = EstimateTokens(r)
+			_ = llm.EstimateRequestTokens(r)
 		}
 	})
 }
