@@ -45,3 +45,19 @@ func MoneyFromDollars(f float64) (Money, error) {
 	}
 	return Money(math.Round(f * 1e6)), nil
 }
+
+// MaxCounter is the ceiling of a money or token counter that accumulates (a key's spend, a batch's
+// sum). Spend saturates there instead of wrapping; reservations that would take a key's reserved
+// amount past it are refused. Keeping every counter at or below 2^62 means the budget check
+// spend + reserved + amount (amount ≤ MaxMoney) can never overflow an int64, in Go or in SQL.
+const MaxCounter = 1 << 62
+
+// AddSat returns a + b for non-negative a and b, saturating at MaxCounter: accumulated money never
+// wraps around to a negative amount.
+func AddSat(a, b int64) int64 {
+	a, b = max(a, 0), max(b, 0)
+	if a >= MaxCounter || b >= MaxCounter-a {
+		return MaxCounter
+	}
+	return a + b
+}

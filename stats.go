@@ -12,6 +12,7 @@ type UsageTotals struct {
 	InputTokens  int64
 	OutputTokens int64
 	Cost         Money
+	Unpriced     int64 // requests recorded without a known price (see UsageRecord.Unpriced)
 }
 
 // UsageBucket is the totals of one group: a UTC day ("2026-11-27"), a model or a provider.
@@ -37,6 +38,7 @@ type PlatformStats struct {
 	TotalRequests int64
 	TotalTokens   int64
 	TotalCost     Money
+	Unpriced      int64 // requests recorded without a known price
 }
 
 // StatsStore reports on usage records with SQL aggregates.

@@ -32,6 +32,10 @@ type UsageRecord struct {
 	SessionID        string    `json:"sessionId,omitempty"`
 	ReservationID    string    `json:"-"` // settled by this record
 	CreatedAt        time.Time `json:"createdAt"`
+
+	// Unpriced marks a request served for a model the price table does not know (allowed only on a
+	// user's own key without a budget): its cost is 0 because nobody knows it, not because it was free.
+	Unpriced bool `json:"unpriced"`
 }
 
 // Usage statuses.

@@ -1,6 +1,7 @@
-// Package pricing owns what models cost: an embedded default price table (prices.json), the admins'
-// overrides from the store, bare model name resolution ("gpt-4o-mini" → "openai/gpt-4o-mini") and the
-// cost of a request's usage in exact micro-dollars. It never calls a provider.
+// Package pricing owns what models cost: an embedded default price table (prices.json) with each
+// model's limits, the imported layer and the admins' overrides from the store, the resolution of
+// model names as clients send them (bare, dated, -latest, any case) to a priced model, and the cost
+// of a request's usage in exact, overflow-checked micro-dollars. It never calls a provider.
 package pricing
 
 import (
@@ -19,50 +20,98 @@ import (
 //go:embed prices.json
 var defaultsJSON []byte
 
+// defaultsFile is prices.json (and the file format `polydev pricing import` reads besides
+// LiteLLM's): dollars per million tokens, limits in tokens.
 type defaultsFile struct {
-	AsOf   string `json:"asOf"`
-	Models map[string]struct {
-		Input       float64 `json:"input"`
-		Output      float64 `json:"output"`
-		CachedInput float64 `json:"cachedInput"`
-		CacheWrite  float64 `json:"cacheWrite"`
-	} `json:"models"`
+	AsOf    string               `json:"asOf"`
+	Sources []string             `json:"sources"`
+	Note    string               `json:"note"`
+	Models  map[string]fileModel `json:"models"`
 }
 
-// Defaults returns the embedded price table, sorted by model.
-func Defaults() []*polydev.ModelPrice {
+type fileModel struct {
+	Input       float64  `json:"input"`
+	Output      float64  `json:"output"`
+	CachedInput float64  `json:"cachedInput"`
+	CacheWrite  float64  `json:"cacheWrite"`
+	MaxOutput   int64    `json:"maxOutput"`
+	Context     int64    `json:"context"`
+	Mode        string   `json:"mode"` // "" (chat) or "embedding"
+	Aliases     []string `json:"aliases"`
+	Note        string   `json:"note"`
+}
+
+// price converts one row of the file format.
+func (m fileModel) price(name string, at time.Time) (*polydev.ModelPrice, error) {
+	if m.MaxOutput < 0 || m.Context < 0 || m.MaxOutput > MaxTokens || m.Context > MaxTokens {
+		return nil, fmt.Errorf("%s: maxOutput and context must be between 0 and %d", name, MaxTokens)
+	}
+	p := &polydev.ModelPrice{Model: name, MaxOutputTokens: m.MaxOutput, ContextWindow: m.Context, UpdatedAt: at}
+	for _, c := range []struct {
+		dst *polydev.Money
+		v   float64
+	}{{&p.InputPerMTok, m.Input}, {&p.OutputPerMTok, m.Output}, {&p.CachedInputPerMTok, m.CachedInput}, {&p.CacheWritePerMTok, m.CacheWrite}} {
+		v, err := polydev.MoneyFromDollars(c.v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		*c.dst = v
+	}
+	return p, nil
+}
+
+// defaults is the parsed embedded table: prices sorted by model, and alias → model, both
+// "provider/name".
+var defaults = sync.OnceValues(func() ([]*polydev.ModelPrice, map[string]string) {
 	var f defaultsFile
 	if err := json.Unmarshal(defaultsJSON, &f); err != nil {
 		panic("pricing: embedded prices.json is invalid: " + err.Error()) // caught by tests at build time
 	}
 	asOf, _ := time.Parse("2006-01-02", f.AsOf)
 	out := make([]*polydev.ModelPrice, 0, len(f.Models))
+	aliases := map[string]string{}
 	for name, m := range f.Models {
-		p := &polydev.ModelPrice{Model: name, UpdatedAt: asOf}
-		for _, c := range []struct {
-			dst *polydev.Money
-			v   float64
-		}{{&p.InputPerMTok, m.Input}, {&p.OutputPerMTok, m.Output}, {&p.CachedInputPerMTok, m.CachedInput}, {&p.CacheWritePerMTok, m.CacheWrite}} {
-			v, err := polydev.MoneyFromDollars(c.v)
-			if err != nil {
-				panic(fmt.Sprintf("pricing: %s: %v", name, err))
-			}
-			*c.dst = v
+		p, err := m.price(name, asOf)
+		if err != nil {
+			panic("pricing: prices.json: " + err.Error())
+		}
+		prov, _, _ := polydev.SplitModel(name)
+		for _, a := range m.Aliases {
+			aliases[string(prov)+"/"+a] = name
 		}
 		out = append(out, p)
 	}
 	slices.SortFunc(out, func(a, b *polydev.ModelPrice) int { return strings.Compare(a.Model, b.Model) })
+	return out, aliases
+})
+
+// Defaults returns a copy of the embedded price table, sorted by model.
+func Defaults() []*polydev.ModelPrice {
+	d, _ := defaults()
+	out := make([]*polydev.ModelPrice, len(d))
+	for i, p := range d {
+		c := *p
+		out[i] = &c
+	}
 	return out
 }
 
 // Entry is one row of the effective table.
 type Entry struct {
 	*polydev.ModelPrice
-	Source string `json:"source"` // "default" or "override"
+	Source string `json:"source"` // "default", "imported" or "override"
 }
 
-// Table is the effective price table: defaults with the admins' overrides applied. It is cached and
-// reloaded every RefreshEvery (so other replicas see an admin's change) or at once after Put.
+// Entry sources, lowest first: an imported row replaces a default, an override replaces both.
+const (
+	SourceDefault  = "default"
+	SourceImported = "imported"
+	SourceOverride = "override"
+)
+
+// Table is the effective price table: the embedded defaults, then the imported layer (`polydev
+// pricing import`), then the admins' overrides on top. It is cached and reloaded every RefreshEvery
+// (so other replicas see an admin's change) or at once after Invalidate.
 type Table struct {
 	Store        polydev.PriceStore
 	RefreshEvery time.Duration // default 30s
@@ -70,8 +119,7 @@ type Table struct {
 
 	mu       sync.RWMutex
 	loadedAt time.Time
-	byModel  map[string]Entry
-	byBare   map[string]string // bare model name → "provider/model", when unambiguous
+	snap     *snapshot
 }
 
 func (t *Table) now() time.Time {
@@ -83,33 +131,33 @@ func (t *Table) now() time.Time {
 
 // Entries returns the effective table sorted by model.
 func (t *Table) Entries(ctx context.Context) ([]Entry, error) {
-	m, _, err := t.snapshot(ctx)
+	sn, err := t.snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Entry, 0, len(m))
-	for _, e := range m {
+	out := make([]Entry, 0, len(sn.byModel))
+	for _, e := range sn.byModel {
 		out = append(out, e)
 	}
 	slices.SortFunc(out, func(a, b Entry) int { return strings.Compare(a.Model, b.Model) })
 	return out, nil
 }
 
-// Lookup returns the price of model ("provider/model" or a bare name known to the table) and its
-// canonical "provider/model" name; ENOTFOUND when the table does not know it.
+// Lookup returns the price of a client's model name ("provider/model" or a bare name, in any of the
+// spellings Resolve accepts); ENOTFOUND when the table does not know it.
 func (t *Table) Lookup(ctx context.Context, model string) (*polydev.ModelPrice, error) {
-	m, bare, err := t.snapshot(ctx)
+	res, err := t.Resolve(ctx, model)
 	if err != nil {
 		return nil, err
 	}
-	if e, ok := m[model]; ok {
-		return e.ModelPrice, nil
+	if res.Price == nil {
+		return nil, polydev.Errorf(polydev.ENOTFOUND, "model %q has no price; %s", truncate(model, 80), HowToPrice)
 	}
-	if full, ok := bare[model]; ok {
-		return m[full].ModelPrice, nil
-	}
-	return nil, polydev.Errorf(polydev.ENOTFOUND, "model %q has no price; use provider/model, or ask an admin to add it to the price table", model)
+	return res.Price, nil
 }
+
+// HowToPrice tells a client what to do about a model without a price.
+const HowToPrice = "an admin can price it with PUT /api/admin/pricing or `polydev pricing import FILE`"
 
 // Invalidate makes the next lookup reload from the store.
 func (t *Table) Invalidate() {
@@ -118,70 +166,89 @@ func (t *Table) Invalidate() {
 	t.mu.Unlock()
 }
 
-func (t *Table) snapshot(ctx context.Context) (map[string]Entry, map[string]string, error) {
+// snapshot is one load of the effective table, indexed for name resolution. Keys of byName,
+// aliases and bare are lower case (model ids are matched without regard to case); byModel keeps
+// the spelling of the table.
+type snapshot struct {
+	byModel map[string]Entry  // "provider/model" → entry
+	byName  map[string]string // lower-case "provider/model" → the byModel key
+	aliases map[string]string // lower-case "provider/alias" → the byModel key
+	bare    map[string]string // lower-case bare name or alias → the byModel key, when unambiguous
+}
+
+func (t *Table) snapshot(ctx context.Context) (*snapshot, error) {
 	every := t.RefreshEvery
 	if every <= 0 {
 		every = 30 * time.Second
 	}
 	t.mu.RLock()
-	if t.byModel != nil && t.now().Sub(t.loadedAt) < every {
-		m, b := t.byModel, t.byBare
+	if t.snap != nil && t.now().Sub(t.loadedAt) < every {
+		sn := t.snap
 		t.mu.RUnlock()
-		return m, b, nil
+		return sn, nil
 	}
 	t.mu.RUnlock()
 
-	overrides, err := t.Store.ListPriceOverrides(ctx)
+	rows, err := t.Store.ListPriceOverrides(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	m := map[string]Entry{}
-	for _, p := range Defaults() {
-		m[p.Model] = Entry{p, "default"}
-	}
-	for _, p := range overrides {
-		m[p.Model] = Entry{p, "override"}
-	}
-	bare, seen := map[string]string{}, map[string]int{}
-	for full := range m {
-		if _, name, ok := polydev.SplitModel(full); ok {
-			seen[name]++
-			bare[name] = full
-		}
-	}
-	for name, n := range seen {
-		if n > 1 {
-			delete(bare, name) // ambiguous: must be written with its provider
-		}
-	}
+	sn := build(Defaults(), rows)
 	t.mu.Lock()
-	t.byModel, t.byBare, t.loadedAt = m, bare, t.now()
+	t.snap, t.loadedAt = sn, t.now()
 	t.mu.Unlock()
-	return m, bare, nil
+	return sn, nil
 }
 
-// Cost returns what usage costs at price p, in micro-dollars, rounded to the nearest micro-dollar.
-// Cached and cache-written prompt tokens are billed at their own prices, the rest of the input at the
-// base price; reasoning tokens are part of the output. A price of zero for cached input means the
-// model has no cache discount: those tokens are billed at the base price.
-func Cost(p *polydev.ModelPrice, u Usage) polydev.Money {
-	cachedPrice, writePrice := p.CachedInputPerMTok, p.CacheWritePerMTok
-	if cachedPrice == 0 {
-		cachedPrice = p.InputPerMTok
+// build layers the stored rows (imported and overrides) over the defaults and indexes the result.
+func build(defs, stored []*polydev.ModelPrice) *snapshot {
+	sn := &snapshot{byModel: map[string]Entry{}, byName: map[string]string{}, aliases: map[string]string{}, bare: map[string]string{}}
+	for _, p := range defs {
+		sn.byModel[p.Model] = Entry{p, SourceDefault}
 	}
-	if writePrice == 0 {
-		writePrice = p.InputPerMTok
+	for _, p := range stored {
+		src := SourceOverride
+		if p.Imported {
+			src = SourceImported
+		}
+		sn.byModel[p.Model] = Entry{p, src}
 	}
-	uncached := max(0, u.InputTokens-u.CacheReadTokens-u.CacheWriteTokens)
-	total := int64(uncached)*int64(p.InputPerMTok) + int64(u.CacheReadTokens)*int64(cachedPrice) +
-		int64(u.CacheWriteTokens)*int64(writePrice) + int64(u.OutputTokens)*int64(p.OutputPerMTok)
-	return polydev.Money((total + 500_000) / 1_000_000)
+	for full := range sn.byModel {
+		sn.byName[strings.ToLower(full)] = full
+	}
+	_, defAliases := defaults()
+	for alias, full := range defAliases {
+		if _, ok := sn.byModel[full]; ok {
+			sn.aliases[strings.ToLower(alias)] = full
+		}
+	}
+	seen := map[string]map[string]bool{}
+	addBare := func(name, full string) {
+		if _, bare, ok := polydev.SplitModel(name); ok {
+			if seen[bare] == nil {
+				seen[bare] = map[string]bool{}
+			}
+			seen[bare][full] = true
+			sn.bare[bare] = full
+		}
+	}
+	for lower, full := range sn.byName {
+		addBare(lower, full)
+	}
+	for alias, full := range sn.aliases {
+		addBare(alias, full)
+	}
+	for name, fulls := range seen {
+		if len(fulls) > 1 {
+			delete(sn.bare, name) // ambiguous: must be written with its provider
+		}
+	}
+	return sn
 }
 
-// Usage is the token counts Cost needs (the gateway's usage, without the estimate flags).
-type Usage struct {
-	InputTokens      int // all prompt tokens, cached and cache-written included
-	OutputTokens     int // all generated tokens, reasoning included
-	CacheReadTokens  int // part of InputTokens
-	CacheWriteTokens int // part of InputTokens
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
 }
