@@ -47,10 +47,11 @@ func MoneyFromDollars(f float64) (Money, error) {
 }
 
 // MaxCounter is the ceiling of a money or token counter that accumulates (a key's spend, a batch's
-// sum). Spend saturates there instead of wrapping; reservations that would take a key's reserved
-// amount past it are refused. Keeping every counter at or below 2^62 means the budget check
-// spend + reserved + amount (amount ≤ MaxMoney) can never overflow an int64, in Go or in SQL.
-const MaxCounter = 1 << 62
+// sum): about 2.3 trillion dollars in micro-dollars. Spend saturates there instead of wrapping, and
+// a reservation that would take a key's reserved amount past it is refused. With spend and reserved
+// both at most 2^61 and an amount at most MaxMoney, the budget check spend + reserved + amount can
+// never overflow an int64, in Go or in SQL.
+const MaxCounter = 1 << 61
 
 // AddSat returns a + b for non-negative a and b, saturating at MaxCounter: accumulated money never
 // wraps around to a negative amount.

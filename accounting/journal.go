@@ -107,7 +107,7 @@ func (j *Journal) Recovered() error {
 }
 
 // A record's payload is binary, version 1: the version byte, a flags byte (platform key, stream,
-// estimated), the strings as uvarint length and bytes (id, user, key, provider, model, surface,
+// estimated, unpriced), the strings as uvarint length and bytes (id, user, key, provider, model, surface,
 // status, error code, session, reservation), then the numbers as varints (HTTP status, input,
 // output, cache read, cache write and reasoning tokens, cost, duration, TTFB, overhead, creation
 // time in Unix nanoseconds). A later version appends; a reader refuses versions it does not know.
@@ -117,6 +117,7 @@ const (
 	flagPlatformKey = 1 << iota
 	flagStream
 	flagEstimated
+	flagUnpriced // added after version 1 shipped: older records simply never have it set
 )
 
 func appendRecord(b []byte, r *polydev.UsageRecord) []byte {
@@ -129,6 +130,9 @@ func appendRecord(b []byte, r *polydev.UsageRecord) []byte {
 	}
 	if r.Estimated {
 		flags |= flagEstimated
+	}
+	if r.Unpriced {
+		flags |= flagUnpriced
 	}
 	b = append(b, journalVersion, flags)
 	for _, str := range [...]string{r.ID, r.UserID, r.KeyID, string(r.Provider), r.Model, r.Surface, r.Status, r.ErrorCode, r.SessionID, r.ReservationID} {
@@ -173,6 +177,7 @@ func decodeRecord(p []byte) (*polydev.UsageRecord, error) {
 		ID: strs[0], UserID: strs[1], KeyID: strs[2], Provider: polydev.Provider(strs[3]), Model: strs[4], Surface: strs[5],
 		Status: strs[6], ErrorCode: strs[7], SessionID: strs[8], ReservationID: strs[9],
 		PlatformKey: flags&flagPlatformKey != 0, Stream: flags&flagStream != 0, Estimated: flags&flagEstimated != 0,
+		Unpriced:   flags&flagUnpriced != 0,
 		HTTPStatus: int(nums[0]), InputTokens: nums[1], OutputTokens: nums[2], CacheReadTokens: nums[3], CacheWriteTokens: nums[4],
 		ReasoningTokens: nums[5], Cost: polydev.Money(nums[6]), DurationMS: nums[7], TTFBMS: nums[8], OverheadUS: nums[9],
 		CreatedAt: time.Unix(0, nums[10]).UTC(),

@@ -13,6 +13,9 @@ import (
 // once, so concurrent requests (on any number of replicas sharing the database) can never both take
 // the last unit: the engine serialises writes to the row.
 func (db *DB) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time) error {
+	if err := checkAmount(r); err != nil {
+		return err
+	}
 	month, day, minute := polydev.MonthOf(now), polydev.DayOf(now), polydev.MinuteOf(now)
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		// A refused reservation is explained by re-reading the row. Under READ COMMITTED
@@ -47,11 +50,13 @@ func (db *DB) reserveOnce(ctx context.Context, tx *sql.Tx, r *polydev.Reservatio
 			in_flight = in_flight + 1
 			WHERE id = ? AND active = TRUE
 			AND (monthly_budget_micros IS NULL OR
-				(CASE WHEN usage_month = ? THEN month_spend_micros ELSE 0 END) + month_reserved_micros + ? <= monthly_budget_micros)
+				(CASE WHEN usage_month = ? AND month_spend_micros > 0 THEN month_spend_micros ELSE 0 END) + month_reserved_micros + ? <= monthly_budget_micros)
 			AND (daily_limit IS NULL OR (CASE WHEN usage_day = ? THEN day_requests ELSE 0 END) < daily_limit)
 			AND (rate_limit_rpm IS NULL OR (CASE WHEN rpm_window = ? THEN rpm_count ELSE 0 END) < rate_limit_rpm)
-			AND (concurrency_limit IS NULL OR in_flight < concurrency_limit)`,
-		month, month, int64(r.Amount), day, day, minute, minute, r.KeyID, month, int64(r.Amount), day, minute)
+			AND (concurrency_limit IS NULL OR in_flight < concurrency_limit)
+			AND month_reserved_micros <= ?`,
+		month, month, int64(r.Amount), day, day, minute, minute, r.KeyID, month, int64(r.Amount), day, minute,
+		polydev.MaxCounter-int64(r.Amount))
 	if err != nil {
 		return false, err
 	}
@@ -78,8 +83,8 @@ func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservat
 		return nil, polydev.Errorf(polydev.ENOTFOUND, "key not found or inactive")
 	}
 	le := &polydev.LimitError{Scope: "key " + name}
-	if month != polydev.MonthOf(now) {
-		spend = 0
+	if month != polydev.MonthOf(now) || spend < 0 {
+		spend = 0 // a negative spend was left by versions before the overflow checks
 	}
 	if day != polydev.DayOf(now) {
 		dayReq = 0
@@ -94,12 +99,23 @@ func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservat
 		le.Limit, le.ResetAt = "daily_limit", polydev.NextDay(now)
 	case rpm.Valid && rpmCount >= rpm.Int64:
 		le.Limit, le.ResetAt = "rate_limit_rpm", polydev.NextMinute(now)
-	case conc.Valid && inFlight >= conc.Int64:
+	case conc.Valid && inFlight >= conc.Int64, reserved > polydev.MaxCounter-int64(r.Amount):
+		// The second: so much money is reserved in flight that the counter is at its ceiling; it
+		// frees as requests finish, as a concurrency slot does.
 		le.Limit = "concurrency"
 	default:
 		return nil, nil
 	}
 	return le, nil
+}
+
+// checkAmount refuses a reservation amount outside [0, MaxMoney]: pricing.Cost never produces one,
+// and counters are only overflow-free for amounts within it.
+func checkAmount(r *polydev.Reservation) error {
+	if r.Amount < 0 || r.Amount > polydev.MaxMoney {
+		return polydev.Errorf(polydev.EINVALID, "reservation amount %d is out of range", r.Amount)
+	}
+	return nil
 }
 
 func limitError(le *polydev.LimitError) error {

@@ -100,6 +100,7 @@ func (l *Local) loadKey(ctx context.Context, id string) (*keyCounters, error) {
 		return nil, nil
 	}
 	k.budget, k.daily, k.rpm, k.conc = limitOrNone(budget), limitOrNone(daily), limitOrNone(rpm), limitOrNone(conc)
+	k.spend = max(k.spend, 0) // a negative spend was left by versions before the overflow checks
 	return &k, err
 }
 
@@ -146,6 +147,9 @@ func (k *keyCounters) roll(month, day string, minute int64) {
 
 // Reserve implements polydev.LimitStore in memory.
 func (l *Local) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time) error {
+	if err := checkAmount(r); err != nil {
+		return err
+	}
 	k, err := l.key(ctx, r.KeyID)
 	if err != nil {
 		return err
@@ -166,8 +170,8 @@ func (l *Local) Reserve(ctx context.Context, r *polydev.Reservation, now time.Ti
 		le.Limit, le.ResetAt = "daily_limit", polydev.NextDay(now)
 	case k.rpm >= 0 && k.rpmCount >= k.rpm:
 		le.Limit, le.ResetAt = "rate_limit_rpm", polydev.NextMinute(now)
-	case k.conc >= 0 && k.inFlight >= k.conc:
-		le.Limit = "concurrency"
+	case k.conc >= 0 && k.inFlight >= k.conc, k.reserved > polydev.MaxCounter-int64(r.Amount):
+		le.Limit = "concurrency" // the second: reserved money at its ceiling (see polydev.MaxCounter)
 	default:
 		k.reserved += int64(r.Amount)
 		k.inFlight++

@@ -129,9 +129,9 @@ func (l *Local) settled(recs []*polydev.UsageRecord, written []bool) {
 		// month (settled after the month turned) no longer counts toward the current budget.
 		switch month := polydev.MonthOf(r.CreatedAt); {
 		case month == k.month:
-			k.spend += int64(r.Cost)
+			k.spend = polydev.AddSat(k.spend, int64(r.Cost)) // as the database: saturates, a negative spend restarts
 		case month > k.month:
-			k.month, k.spend = month, int64(r.Cost)
+			k.month, k.spend = month, polydev.AddSat(0, int64(r.Cost))
 		}
 	}
 }

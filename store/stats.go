@@ -13,7 +13,8 @@ const totalsColumns = `COUNT(*),
 	CAST(COALESCE(SUM(CASE WHEN status = 'ok' THEN 0 ELSE 1 END), 0) AS BIGINT),
 	CAST(COALESCE(SUM(input_tokens), 0) AS BIGINT),
 	CAST(COALESCE(SUM(output_tokens), 0) AS BIGINT),
-	CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT)`
+	CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT),
+	CAST(COALESCE(SUM(CASE WHEN unpriced THEN 1 ELSE 0 END), 0) AS BIGINT)`
 
 const msPerDay = 24 * 60 * 60 * 1000
 
@@ -25,7 +26,7 @@ func (db *DB) UsageStats(ctx context.Context, userID string, since time.Time) (*
 		return st, nil
 	}
 	err := db.queryRow(ctx, `SELECT `+totalsColumns+` FROM usage_records WHERE user_id = ? AND created_at >= ?`, userID, ms(since)).
-		Scan(&st.Totals.Requests, &st.Totals.Errors, &st.Totals.InputTokens, &st.Totals.OutputTokens, (*int64)(&st.Totals.Cost))
+		Scan(&st.Totals.Requests, &st.Totals.Errors, &st.Totals.InputTokens, &st.Totals.OutputTokens, (*int64)(&st.Totals.Cost), &st.Totals.Unpriced)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +56,7 @@ func (db *DB) usageBuckets(ctx context.Context, expr string, day bool, dst *[]po
 		if day {
 			key = &dayNum
 		}
-		if err := rows.Scan(key, &b.Requests, &b.Errors, &b.InputTokens, &b.OutputTokens, (*int64)(&b.Cost)); err != nil {
+		if err := rows.Scan(key, &b.Requests, &b.Errors, &b.InputTokens, &b.OutputTokens, (*int64)(&b.Cost), &b.Unpriced); err != nil {
 			return err
 		}
 		if day {
@@ -78,8 +79,9 @@ func (db *DB) PlatformStats(ctx context.Context, activeSince time.Time) (*polyde
 		st.TotalUsers += int64(byTier[t])
 	}
 	err = db.queryRow(ctx, `SELECT COUNT(*), COUNT(DISTINCT CASE WHEN created_at >= ? THEN user_id END),
-		CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT)
-		FROM usage_records`, ms(activeSince)).Scan(&st.TotalRequests, &st.ActiveUsers, &st.TotalTokens, (*int64)(&st.TotalCost))
+		CAST(COALESCE(SUM(input_tokens + output_tokens), 0) AS BIGINT), CAST(COALESCE(SUM(cost_micros), 0) AS BIGINT),
+		CAST(COALESCE(SUM(CASE WHEN unpriced THEN 1 ELSE 0 END), 0) AS BIGINT)
+		FROM usage_records`, ms(activeSince)).Scan(&st.TotalRequests, &st.ActiveUsers, &st.TotalTokens, (*int64)(&st.TotalCost), &st.Unpriced)
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +92,7 @@ func (db *DB) PlatformStats(ctx context.Context, activeSince time.Time) (*polyde
 // shared with the accounting queries so that columns added for accounting do not change this page.
 const requestLogColumns = `id, user_id, key_id, platform_key, provider, model, surface, stream, status, http_status, error_code,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, cost_micros,
-	duration_ms, ttfb_ms, overhead_us, session_id, created_at`
+	duration_ms, ttfb_ms, overhead_us, session_id, created_at, unpriced`
 
 // RequestLogs implements polydev.StatsStore. The cursor is a record id: the page continues strictly
 // after it in (created_at, id) order, so records sharing a millisecond are neither skipped nor repeated.
@@ -124,7 +126,7 @@ func (db *DB) RequestLogs(ctx context.Context, userID, beforeID string, limit in
 		var cost, created int64
 		err := rows.Scan(&r.ID, &r.UserID, &r.KeyID, &r.PlatformKey, &r.Provider, &r.Model, &r.Surface, &r.Stream, &r.Status,
 			&r.HTTPStatus, &r.ErrorCode, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created)
+			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created, &r.Unpriced)
 		if err != nil {
 			return nil, err
 		}

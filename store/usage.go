@@ -13,7 +13,7 @@ import (
 
 const usageColumns = `id, user_id, key_id, platform_key, provider, model, surface, stream, status, http_status, error_code,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, cost_micros,
-	duration_ms, ttfb_ms, overhead_us, session_id, created_at, reservation_id`
+	duration_ms, ttfb_ms, overhead_us, session_id, created_at, reservation_id, unpriced`
 
 // InsertUsage implements polydev.UsageStore.
 func (db *DB) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) error {
@@ -97,9 +97,9 @@ func (db *DB) insertUsage(ctx context.Context, tx *sql.Tx, recs []*polydev.Usage
 		}
 		s := sumFor(sums, r.KeyID, polydev.MonthOf(r.CreatedAt))
 		s.requests++
-		s.cost += int64(r.Cost)
-		s.inputTokens += r.InputTokens
-		s.outputTokens += r.OutputTokens
+		s.cost = polydev.AddSat(s.cost, int64(r.Cost))
+		s.inputTokens = polydev.AddSat(s.inputTokens, r.InputTokens)
+		s.outputTokens = polydev.AddSat(s.outputTokens, r.OutputTokens)
 		s.lastUsed = max(s.lastUsed, ms(r.CreatedAt))
 	}
 	return written, sums, nil
@@ -107,7 +107,7 @@ func (db *DB) insertUsage(ctx context.Context, tx *sql.Tx, recs []*polydev.Usage
 
 // usageChunks are the row counts of the multi-row statements: a batch goes in chunks of these
 // sizes, largest first (37 records are 32 + 4 + 1 rows, three statements), so that a handful of
-// fixed statement texts, each prepared once, serve every batch size. 64 rows of 24 columns stay far
+// fixed statement texts, each prepared once, serve every batch size. 64 rows of 25 columns stay far
 // below both engines' limits on bound parameters.
 //
 // Only PostgreSQL takes chunks of more than one row (see maxChunk): there each statement is a round
@@ -126,7 +126,7 @@ func (db *DB) maxChunk() int {
 	return usageChunks[0]
 }
 
-const usageColumnCount = 24
+const usageColumnCount = 25
 
 // usageInsert and reservationDelete hold the statement text for each chunk size, built once from
 // fixed placeholders: never from input.
@@ -165,7 +165,7 @@ func (db *DB) insertUsageRows(ctx context.Context, tx *sql.Tx, recs []*polydev.U
 			r := recs[i]
 			args = append(args, r.ID, r.UserID, r.KeyID, r.PlatformKey, r.Provider, r.Model, r.Surface, r.Stream, r.Status, r.HTTPStatus, r.ErrorCode,
 				r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.ReasoningTokens, r.Estimated, int64(r.Cost),
-				r.DurationMS, r.TTFBMS, r.OverheadUS, r.SessionID, ms(r.CreatedAt), r.ReservationID)
+				r.DurationMS, r.TTFBMS, r.OverheadUS, r.SessionID, ms(r.CreatedAt), r.ReservationID, r.Unpriced)
 		}
 		if n == 1 {
 			// One row: the rows affected say whether it was new. (RETURNING, in SQLite, costs twice the insert.)
@@ -258,7 +258,7 @@ func (db *DB) ListUsage(ctx context.Context, userID string, before time.Time, li
 		var cost, created int64
 		err := rows.Scan(&r.ID, &r.UserID, &r.KeyID, &r.PlatformKey, &r.Provider, &r.Model, &r.Surface, &r.Stream, &r.Status,
 			&r.HTTPStatus, &r.ErrorCode, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created, &r.ReservationID)
+			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created, &r.ReservationID, &r.Unpriced)
 		if err != nil {
 			return nil, err
 		}
@@ -324,11 +324,17 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, sums map[keyMonth]*keySum,
 	return nil
 }
 
-const settleSet = `month_spend_micros = CASE WHEN ? = 0 THEN month_spend_micros WHEN usage_month = ? THEN month_spend_micros + ? ELSE ? END,
+// settleSet adds a batch's sums to a key's counters. Spend saturates at polydev.MaxCounter (the
+// ? after "> " is MaxCounter minus the batch's cost, computed in Go) so that no number of records
+// can wrap it around, and a negative spend (left by versions before the overflow checks) restarts
+// at the batch's cost.
+const settleSet = `month_spend_micros = CASE WHEN ? = 0 THEN month_spend_micros WHEN usage_month <> ? OR month_spend_micros < 0 THEN ?
+		WHEN month_spend_micros > ? THEN ? ELSE month_spend_micros + ? END,
 	usage_month = CASE WHEN ? = 0 THEN usage_month ELSE ? END,
 	month_reserved_micros = month_reserved_micros - ?, in_flight = in_flight - ?,
 	total_requests = total_requests + ?, input_tokens = input_tokens + ?, output_tokens = output_tokens + ?,
-	total_spend_micros = total_spend_micros + ?, last_used_at = COALESCE(?, last_used_at)`
+	total_spend_micros = CASE WHEN total_spend_micros < 0 THEN ? WHEN total_spend_micros > ? THEN ? ELSE total_spend_micros + ? END,
+	last_used_at = COALESCE(?, last_used_at)`
 
 // countsSet adds request counts; a counter of a past period restarts.
 const countsSet = `day_requests = CASE WHEN usage_day = ? THEN day_requests + ? ELSE ? END, usage_day = ?,
@@ -350,8 +356,9 @@ func (db *DB) settleKey(ctx context.Context, tx *sql.Tx, s *keySum) error {
 			lastUsed = sql.NullInt64{Int64: s.lastUsed, Valid: true}
 		}
 		query = settleSums
-		args = append(args, s.requests, s.month, s.cost, s.cost, s.requests, s.month, s.reserved, s.freed,
-			s.requests, s.inputTokens, s.outputTokens, s.cost, lastUsed)
+		room := polydev.MaxCounter - s.cost // s.cost ≤ MaxCounter (AddSat)
+		args = append(args, s.requests, s.month, s.cost, room, polydev.MaxCounter, s.cost, s.requests, s.month, s.reserved, s.freed,
+			s.requests, s.inputTokens, s.outputTokens, s.cost, room, polydev.MaxCounter, s.cost, lastUsed)
 	}
 	if c := s.counts; c != nil {
 		if query == settleSums {
