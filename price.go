@@ -16,10 +16,23 @@ type ModelPrice struct {
 	CacheWritePerMTok  Money  `json:"cacheWritePerMTok"`
 	// MaxOutputTokens is the most the model generates in one answer, ContextWindow the most it reads
 	// and writes together; 0 = unknown. A request's reservation clamps max_tokens to them.
-	MaxOutputTokens int64     `json:"maxOutputTokens,omitempty"`
-	ContextWindow   int64     `json:"contextWindow,omitempty"`
-	Imported        bool      `json:"-"` // a row of the imported layer (polydev pricing import), not an admin's override
-	UpdatedAt       time.Time `json:"updatedAt"`
+	MaxOutputTokens int64 `json:"maxOutputTokens,omitempty"`
+	ContextWindow   int64 `json:"contextWindow,omitempty"`
+	// LongContext, when set, prices a request whose prompt (all its input tokens) is longer than
+	// its threshold: every rate of such a request is the long-context one, as the providers bill long
+	// prompts. Only the embedded table sets it; overrides and imported rows are flat.
+	LongContext *LongContextPrice `json:"longContext,omitempty"`
+	Imported    bool              `json:"-"` // a row of the imported layer (polydev pricing import), not an admin's override
+	UpdatedAt   time.Time         `json:"updatedAt"`
+}
+
+// LongContextPrice is the rates of a request whose prompt is longer than AboveInputTokens.
+type LongContextPrice struct {
+	AboveInputTokens   int64 `json:"aboveInputTokens"`
+	InputPerMTok       Money `json:"inputPerMTok"`
+	OutputPerMTok      Money `json:"outputPerMTok"`
+	CachedInputPerMTok Money `json:"cachedInputPerMTok"`
+	CacheWritePerMTok  Money `json:"cacheWritePerMTok"`
 }
 
 // OutputCap is the largest output the model can produce in one answer, as far as the table knows:

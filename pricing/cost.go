@@ -23,7 +23,8 @@ type Usage struct {
 // Cost returns what usage costs at price p, in micro-dollars, rounded to the nearest micro-dollar.
 // Cached and cache-written prompt tokens are billed at their own prices, the rest of the input at the
 // base price; reasoning tokens are part of the output. A price of zero for cached input means the
-// model has no cache discount: those tokens are billed at the base price.
+// model has no cache discount: those tokens are billed at the base price. A prompt longer than the
+// price's long-context threshold bills the whole request at the long-context rates.
 //
 // The arithmetic is exact in 128 bits and the result saturates at polydev.MaxMoney (a billion
 // dollars, above any budget), so no count or price, however large, can wrap a cost around to a small
@@ -31,6 +32,10 @@ type Usage struct {
 func Cost(p *polydev.ModelPrice, u Usage) polydev.Money {
 	if p == nil {
 		return 0
+	}
+	if lc := p.LongContext; lc != nil && int64(u.InputTokens) > lc.AboveInputTokens {
+		p = &polydev.ModelPrice{InputPerMTok: lc.InputPerMTok, OutputPerMTok: lc.OutputPerMTok,
+			CachedInputPerMTok: lc.CachedInputPerMTok, CacheWritePerMTok: lc.CacheWritePerMTok}
 	}
 	cachedPrice, writePrice := p.CachedInputPerMTok, p.CacheWritePerMTok
 	if cachedPrice == 0 {

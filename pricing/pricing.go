@@ -39,6 +39,14 @@ type fileModel struct {
 	Mode        string   `json:"mode"` // "" (chat) or "embedding"
 	Aliases     []string `json:"aliases"`
 	Note        string   `json:"note"`
+	// Long: the rates of a prompt longer than Above input tokens (the embedded table only).
+	Long *struct {
+		Above       int64   `json:"above"`
+		Input       float64 `json:"input"`
+		Output      float64 `json:"output"`
+		CachedInput float64 `json:"cachedInput"`
+		CacheWrite  float64 `json:"cacheWrite"`
+	} `json:"long"`
 }
 
 // price converts one row of the file format.
@@ -56,6 +64,17 @@ func (m fileModel) price(name string, at time.Time) (*polydev.ModelPrice, error)
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		*c.dst = v
+	}
+	if l := m.Long; l != nil {
+		lp, err := fileModel{Input: l.Input, Output: l.Output, CachedInput: l.CachedInput, CacheWrite: l.CacheWrite}.price(name, at)
+		if err != nil {
+			return nil, err
+		}
+		if l.Above <= 0 {
+			return nil, fmt.Errorf("%s: long.above must be a positive token count", name)
+		}
+		p.LongContext = &polydev.LongContextPrice{AboveInputTokens: l.Above, InputPerMTok: lp.InputPerMTok, OutputPerMTok: lp.OutputPerMTok,
+			CachedInputPerMTok: lp.CachedInputPerMTok, CacheWritePerMTok: lp.CacheWritePerMTok}
 	}
 	return p, nil
 }

@@ -93,6 +93,8 @@ func TestDefaultsValid(t *testing.T) {
 func TestCost(t *testing.T) {
 	t.Parallel()
 	sonnet := &polydev.ModelPrice{InputPerMTok: 3_000_000, OutputPerMTok: 15_000_000, CachedInputPerMTok: 300_000, CacheWritePerMTok: 3_750_000}
+	longCtx := &polydev.ModelPrice{InputPerMTok: 1_000_000, OutputPerMTok: 10_000_000, CachedInputPerMTok: 100_000,
+		LongContext: &polydev.LongContextPrice{AboveInputTokens: 200_000, InputPerMTok: 2_000_000, OutputPerMTok: 15_000_000, CachedInputPerMTok: 1_000_000}}
 	huge := &polydev.ModelPrice{InputPerMTok: math.MaxInt64, OutputPerMTok: math.MaxInt64, CachedInputPerMTok: math.MaxInt64, CacheWritePerMTok: math.MaxInt64}
 	cases := []struct {
 		name string
@@ -113,6 +115,9 @@ func TestCost(t *testing.T) {
 		{"1e15 tokens", sonnet, Usage{InputTokens: 1e15, OutputTokens: 1e15}, polydev.MaxMoney},
 		{"max tokens at max price", huge, Usage{InputTokens: math.MaxInt, OutputTokens: math.MaxInt, CacheReadTokens: math.MaxInt / 2}, polydev.MaxMoney},
 		{"one token at max price", huge, Usage{OutputTokens: 1}, 9_223_372_036_855}, // MaxInt64 / 1e6, rounded
+		// A prompt past the long-context threshold bills the whole request at the long rates.
+		{"long context below", longCtx, Usage{InputTokens: 200_000, OutputTokens: 1000}, 200_000*1 + 1000*10},
+		{"long context above", longCtx, Usage{InputTokens: 200_001, CacheReadTokens: 1, OutputTokens: 1000}, (200_000*2 + 1*1 + 1000*15 + 0)},
 		// Just under the saturation point: exact.
 		{"exact near MaxMoney", &polydev.ModelPrice{OutputPerMTok: 1_000_000}, Usage{OutputTokens: int(polydev.MaxMoney)}, polydev.MaxMoney},
 		{"exact below MaxMoney", &polydev.ModelPrice{OutputPerMTok: 1_000_000}, Usage{OutputTokens: int(polydev.MaxMoney) - 1}, polydev.MaxMoney - 1},
@@ -207,6 +212,13 @@ func TestResolve(t *testing.T) {
 		{"gpt-5.2-codex", "openai", "gpt-5.2-codex", "openai/gpt-5.2-codex"},
 		{"gpt-5.3-codex", "openai", "gpt-5.3-codex", "openai/gpt-5.3-codex"},
 		{"gpt-5.5", "openai", "gpt-5.5", "openai/gpt-5.5"},
+		// The agents' current defaults (agents-notes, 2026-12-06).
+		{"claude-opus-5-5", "anthropic", "claude-opus-5-5", "anthropic/claude-opus-5-5"},
+		{"claude-sonnet-5-5", "anthropic", "claude-sonnet-5-5", "anthropic/claude-sonnet-5-5"},
+		{"claude-haiku-5-5", "anthropic", "claude-haiku-5-5", "anthropic/claude-haiku-5-5"},
+		{"gpt-6.2-sol", "openai", "gpt-6.2-sol", "openai/gpt-6.2-sol"},
+		{"gemini-3.8-flash", "gemini", "gemini-3.8-flash", "gemini/gemini-3.8-flash"},
+		{"gemini-3.5-flash-lite", "gemini", "gemini-3.5-flash-lite", "gemini/gemini-3.5-flash-lite"},
 		{"gemini-2.5-pro", "gemini", "gemini-2.5-pro", "gemini/gemini-2.5-pro"},
 		{"gemini-2.5-flash", "gemini", "gemini-2.5-flash", "gemini/gemini-2.5-flash"},
 		{"gemini-2.5-flash-lite", "gemini", "gemini-2.5-flash-lite", "gemini/gemini-2.5-flash-lite"},

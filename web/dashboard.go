@@ -18,11 +18,14 @@ type totalsJSON struct {
 	OutputTokens int64         `json:"outputTokens"`
 	TotalTokens  int64         `json:"totalTokens"`
 	Cost         polydev.Money `json:"cost"`
+	// Unpriced counts requests of models without a price (run on the user's own key): their cost is
+	// unknown, not zero.
+	Unpriced int64 `json:"unpricedRequests"`
 }
 
 func toTotals(t polydev.UsageTotals) totalsJSON {
 	return totalsJSON{Requests: t.Requests, Errors: t.Errors, InputTokens: t.InputTokens, OutputTokens: t.OutputTokens,
-		TotalTokens: t.InputTokens + t.OutputTokens, Cost: t.Cost}
+		TotalTokens: t.InputTokens + t.OutputTokens, Cost: t.Cost, Unpriced: t.Unpriced}
 }
 
 type dayJSON struct {
@@ -144,7 +147,8 @@ func (s *Server) adminStats(w http.ResponseWriter, r *http.Request, _ *polydev.U
 		"stats": map[string]any{
 			"total_users": ps.TotalUsers, "active_users": ps.ActiveUsers, "users_by_tier": byTier,
 			"total_requests": ps.TotalRequests, "total_tokens": ps.TotalTokens, "total_cost": ps.TotalCost,
-			"total_vms": vc.Total, "active_vms": vc.ByState[polydev.VMRunning], "cli_vms": vc.ByType[polydev.VMCLI],
+			"unpriced_requests": ps.Unpriced,
+			"total_vms":         vc.Total, "active_vms": vc.ByState[polydev.VMRunning], "cli_vms": vc.ByType[polydev.VMCLI],
 			"browser_vms": vc.ByType[polydev.VMBrowser], "ip_pool_available": pool.Available, "ip_pool_total": pool.Total,
 		},
 		"vms":          vms,

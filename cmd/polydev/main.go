@@ -36,6 +36,7 @@ commands:
   migrate                  apply database migrations and exit
   user create|list|set|disable|enable|reset-password   manage accounts (polydev user -h)
   keys rotate|status|rewrap|retire --version N   manage master keys (encryption at rest)
+  pricing import [--dry-run] FILE   refresh model prices from a price list (ours or LiteLLM's JSON)
   version                  print the version
 
 Run 'polydev <command> -h' for the command's flags. Every flag also has a POLYDEV_* variable (see README).
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return userCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "pricing":
+		return pricingCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "image":
 		return imageCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "version":

@@ -78,16 +78,23 @@ func (c *Call) admit(ctx context.Context) ([]*polydev.ProviderKey, error) {
 }
 
 // reserveAmount is the most this call can cost: the input estimated generously from the body size
-// (two bytes per token; real tokens average about four), and the output at its cap.
+// (two bytes per token; real tokens average about four), and the output at its cap, clamped to what
+// the model can produce (an absurd max_tokens reserves the model's limit, never less than a small
+// one, and never overflows: pricing.Cost saturates).
 func (c *Call) reserveAmount() polydev.Money {
 	if c.unbilled {
 		return 0
 	}
-	out := c.Req.MaxTokens
+	out := int64(c.Req.MaxTokens)
 	if out <= 0 {
 		out = DefaultReserveOutputTokens
 	}
-	return pricing.Cost(c.Route.Price, pricing.Usage{InputTokens: c.BodyBytes/2 + 16, OutputTokens: out})
+	if limit := c.Route.Price.OutputCap(); limit > 0 {
+		out = min(out, limit)
+	}
+	out = min(out, pricing.MaxTokens)
+	in := min(int64(max(c.BodyBytes, 0))/2+16, pricing.MaxTokens)
+	return pricing.Cost(c.Route.Price, pricing.Usage{InputTokens: int(in), OutputTokens: int(out)})
 }
 
 // DefaultReserveOutputTokens is the output reserved for a request that sets no max_tokens. A longer
@@ -106,6 +113,10 @@ func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) err
 	amount := c.reserveAmount()
 	var last error
 	for _, k := range cands {
+		if c.Route.Unpriced && (k.UserID == "" || k.MonthlyBudget != nil) {
+			last = errUnpriced(c.Route, k)
+			continue
+		}
 		now := r.now()
 		res := &polydev.Reservation{ID: polydev.NewID(), KeyID: k.ID, UserID: c.User.ID, Amount: amount, CreatedAt: now, ExpiresAt: now.Add(reservationExpiry)}
 		if err := r.Store.Reserve(ctx, res, now); err != nil {
@@ -257,6 +268,7 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 		}
 		return
 	}
+	u = r.boundUsage(c.Route, u)
 	now := r.now().UTC()
 	rec := &polydev.UsageRecord{
 		ID: polydev.NewTimeID(now), UserID: c.User.ID, Provider: c.Route.Provider, Model: c.Route.Model, Surface: c.Surface,
@@ -267,7 +279,8 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 		SessionID: c.SessionID, CreatedAt: now,
 	}
 	if c.key != nil {
-		rec.KeyID, rec.PlatformKey = c.key.ID, c.key.UserID == ""
+		// Unpriced only when a key served it: a refused request cost nothing, known or not.
+		rec.KeyID, rec.PlatformKey, rec.Unpriced = c.key.ID, c.key.UserID == "", c.Route.Unpriced
 	}
 	if c.reservation != nil {
 		rec.ReservationID = c.reservation.ID

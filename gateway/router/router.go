@@ -70,32 +70,29 @@ func (r *Router) adapter(p polydev.Provider) provider.Provider {
 
 // Route is a resolved model: which provider serves it, under which upstream id, and its price.
 type Route struct {
-	Model    string // canonical "provider/model", as recorded and priced
+	Model    string // canonical "provider/model", as recorded and priced (a dated id's family)
 	Provider polydev.Provider
-	Upstream string // the model id the provider knows
+	Upstream string // the model id the provider is asked for: the client's, normalised
 	Price    *polydev.ModelPrice
+	// Unpriced: the price table does not know the model. Price is then all zero and the call may only
+	// use a user's own key without a monthly budget (Call.try); its record says so.
+	Unpriced bool
 }
 
-// Resolve maps a client's model name ("provider/model", or a bare name the price table knows) to a
-// route. A "provider/model" name the price table does not know is still routed, priced at zero, so
-// that self-hosted models work; the record says so with a zero cost.
+// Resolve maps a client's model name ("provider/model", or a bare name the price table knows, in
+// any spelling pricing.Table.Resolve accepts) to a route. A "provider/model" the price table does not
+// know is routed unpriced, so that self-hosted and brand-new models work on a user's own key; on a
+// platform key or a key with a budget it is refused when the call tries the key.
 func (r *Router) Resolve(ctx context.Context, model string) (*Route, error) {
-	if model == "" {
-		return nil, polydev.Errorf(polydev.EINVALID, "model is required, e.g. openai/gpt-4o-mini")
-	}
-	price, err := r.Prices.Lookup(ctx, model)
-	switch {
-	case err == nil:
-		prov, name, _ := polydev.SplitModel(price.Model)
-		return &Route{Model: price.Model, Provider: prov, Upstream: name, Price: price}, nil
-	case polydev.ErrorCode(err) != polydev.ENOTFOUND:
+	res, err := r.Prices.Resolve(ctx, model)
+	if err != nil {
 		return nil, err
 	}
-	prov, name, ok := polydev.SplitModel(model)
-	if !ok {
-		return nil, polydev.Errorf(polydev.EINVALID, "unknown model %q: name it provider/model (openai/, anthropic/, gemini/ or openai-compatible/)", truncate(model, 80))
+	if res.Price != nil {
+		return &Route{Model: res.Price.Model, Provider: res.Provider, Upstream: res.Upstream, Price: res.Price}, nil
 	}
-	return &Route{Model: model, Provider: prov, Upstream: name, Price: &polydev.ModelPrice{Model: model}}, nil
+	name := string(res.Provider) + "/" + res.Upstream
+	return &Route{Model: name, Provider: res.Provider, Upstream: res.Upstream, Price: &polydev.ModelPrice{Model: name}, Unpriced: true}, nil
 }
 
 func truncate(s string, n int) string {
