@@ -77,8 +77,8 @@ func TestPriceBypassNames(t *testing.T) {
 				{"openai/gpt-4o ", "gpt-4o", "openai/gpt-4o", false},
 				{"anthropic/claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001", "anthropic/claude-haiku-4-5", true},
 				{"claude-haiku-4-5-20251001", "claude-haiku-4-5-20251001", "anthropic/claude-haiku-4-5", true}, // Claude Code's --model haiku, bare
-				{"claude-opus-5-5", "claude-opus-5-5", "anthropic/claude-opus-5-5", true},                     // Claude Code's default
-				{"gpt-6.2-sol", "gpt-6.2-sol", "openai/gpt-6.2-sol", false},                                   // Codex's default
+				{"claude-opus-5-5", "claude-opus-5-5", "anthropic/claude-opus-5-5", true},                      // Claude Code's default
+				{"gpt-6.2-sol", "gpt-6.2-sol", "openai/gpt-6.2-sol", false},                                    // Codex's default
 			} {
 				var r *resp
 				up := m.openai

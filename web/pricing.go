@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/pricing"
 )
 
 type priceInput struct {
@@ -13,6 +14,8 @@ type priceInput struct {
 	OutputPerMTok      *polydev.Money `json:"outputPerMTok"`
 	CachedInputPerMTok *polydev.Money `json:"cachedInputPerMTok"`
 	CacheWritePerMTok  *polydev.Money `json:"cacheWritePerMTok"`
+	MaxOutputTokens    int64          `json:"maxOutputTokens"` // 0 = unknown; max_tokens is clamped to it for reservations
+	ContextWindow      int64          `json:"contextWindow"`
 }
 
 type putPricing struct {
@@ -54,7 +57,11 @@ func (s *Server) putPricing(w http.ResponseWriter, r *http.Request, u *polydev.U
 		if p.InputPerMTok == nil || p.OutputPerMTok == nil {
 			return polydev.Errorf(polydev.EINVALID, "model %s: inputPerMTok and outputPerMTok are required (dollars per million tokens)", p.Model)
 		}
-		row := &polydev.ModelPrice{Model: p.Model, InputPerMTok: *p.InputPerMTok, OutputPerMTok: *p.OutputPerMTok, UpdatedAt: now}
+		if p.MaxOutputTokens < 0 || p.ContextWindow < 0 || p.MaxOutputTokens > pricing.MaxTokens || p.ContextWindow > pricing.MaxTokens {
+			return polydev.Errorf(polydev.EINVALID, "model %s: maxOutputTokens and contextWindow must be between 0 and %d", p.Model, pricing.MaxTokens)
+		}
+		row := &polydev.ModelPrice{Model: p.Model, InputPerMTok: *p.InputPerMTok, OutputPerMTok: *p.OutputPerMTok,
+			MaxOutputTokens: p.MaxOutputTokens, ContextWindow: p.ContextWindow, UpdatedAt: now}
 		if p.CachedInputPerMTok != nil {
 			row.CachedInputPerMTok = *p.CachedInputPerMTok
 		}
