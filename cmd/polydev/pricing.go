@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/pricing"
@@ -26,23 +27,26 @@ func pricingCmd(ctx context.Context, args []string, getenv func(string) string, 
 	fs := flag.NewFlagSet("pricing import", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dryRun := fs.Bool("dry-run", false, "parse and report, write nothing")
-	cfg, err := loadConfig(fs, args[1:], getenv)
+	// FILE comes last; the flags before it are this command's and the usual store settings.
+	rest := args[1:]
+	if len(rest) == 0 || strings.HasPrefix(rest[len(rest)-1], "-") {
+		return fmt.Errorf("%s", use)
+	}
+	file := rest[len(rest)-1]
+	cfg, err := loadConfig(fs, rest[:len(rest)-1], getenv)
 	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("%s", use)
-	}
-	data, err := readLimited(fs.Arg(0), maxPriceFile)
+	data, err := readLimited(file, maxPriceFile)
 	if err != nil {
 		return err
 	}
 	rows, skipped, err := pricing.ParseImport(data, polydev.Now())
 	if err != nil {
-		return fmt.Errorf("%s: %w", fs.Arg(0), err)
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	if len(rows) == 0 {
-		return fmt.Errorf("%s: no model of openai, anthropic or gemini with a price (%d entries skipped)", fs.Arg(0), skipped)
+		return fmt.Errorf("%s: no model of openai, anthropic or gemini with a price (%d entries skipped)", file, skipped)
 	}
 	if *dryRun {
 		for _, p := range rows {
