@@ -8,10 +8,13 @@ import (
 	"github.com/polydev/polydev/gateway/inbound/openai"
 	"github.com/polydev/polydev/gateway/inbound/responses"
 	"github.com/polydev/polydev/gateway/llm"
+	pvopenai "github.com/polydev/polydev/gateway/provider/openai"
+	"github.com/polydev/polydev/gateway/sse"
 )
 
 // responsesSurface is the Responses API shape for one request: the response object echoes some of
-// the request (model, sampling, tool choice), so the surface is built per request around its options.
+// the request (model, sampling, tool choice), so the surface is built per request around its
+// options (nil before the body is decoded: errors only).
 func responsesSurface(opts *responses.Options) surface {
 	return surface{
 		name:     "responses",
@@ -23,26 +26,36 @@ func responsesSurface(opts *responses.Options) surface {
 	}
 }
 
-// createResponse serves POST /v1/responses (Codex CLI's only API) through the canonical model, so
-// any provider can answer it.
+// responsesRaw: the Responses API's passthrough to OpenAI. Keep-alives are SSE comments (the
+// format has no ping event); a stream that breaks off ends with an error event, which the SDKs and
+// Codex report.
+var responsesRaw = rawShape{
+	provider:       polydev.ProviderOpenAI,
+	maxTokensField: "max_output_tokens",
+	errorFrame: func(err error) []byte {
+		return sse.AppendEvent(nil, "error", responses.AppendErrorEvent(nil, err))
+	},
+}
+
+// createResponse serves POST /v1/responses (Codex CLI's only API): forwarded as written when the
+// model is OpenAI's, translated through the canonical model for any other provider.
 func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
-	u, err := s.authenticate(w, r)
-	if err != nil {
-		responses.WriteError(w, err)
+	sf := responsesSurface(nil)
+	u, body, f, route, ok := s.peekRoute(w, r, sf, responsesRaw.maxTokensField)
+	if !ok {
 		return
 	}
-	body, err := s.readGatewayBody(w, r)
-	if err != nil {
-		responses.WriteError(w, err)
+	if route.Provider == responsesRaw.provider && s.router.Passthrough(route.Provider) {
+		s.serveRaw(w, r, sf, responsesRaw, u, route, &f, pvopenai.OpResponses, body, arrival)
 		return
 	}
 	req, opts, err := responses.DecodeRequest(body)
 	if err != nil {
-		responses.WriteError(w, err)
+		sf.writeErr(w, err)
 		return
 	}
-	s.serveCall(w, r, responsesSurface(&opts), u, req, openai.Options{}, arrival, "", len(body))
+	s.serveRoute(w, r, responsesSurface(&opts), u, route, req, openai.Options{}, arrival, "", len(body))
 }
 
 // storedResponse answers GET and DELETE /v1/responses/{id}: Polydev keeps no responses (every

@@ -283,3 +283,13 @@ func appendErrorObject(b []byte, err error) []byte {
 	b = jsonw.String(b, wire.Classify(err).Message)
 	return append(b, '}')
 }
+
+// AppendErrorEvent appends the data of an error event ({"type":"error","code","message","param"}),
+// for a passthrough stream that breaks off.
+func AppendErrorEvent(b []byte, err error) []byte {
+	b = append(b, `{"type":"error","code":`...)
+	b = jsonw.String(b, errorCode(err))
+	b = append(b, `,"message":`...)
+	b = jsonw.String(b, wire.Classify(err).Message)
+	return append(b, `,"param":null}`...)
+}
