@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -22,9 +23,12 @@ type keyJSON struct {
 	Active        bool             `json:"active"`
 	IsAdminKey    bool             `json:"isAdminKey"`
 	Available     bool             `json:"available"` // active, under budget and daily limit right now
-	Usage         usageJSON        `json:"usage"`
-	CreatedAt     time.Time        `json:"createdAt"`
-	UpdatedAt     time.Time        `json:"updatedAt"`
+	// Unreadable: the stored key could not be decrypted (a tampered or moved ciphertext, a retired
+	// master key). The gateway skips it, logging an ERROR; replace the key to use it again.
+	Unreadable bool      `json:"unreadable"`
+	Usage      usageJSON `json:"usage"`
+	CreatedAt  time.Time `json:"createdAt"`
+	UpdatedAt  time.Time `json:"updatedAt"`
 }
 
 type usageJSON struct {
@@ -51,11 +55,18 @@ func toKeyJSON(k *polydev.ProviderKey, now time.Time) keyJSON {
 	}
 }
 
-func (s *Server) keysJSON(keys []*polydev.ProviderKey) []keyJSON {
+// keysJSON shows keys in a listing, each checked for whether it still decrypts (the DEK is cached,
+// so this costs one AES-GCM open per key; the plaintext is dropped at once).
+func (s *Server) keysJSON(ctx context.Context, keys []*polydev.ProviderKey) []keyJSON {
 	now := s.now()
 	out := make([]keyJSON, len(keys))
 	for i, k := range keys {
 		out[i] = toKeyJSON(k, now)
+		if s.keys != nil {
+			if _, err := s.keys.Secret(ctx, k); err != nil {
+				out[i].Unreadable, out[i].Available = true, false
+			}
+		}
 	}
 	return out
 }
@@ -77,7 +88,7 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, u *polydev.
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"keys": s.keysJSON(keys)})
+	return writeJSON(w, http.StatusOK, map[string]any{"keys": s.keysJSON(r.Context(), keys)})
 }
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, u *polydev.User) error {

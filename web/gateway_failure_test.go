@@ -195,3 +195,61 @@ func TestFailoverOn429(t *testing.T) {
 		})
 	}
 }
+
+// TestUndecryptableKeyFailsOver: a platform key whose stored ciphertext was tampered with is
+// skipped with an ERROR line naming it, the request is served by the next key, and the admin's
+// listing flags the key as unreadable.
+func TestUndecryptableKeyFailsOver(t *testing.T) {
+	t.Parallel()
+	e := gatewayEnv(t, "sqlite")
+	up := testkit.NewOpenAI(t, testkit.WithKey("sk-good-key-1", "sk-tampered-1"))
+	admin := e.signup("tamper-admin@example.com", pw)
+	e.makeAdmin("tamper-admin@example.com")
+	var bad, good keyResp
+	e.want(e.do("POST", "/api/admin/providers", map[string]any{"action": "add_key", "provider": "openai", "apiKey": "sk-tampered-1", "baseUrl": up.BaseURL(), "priorityOrder": 0}, "Cookie", admin), 201).json(t, &bad)
+	e.want(e.do("POST", "/api/admin/providers", map[string]any{"action": "add_key", "provider": "openai", "apiKey": "sk-good-key-1", "baseUrl": up.BaseURL(), "priorityOrder": 1}, "Cookie", admin), 201).json(t, &good)
+	keys, err := e.store.ListProviderKeys(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if k.ID == bad.Key.ID {
+			k.Secret = append([]byte(nil), k.Secret...)
+			k.Secret[len(k.Secret)-1] ^= 1 // one bit of the ciphertext's tag
+			if err := e.store.UpdateProviderKey(t.Context(), k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	token, u := e.apiUser("tamper@example.com", polydev.TierFree)
+	e.want(e.do("POST", "/v1/chat/completions", `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`, "Authorization", "Bearer "+token), 200)
+	if recs := e.usageOf(u); len(recs) != 1 || recs[0].KeyID != good.Key.ID {
+		t.Fatalf("records = %+v, want one on the good key", recs)
+	}
+	if up.RequestCount() != 1 {
+		t.Fatalf("upstream saw %d requests, want 1 (the tampered key never left the server)", up.RequestCount())
+	}
+	logs := e.logs.String()
+	if !strings.Contains(logs, `"level":"ERROR","msg":"provider key could not be decrypted; trying the next key"`) || !strings.Contains(logs, bad.Key.ID) {
+		t.Fatalf("no ERROR line naming the key:\n%s", logs)
+	}
+	var list struct {
+		Keys []struct {
+			ID         string `json:"id"`
+			Unreadable bool   `json:"unreadable"`
+		} `json:"keys"`
+	}
+	e.want(e.do("GET", "/api/admin/providers", nil, "Cookie", admin), 200).json(t, &list)
+	for _, k := range list.Keys {
+		if k.Unreadable != (k.ID == bad.Key.ID) {
+			t.Fatalf("key %s unreadable = %v", k.ID, k.Unreadable)
+		}
+	}
+
+	// With only the tampered key left, the answer is a 503 that says why, never a bare 500.
+	e.want(e.do("POST", "/api/admin/providers", map[string]any{"action": "toggle_active", "keyId": good.Key.ID}, "Cookie", admin), 200)
+	r := e.want(e.do("POST", "/v1/chat/completions", `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`, "Authorization", "Bearer "+token), 503)
+	if !strings.Contains(string(r.body), "could not be decrypted") {
+		t.Fatalf("503 body = %s", r.body)
+	}
+}

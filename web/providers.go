@@ -76,7 +76,7 @@ func (s *Server) listProviders(w http.ResponseWriter, r *http.Request, _ *polyde
 			sums[i].Requests += k.Usage.TotalRequests
 		}
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"keys": s.keysJSON(keys), "providers": sums})
+	return writeJSON(w, http.StatusOK, map[string]any{"keys": s.keysJSON(r.Context(), keys), "providers": sums})
 }
 
 // providerActions runs one of the seed's admin actions on platform keys.

@@ -129,7 +129,16 @@ func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) err
 		t, err := r.target(ctx, k)
 		if err != nil {
 			r.release(res)
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// A key that does not decrypt (a tampered or moved ciphertext, a retired master key) is
+			// the operator's fault, not the client's: loud in the log with the key's id (listings
+			// flag it as unreadable), and the next key is tried.
+			r.Log.Error("provider key could not be decrypted; trying the next key", "provider", c.Route.Provider,
+				"key_id", k.ID, "platform_key", k.UserID == "", "err", err)
+			last = polydev.Errorf(polydev.EUNAVAILABLE, "a %s key could not be used (it could not be decrypted); the administrator can see it flagged under keys", c.Route.Provider)
+			continue
 		}
 		c.key, c.reservation = k, res
 		began := time.Now()
