@@ -5,12 +5,8 @@ import "testing"
 // pending names the cases whose Polydev surface has not landed yet, with what is missing. It is a
 // to-do list, not a pass: every entry goes as its surface lands, and the list must end empty.
 var pending = map[string]string{
-	"TestClaudeCode/prompt":                "a price for Claude Code's default model claude-opus-5-5 (pricing)",
-	"TestClaudeCode/tool_round_trip":       "a price for Claude Code's default model claude-opus-5-5 (pricing)",
 	"TestClaudeCode/cross-provider_openai": "mid-conversation system messages on the translated /v1/messages path",
 	"TestClaudeCode/wrong_token":           "x-should-retry: false on 401 (Claude Code retries silently without it)",
-	"TestCodex/prompt":                     "Responses -> OpenAI passthrough to /v1/responses (today translated to chat completions) and a price for gpt-6.2-sol",
-	"TestCodex/tool_call":                  "Responses -> OpenAI passthrough to /v1/responses and a price for gpt-6.2-sol",
 	"TestOpenAISDK/embeddings":             "POST /v1/embeddings",
 	"TestOpenAISDK/jsonSchema":             "response_format json_schema",
 }
