@@ -95,7 +95,8 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, sh
 	req := &llm.Request{Model: f.Model, Stream: f.Stream, MaxTokens: f.MaxTokens}
 	call := s.router.Start(u, sf.name, route, req, arrival)
 	call.BodyBytes = len(body)
-	raw := &provider.RawRequest{Op: op, Body: f.WithModel(body, route.Upstream), Header: r.Header, Stream: f.Stream}
+	raw := &provider.RawRequest{Op: op, Body: body, Header: r.Header, Stream: f.Stream}
+	raw.ModelAt, raw.ModelValue = f.Splice(route.Upstream)
 	ans, err := call.Raw(ctx, raw)
 	if err != nil {
 		call.Finish(llm.Usage{}, err, httpStatusOf(err))

@@ -149,6 +149,17 @@ func (f *Fields) WithModel(body []byte, model string) []byte {
 	return append(out, body[f.modelAt[1]:]...)
 }
 
+// Splice returns where the model's value is in the body Peek read and the JSON string to send
+// there instead, or a nil value when the model is already model (or absent). It is WithModel
+// without the copy: the sender writes the body around the new value (provider.RawRequest).
+func (f *Fields) Splice(model string) (at [2]int, value []byte) {
+	if !f.HasModel || f.Model == model {
+		return f.modelAt, nil
+	}
+	q, _ := json.Marshal(model) // a string always marshals
+	return f.modelAt, q
+}
+
 var notObject = polydev.Errorf(polydev.EINVALID, "request body must be a JSON object")
 
 func repeated(name string) error {

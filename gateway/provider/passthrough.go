@@ -15,11 +15,17 @@ type RawRequest struct {
 	// An adapter refuses an Op it does not know.
 	Op string
 	// Model is the upstream model id. Formats that carry the model in the body get a Body whose
-	// model the caller has already rewritten (see gateway/passthrough.Fields.WithModel); formats
-	// that carry it in the URL (Gemini) put it there from this field.
+	// model the caller rewrites (ModelAt and ModelValue, see gateway/passthrough.Fields.Splice);
+	// formats that carry it in the URL (Gemini) put it there from this field.
 	Model string
-	// Body is sent as it is, byte for byte.
+	// Body is sent as it is, byte for byte, except for the splice below. It is the client's
+	// body and is never modified (a retry on another key sends it again).
 	Body []byte
+	// ModelAt and ModelValue splice the upstream model into Body without copying it: when
+	// ModelValue is non-nil, Body[ModelAt[0]:ModelAt[1]] is sent as ModelValue. Adapters send
+	// Parts (Len bytes), never Body directly.
+	ModelAt    [2]int
+	ModelValue []byte
 	// Header is the client's request header. An adapter forwards only the headers on its own
 	// allow-list (Anthropic: anthropic-beta, anthropic-version), never credentials.
 	Header http.Header

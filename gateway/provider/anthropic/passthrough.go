@@ -32,7 +32,7 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 	default:
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "operation %q is not supported", r.Op)
 	}
-	req, err := newRequest(ctx, http.MethodPost, base(t)+path, t, r.Body, r.Stream)
+	req, err := newRawRequest(ctx, base(t)+path, t, r.Parts(), r.Len(), r.Stream)
 	if err != nil {
 		return nil, err
 	}
@@ -49,5 +49,5 @@ func (p *Provider) Meter(r *provider.RawRequest) provider.Meter {
 	if r.Op == OpCountTokens {
 		return nil
 	}
-	return &meter{reqBytes: len(r.Body)}
+	return &meter{reqBytes: r.Len()}
 }

@@ -171,3 +171,13 @@ func (p *Provider) Models(ctx context.Context, c *http.Client, t provider.Target
 func DecodeStream(ctx context.Context, body io.ReadCloser, requestBytes int) llm.Stream {
 	return upstream.NewBodyStream(ctx, upstream.Call{Provider: Name}, body, &decoder{}, requestBytes)
 }
+
+// newRawRequest is newRequest for a passthrough body sent as its parts (see provider.RawRequest).
+func newRawRequest(ctx context.Context, url string, t provider.Target, parts [][]byte, n int, stream bool) (*http.Request, error) {
+	req, err := upstream.NewRequestParts(ctx, http.MethodPost, url, parts, n, stream)
+	if err != nil {
+		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "invalid base URL")
+	}
+	req.Header["X-Goog-Api-Key"] = []string{t.APIKey}
+	return req, nil
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -262,4 +263,24 @@ func FinishUsage(u *llm.Usage, inputKnown, outputKnown bool, requestBytes, produ
 		u.OutputTokens = max(u.OutputTokens, u.ReasoningTokens+llm.EstimateTokens(producedBytes))
 		u.OutputEstimated = true
 	}
+}
+
+// NewRequestParts is NewRequest for a body made of parts sent one after the other (n bytes in
+// all), without joining them into one buffer first. GetBody lets the transport replay the body
+// on a retried connection.
+func NewRequestParts(ctx context.Context, method, url string, parts [][]byte, n int, stream bool) (*http.Request, error) {
+	req, err := NewRequest(ctx, method, url, nil, stream)
+	if err != nil {
+		return nil, err
+	}
+	req.Header["Content-Type"] = []string{"application/json"}
+	req.ContentLength = int64(n)
+	req.GetBody = func() (io.ReadCloser, error) {
+		return io.NopCloser(&partsReader{parts: slices.Clone(parts)}), nil
+	}
+	req.Body, _ = req.GetBody()
+	if n == 0 {
+		req.Body = http.NoBody
+	}
+	return req, nil
 }
