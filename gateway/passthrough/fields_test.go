@@ -177,3 +177,21 @@ func FuzzPeek(f *testing.F) {
 		}
 	})
 }
+
+// TestSplice: the parts around Splice's value are WithModel's bytes, and an unchanged model
+// needs no splice.
+func TestSplice(t *testing.T) {
+	body := []byte(`{"max_tokens":5, "model" : "anthropic/claude-haiku-4-5","stream":true}`)
+	f, err := Peek(body, "max_tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, v := f.Splice("claude-haiku-4-5")
+	got := string(body[:at[0]]) + string(v) + string(body[at[1]:])
+	if want := string(f.WithModel(body, "claude-haiku-4-5")); got != want {
+		t.Fatalf("spliced %s, want %s", got, want)
+	}
+	if _, v := f.Splice("anthropic/claude-haiku-4-5"); v != nil {
+		t.Fatalf("same model spliced %q", v)
+	}
+}
