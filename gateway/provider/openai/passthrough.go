@@ -30,7 +30,7 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 	default:
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "operation %q is not supported", r.Op)
 	}
-	req, err := upstream.NewRequest(ctx, http.MethodPost, base(t)+path, r.Body, r.Stream)
+	req, err := upstream.NewRequestParts(ctx, http.MethodPost, base(t)+path, r.Parts(), r.Len(), r.Stream)
 	if err != nil {
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "invalid base URL")
 	}
@@ -47,5 +47,5 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 
 // Meter implements provider.Passthrough.
 func (p *Provider) Meter(r *provider.RawRequest) provider.Meter {
-	return &responsesMeter{reqBytes: len(r.Body)}
+	return &responsesMeter{reqBytes: r.Len()}
 }
