@@ -91,7 +91,9 @@ func TestClaudeCode(t *testing.T) {
 		if got := len(e.tap.since(n)); got != 1 {
 			t.Errorf("Claude Code sent %d requests with a wrong token, want 1 (no silent retries): %s", got, res)
 		}
-		if !strings.Contains(res.stdout+res.stderr, "Invalid API key") {
+		// Claude Code words it from the status and Polydev's message ("Failed to authenticate. API
+		// Error: 401 ..." or "Invalid API key"); either names the problem.
+		if out := strings.ToLower(res.stdout + res.stderr); !strings.Contains(out, "401") && !strings.Contains(out, "invalid api key") {
 			t.Errorf("no clear message about the key: %s", res)
 		}
 		if e.anthropic.RequestCount() != m {
