@@ -41,6 +41,9 @@ type LimitError struct {
 	Limit   string    // "monthly_budget", "daily_limit", "rate_limit_rpm", "concurrency", "tier_requests_per_day", "tier_requests_per_minute"
 	Scope   string    // what the limit belongs to: "key <name>" or "your <tier> tier"
 	ResetAt time.Time // zero when it frees as requests finish (concurrency)
+	// RetryAfter is how long from the refusal until a request can pass again, by the limiter's own
+	// clock (RetryAfterAt); the gateway answers it as Retry-After.
+	RetryAfter time.Duration
 }
 
 func (e *LimitError) Error() string {
@@ -66,6 +69,19 @@ func (e *LimitError) Code() string {
 		return EPAYMENT
 	}
 	return ERATELIMIT
+}
+
+// ConcurrencyRetryAfter is the pause suggested to a client refused for concurrency: a slot frees as
+// soon as one of its requests in flight finishes, so there is no window to wait for.
+const ConcurrencyRetryAfter = time.Second
+
+// RetryAfterAt is how long from now until the limit lets a request through again: the time left in
+// its window (at least a second), or ConcurrencyRetryAfter for a concurrency limit.
+func (e *LimitError) RetryAfterAt(now time.Time) time.Duration {
+	if e.ResetAt.IsZero() {
+		return ConcurrencyRetryAfter
+	}
+	return max(e.ResetAt.Sub(now), time.Second)
 }
 
 // NextMonth, NextDay and NextMinute are when period counters reset (UTC).

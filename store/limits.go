@@ -31,10 +31,10 @@ func (db *DB) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time
 				return err
 			}
 			if le != nil {
-				return limitError(le)
+				return limitError(le, now)
 			}
 			if attempt == 4 {
-				return limitError(&polydev.LimitError{Limit: "concurrency", Scope: "key " + r.KeyID})
+				return limitError(&polydev.LimitError{Limit: "concurrency", Scope: "key " + r.KeyID}, now)
 			}
 		}
 	})
@@ -118,7 +118,10 @@ func checkAmount(r *polydev.Reservation) error {
 	return nil
 }
 
-func limitError(le *polydev.LimitError) error {
+// limitError is the refusal a client gets for le, which now refused: the limit named in the
+// message, the time until its reset in RetryAfter.
+func limitError(le *polydev.LimitError, now time.Time) error {
+	le.RetryAfter = le.RetryAfterAt(now)
 	return &polydev.Error{Code: le.Code(), Message: le.Error(), Cause: le}
 }
 
@@ -169,10 +172,10 @@ func (db *DB) CountUserRequest(ctx context.Context, userID string, perDay, perMi
 	}
 	day, minute := polydev.DayOf(now), polydev.MinuteOf(now)
 	if perDay != nil && *perDay <= 0 {
-		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)})
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)}, now)
 	}
 	if perMinute != nil && *perMinute <= 0 {
-		return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)})
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)}, now)
 	}
 	dayMax, minMax := int64(math.MaxInt64), int64(math.MaxInt64)
 	if perDay != nil {
@@ -202,7 +205,7 @@ func (db *DB) CountUserRequest(ctx context.Context, userID string, perDay, perMi
 		return err
 	}
 	if usageDay == day && perDay != nil && dayReq >= *perDay {
-		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)})
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)}, now)
 	}
-	return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)})
+	return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)}, now)
 }

@@ -183,7 +183,7 @@ func (l *Local) Reserve(ctx context.Context, r *polydev.Reservation, now time.Ti
 		l.held[r.ID] = &held
 		return nil
 	}
-	return limitError(le)
+	return limitError(le, now)
 }
 
 // Release implements polydev.LimitStore. The request still counts toward the daily and per-minute
@@ -248,9 +248,9 @@ func (l *Local) CountUserRequest(ctx context.Context, userID string, perDay, per
 	}
 	switch {
 	case u.dayRequests >= dayMax:
-		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)})
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_day", Scope: "your tier", ResetAt: polydev.NextDay(now)}, now)
 	case u.rpmCount >= minMax:
-		return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)})
+		return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)}, now)
 	}
 	u.dayRequests++
 	u.pendDay++

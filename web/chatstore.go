@@ -11,19 +11,21 @@ import (
 	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/inbound/openai"
 	"github.com/polydev/polydev/gateway/llm"
+	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/policy"
-	"github.com/polydev/polydev/pricing"
 )
 
 // chatTurn collects what one POST /api/chat/completions produced, so that it can be stored once the
-// call is over. In ephemeral mode (keep false) it copies no content at all: only that an answer went
-// out and its usage.
+// call is over. When the call runs in ephemeral mode (decided by the router's admission, before any
+// answer goes out) it copies no content at all: only that an answer went out.
 type chatTurn struct {
-	keep     bool
+	call     *router.Call
 	answered bool // a response or stream was relayed to the client
-	usage    llm.Usage
 	reply    strings.Builder
 }
+
+// keep reports whether the turn's content may be kept: the call is not ephemeral.
+func (t *chatTurn) keep() bool { return !t.call.Ephemeral }
 
 func (t *chatTurn) add(text string) {
 	room := conversations.MaxContentBytes - t.reply.Len()
@@ -43,21 +45,21 @@ func (t *chatTurn) surface() surface {
 		name:     "chat",
 		writeErr: openai.WriteError,
 		writeRes: func(w http.ResponseWriter, resp *llm.Response) error {
-			t.answered, t.usage = true, resp.Usage
-			if t.keep {
+			t.answered = true
+			if t.keep() {
 				t.add(resp.Text())
 			}
 			return openai.WriteResponse(w, resp)
 		},
 		relay: func(w http.ResponseWriter, st llm.Stream, opts openai.Options, heartbeat time.Duration) (llm.Usage, error) {
-			if t.keep {
+			if t.keep() {
 				st = &textTee{Stream: st, turn: t}
 			}
 			u, err := openai.RelayHeartbeat(w, st, opts, heartbeat)
 			// The relay leaves its last bytes for the handler's return; storing the turn comes
 			// first here, so they go out now.
 			_ = http.NewResponseController(w).Flush()
-			t.answered, t.usage = true, u
+			t.answered = true
 			return u, err
 		},
 	}
@@ -89,42 +91,25 @@ func lastUserText(req *llm.Request) string {
 	return ""
 }
 
-// serveChat serves a decoded /api/chat/completions request and then keeps what the user's mode
-// allows: in ephemeral mode only the session's metadata (tokens, cost, message count, times), else
-// the user's last message and the assistant's text reply, sealed, in conversation sessionID.
-// serve runs the call on the surface it is given.
-func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, u *polydev.User, req *llm.Request, sessionID, model string, serve func(surface)) {
-	eph, err := policy.EffectiveEphemeral(r.Context(), s.store, u)
-	if err != nil {
-		s.log.Error("ephemeral mode unknown; request refused", "request_id", requestIDFrom(r.Context()), "err", err)
-		openai.WriteError(w, err)
-		return
-	}
-	turn := &chatTurn{keep: !eph}
-	prompt := ""
-	if !eph {
-		prompt = lastUserText(req)
-	}
-	serve(turn.surface())
+// serveChat runs a /api/chat/completions call and then keeps what the call's mode allows: in
+// ephemeral mode only the session's metadata (tokens, cost, message count, times), else the user's
+// last message and the assistant's text reply, sealed, in the call's conversation. The route and
+// the cost are the ones the call recorded: nothing is resolved or priced twice.
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, call *router.Call, opts openai.Options) {
+	turn := &chatTurn{call: call}
+	s.serveCall(w, r, turn.surface(), call, opts)
 	if !turn.answered {
 		return // nothing went out: the client will retry, and a failed turn is not history
 	}
 	// The client may be gone; what was answered is still recorded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
-	route, err := s.router.Resolve(ctx, model)
-	if err != nil {
-		s.log.Warn("chat turn not recorded: model did not resolve", "request_id", requestIDFrom(ctx), "code", polydev.ErrorCode(err))
+	u := call.User
+	if call.Ephemeral {
+		s.recordEphemeralTurn(ctx, call)
 		return
 	}
-	if eph {
-		s.recordEphemeralTurn(ctx, u, sessionID, route.Provider, route.Model, pricing.Cost(route.Price, pricing.Usage{
-			InputTokens: turn.usage.InputTokens, OutputTokens: turn.usage.OutputTokens,
-			CacheReadTokens: turn.usage.CacheReadTokens, CacheWriteTokens: turn.usage.CacheWriteTokens,
-		}), int64(turn.usage.TotalTokens()))
-		return
-	}
-	reply := turn.reply.String()
+	prompt, reply := lastUserText(call.Req), turn.reply.String()
 	if reply == "" || prompt == "" || len(prompt) > conversations.MaxContentBytes {
 		// Tool-call-only answers, image-only prompts and oversized prompts are not kept as text history.
 		return
@@ -133,25 +118,26 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, u *polydev.Us
 	if eph, err := policy.EffectiveEphemeral(ctx, s.store, u); err != nil || eph {
 		return
 	}
-	_, err = s.convs.Append(ctx, u.ID, sessionID, conversations.Origin{Provider: route.Provider, Model: route.Model},
+	_, err := s.convs.Append(ctx, u.ID, call.SessionID, conversations.Origin{Provider: call.Route.Provider, Model: call.Route.Model},
 		[]conversations.NewMessage{{Role: polydev.MessageUser, Content: prompt}, {Role: polydev.MessageAssistant, Content: reply}})
 	if err != nil {
 		// ENOTFOUND: the sessionId is another user's conversation; the answer went out, nothing is stored.
-		s.log.Warn("conversation not stored", "request_id", requestIDFrom(ctx), "user_id", u.ID, "session_id", sessionID,
+		s.log.Warn("conversation not stored", "request_id", requestIDFrom(ctx), "user_id", u.ID, "session_id", call.SessionID,
 			"code", polydev.ErrorCode(err), "err", err)
 	}
 }
 
 // recordEphemeralTurn adds one answered turn (the user's message and the reply) to the session's
-// metadata row. Nothing here may carry content: not the row, not the log line.
-func (s *Server) recordEphemeralTurn(ctx context.Context, u *polydev.User, sessionID string, prov polydev.Provider, model string, cost polydev.Money, tokens int64) {
+// metadata row, with the tokens and cost of the call's usage record. Nothing here may carry
+// content: not the row, not the log line.
+func (s *Server) recordEphemeralTurn(ctx context.Context, call *router.Call) {
 	now := s.now()
 	err := s.store.AddEphemeralTurn(ctx, &polydev.EphemeralConversation{
-		SessionID: sessionID, UserID: u.ID, Provider: prov, Model: model, TotalTokens: tokens, TotalCost: cost,
-		MessageCount: 2, CreatedAt: now, LastMessageAt: now,
+		SessionID: call.SessionID, UserID: call.User.ID, Provider: call.Route.Provider, Model: call.Route.Model,
+		TotalTokens: int64(call.Usage.TotalTokens()), TotalCost: call.Cost, MessageCount: 2, CreatedAt: now, LastMessageAt: now,
 	})
 	if err != nil {
-		s.log.Warn("ephemeral session metadata not recorded", "request_id", requestIDFrom(ctx), "user_id", u.ID,
-			"session_id", sessionID, "code", polydev.ErrorCode(err))
+		s.log.Warn("ephemeral session metadata not recorded", "request_id", requestIDFrom(ctx), "user_id", call.User.ID,
+			"session_id", call.SessionID, "code", polydev.ErrorCode(err))
 	}
 }

@@ -1,7 +1,7 @@
 package web
 
 import (
-	"encoding/json"
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -23,7 +23,7 @@ const OverheadHeader = "X-Polydev-Overhead-Us"
 type surface struct {
 	name     string
 	decode   func(body []byte) (*llm.Request, openai.Options, error)
-	writeErr func(w http.ResponseWriter, err error)
+	writeErr ErrorWriter // called through s.gatewayError only, which logs the failure
 	writeRes func(w http.ResponseWriter, resp *llm.Response) error
 	relay    func(w http.ResponseWriter, s llm.Stream, opts openai.Options, heartbeat time.Duration) (llm.Usage, error)
 }
@@ -52,43 +52,56 @@ func (s *Server) gateway(sf surface) http.HandlerFunc {
 		arrival := time.Now()
 		u, err := s.authenticate(w, r)
 		if err != nil {
-			sf.writeErr(w, err)
+			s.gatewayError(w, r, sf.writeErr, err)
 			return
 		}
 		body, err := s.readGatewayBody(w, r)
 		if err != nil {
-			sf.writeErr(w, err)
+			s.gatewayError(w, r, sf.writeErr, err)
 			return
 		}
 		req, opts, err := sf.decode(body)
 		if err != nil {
-			sf.writeErr(w, err)
+			s.gatewayError(w, r, sf.writeErr, err)
 			return
 		}
-		s.serveCall(w, r, sf, u, req, opts, arrival, "", len(body))
+		call, err := s.startCall(r.Context(), u, sf.name, req, arrival, "", len(body))
+		if err != nil {
+			s.gatewayError(w, r, sf.writeErr, err)
+			return
+		}
+		s.serveCall(w, r, sf, call, opts)
 	}
 }
 
-// serveCall routes a decoded request and writes the answer.
-func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, req *llm.Request, opts openai.Options, arrival time.Time, sessionID string, bodyBytes int) {
-	route, err := s.router.Resolve(r.Context(), req.Model)
+// startCall resolves the request's model (once: the call carries the route and its price to the
+// usage record) and begins the call.
+func (s *Server) startCall(ctx context.Context, u *polydev.User, surface string, req *llm.Request, arrival time.Time, sessionID string, bodyBytes int) (*router.Call, error) {
+	route, err := s.router.Resolve(ctx, req.Model)
 	if err != nil {
-		sf.writeErr(w, err)
-		return
+		return nil, err
 	}
-	s.serveRoute(w, r, sf, u, route, req, opts, arrival, sessionID, bodyBytes)
+	call := s.router.Start(u, surface, route, req, arrival)
+	call.SessionID, call.BodyBytes = sessionID, bodyBytes
+	return call, nil
 }
 
-// serveRoute runs a decoded request on its resolved route and writes the answer.
+// serveRoute runs a decoded request on its already resolved route (the passthrough surfaces
+// resolve before they know whether to translate) and writes the answer.
 func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, route *router.Route, req *llm.Request, opts openai.Options, arrival time.Time, sessionID string, bodyBytes int) {
-	ctx := r.Context()
 	call := s.router.Start(u, sf.name, route, req, arrival)
 	call.SessionID, call.BodyBytes = sessionID, bodyBytes
-	if req.Stream {
+	s.serveCall(w, r, sf, call, opts)
+}
+
+// serveCall runs a call and writes the answer in the surface's shape.
+func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, call *router.Call, opts openai.Options) {
+	ctx := r.Context()
+	if call.Req.Stream {
 		st, err := call.Stream(ctx)
 		if err != nil {
 			call.Finish(llm.Usage{}, err, httpStatusOf(err))
-			sf.writeErr(w, err)
+			s.gatewayError(w, r, sf.writeErr, err)
 			return
 		}
 		w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))
@@ -97,13 +110,18 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, sf surface, 
 		if err != nil && ctx.Err() != nil {
 			err = errors.Join(err, ctx.Err()) // the client went away: billed for what was produced
 		}
+		if err != nil {
+			// The relay told the client in the stream (or the status, before any content); the
+			// failure is logged like any other.
+			s.logGatewayFailure(ctx, httpStatusOf(err), err)
+		}
 		call.Finish(usage, err, http.StatusOK)
 		return
 	}
 	resp, err := call.Do(ctx)
 	if err != nil {
 		call.Finish(llm.Usage{}, err, httpStatusOf(err))
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	// Do stored the usage record already: the client never holds an answer accounting lacks.
@@ -136,66 +154,41 @@ func (s *Server) readGatewayBody(w http.ResponseWriter, r *http.Request) ([]byte
 	return body, nil
 }
 
-// chatRequest is the seed's POST /api/chat/completions body.
-type chatRequest struct {
-	Provider  string          `json:"provider"`
-	Model     string          `json:"model"`
-	Messages  json.RawMessage `json:"messages"`
-	Stream    bool            `json:"stream"`
-	SessionID string          `json:"sessionId"`
-	MaxTokens *int            `json:"max_tokens,omitempty"`
-	Temp      *float64        `json:"temperature,omitempty"`
-}
-
 // chatCompletions is the web UI's endpoint: the OpenAI answer shape, with provider and model given
 // apart and a conversation id (sessionId) that names the conversation; a new one is returned in
-// X-Polydev-Session-Id when the request has none.
+// X-Polydev-Session-Id when the request has none. One decode, one route, one call: the turn is
+// then stored with the route and the cost the call recorded (serveChat).
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
 	u, err := s.authenticate(w, r)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	body, err := s.readGatewayBody(w, r)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
-	var in chatRequest
-	if err := json.Unmarshal(body, &in); err != nil {
-		openai.WriteError(w, jsonError(err, s.cfg.MaxGatewayBodyBytes))
-		return
-	}
-	model := in.Model
-	if in.Provider != "" && !strings.HasPrefix(model, in.Provider+"/") {
-		model = in.Provider + "/" + model
-	}
-	if in.SessionID == "" {
-		in.SessionID = polydev.NewID()
-	} else if !polydev.ValidID(strings.ToLower(in.SessionID)) {
-		openai.WriteError(w, polydev.Errorf(polydev.EINVALID, "sessionId must be a UUID"))
-		return
-	}
-	in.SessionID = strings.ToLower(in.SessionID)
-	oai, _ := json.Marshal(map[string]any{
-		"model": model, "messages": in.Messages, "stream": in.Stream, "max_tokens": in.MaxTokens, "temperature": in.Temp,
-		"stream_options": map[string]bool{"include_usage": true},
-	})
-	if !in.Stream {
-		oai, _ = json.Marshal(map[string]any{"model": model, "messages": in.Messages, "max_tokens": in.MaxTokens, "temperature": in.Temp})
-	}
-	req, opts, err := openai.DecodeRequest(oai)
+	in, err := openai.DecodeWebChat(body)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
-	w.Header().Set("X-Polydev-Session-Id", in.SessionID)
-	// serveChat supplies the chat surface (which watches the answer go out) and then stores the turn,
-	// or only its metadata in ephemeral mode (web/chatstore.go).
-	s.serveChat(w, r, u, req, in.SessionID, model, func(sf surface) {
-		s.serveCall(w, r, sf, u, req, opts, arrival, in.SessionID, len(body))
-	})
+	sessionID := strings.ToLower(in.SessionID)
+	if sessionID == "" {
+		sessionID = polydev.NewID()
+	} else if !polydev.ValidID(sessionID) {
+		s.gatewayError(w, r, openai.WriteError, polydev.Errorf(polydev.EINVALID, "sessionId must be a UUID"))
+		return
+	}
+	w.Header().Set("X-Polydev-Session-Id", sessionID)
+	call, err := s.startCall(r.Context(), u, "chat", in.Request, arrival, sessionID, len(body))
+	if err != nil {
+		s.gatewayError(w, r, openai.WriteError, err)
+		return
+	}
+	s.serveChat(w, r, call, in.Options)
 }
 
 // listModels answers GET /v1/models in OpenAI's shape: the priced models of every provider for which
@@ -203,12 +196,12 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	u, err := s.authenticate(w, r)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	models, err := s.router.Models(r.Context(), u)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	type model struct {

@@ -38,22 +38,22 @@ func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
 	// so no log line, error or later reader of the URL can see it.
 	u, err := s.authenticateGemini(w, r)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	model, action, err := splitModelAction(r.PathValue("rest"))
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	body, err := s.readGatewayBody(w, r)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	route, err := s.geminiRoute(r, model)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	if route.Provider == geminiRaw.provider && s.router.Passthrough(route.Provider) {
@@ -61,12 +61,12 @@ func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if action == actionCount {
-		s.geminiCountEstimate(w, sf, body)
+		s.geminiCountEstimate(w, r, sf, body)
 		return
 	}
 	req, err := gemini.DecodeRequest(body)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	req.Stream = action == actionStream
@@ -105,7 +105,7 @@ func (s *Server) serveGeminiRaw(w http.ResponseWriter, r *http.Request, sf surfa
 	if action != actionCount {
 		max, err := gemini.PeekMaxOutputTokens(body)
 		if err != nil {
-			sf.writeErr(w, err)
+			s.gatewayError(w, r, sf.writeErr, err)
 			return
 		}
 		f.MaxTokens = max
@@ -183,10 +183,10 @@ func (s *Server) geminiRoute(r *http.Request, model string) (*router.Route, erro
 // (llm.EstimateRequestTokens, the same as count_tokens uses): the request is decoded as for generateContent, so what could not be
 // sent cannot be counted either. Nothing is called upstream, so nothing is billed or counted
 // against limits.
-func (s *Server) geminiCountEstimate(w http.ResponseWriter, sf surface, body []byte) {
+func (s *Server) geminiCountEstimate(w http.ResponseWriter, r *http.Request, sf surface, body []byte) {
 	req, err := gemini.DecodeCountTokens(body)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	_ = gemini.WriteCountTokens(w, llm.EstimateRequestTokens(req))

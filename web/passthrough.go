@@ -55,7 +55,7 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 	}
 	req, opts, err := sf.decode(body)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body))
@@ -67,21 +67,21 @@ func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, m
 	var f passthrough.Fields
 	u, err := s.authenticate(w, r)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
 	body, err := s.readGatewayBody(w, r)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
 	if f, err = passthrough.Peek(body, maxTokensField); err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
 	route, err := s.router.Resolve(r.Context(), f.Model)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
 	return u, body, f, route, true
@@ -100,7 +100,7 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, sh
 	ans, err := call.Raw(ctx, raw)
 	if err != nil {
 		call.Finish(llm.Usage{}, err, httpStatusOf(err))
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))
@@ -116,6 +116,9 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, sh
 	_ = ans.Close()
 	if err != nil && ctx.Err() != nil {
 		err = errors.Join(err, ctx.Err()) // the client went away: billed for what was produced
+	}
+	if err != nil {
+		s.logGatewayFailure(ctx, httpStatusOf(err), err) // the relay told the client; logged like any failure
 	}
 	call.Finish(usage, err, http.StatusOK)
 }
@@ -143,12 +146,12 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	// estimate in X-Polydev-Token-Count.
 	req, err := anthropic.DecodeCountTokens(body)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	call := s.router.Start(u, sf.name, route, req, arrival)
 	if err := call.Admit(r.Context()); err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	w.Header().Set(TokenCountHeader, "estimate")

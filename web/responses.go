@@ -52,7 +52,7 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 	}
 	req, opts, err := responses.DecodeRequest(body)
 	if err != nil {
-		sf.writeErr(w, err)
+		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	s.serveRoute(w, r, responsesSurface(&opts), u, route, req, openai.Options{}, arrival, "", len(body))
@@ -62,9 +62,9 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 // answer says "store": false), so there is never one to read or delete.
 func (s *Server) storedResponse(w http.ResponseWriter, r *http.Request) {
 	if _, err := s.authenticate(w, r); err != nil {
-		responses.WriteError(w, err)
+		s.gatewayError(w, r, responses.WriteError, err)
 		return
 	}
-	responses.WriteError(w, polydev.Errorf(polydev.ENOTFOUND,
+	s.gatewayError(w, r, responses.WriteError, polydev.Errorf(polydev.ENOTFOUND,
 		"No response with id %q: Polydev does not store responses; send the whole conversation in input with store: false", r.PathValue("id")))
 }

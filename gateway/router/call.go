@@ -22,6 +22,11 @@ type Call struct {
 	BodyBytes int  // size of the client's request body: the input-token reservation is derived from it
 	Ephemeral bool // set by admission: store no content for this call
 
+	// Usage and Cost are what the call's usage record holds, set when it is written (by a completed
+	// Do or stream, or by Finish): the turn a chat stores is priced once, here.
+	Usage llm.Usage
+	Cost  polydev.Money
+
 	start       time.Time
 	upstream    time.Duration // time spent waiting on the provider (for the overhead figure)
 	ttfb        time.Duration
@@ -156,8 +161,11 @@ func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) err
 		}
 		// Only the kind and status: an upstream's message may quote the prompt, and in ephemeral mode
 		// no content may reach a log.
+		// For a network failure, what broke (refused, reset, TLS, timeout, DNS), never the
+		// transport's text: it holds the URL.
 		e, _ := llm.AsError(err)
-		r.Log.Warn("upstream failed; trying the next key", "provider", c.Route.Provider, "key_id", k.ID, "kind", e.Kind, "status", e.Status)
+		r.Log.Warn("upstream failed; trying the next key", "provider", c.Route.Provider, "key_id", k.ID, "kind", e.Kind, "status", e.Status,
+			"net", llm.NetCause(e.Cause))
 	}
 	return last
 }
@@ -296,6 +304,7 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 	}
 	rec.Cost = pricing.Cost(c.Route.Price, pricing.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
 		CacheReadTokens: u.CacheReadTokens, CacheWriteTokens: u.CacheWriteTokens})
+	c.Usage, c.Cost = u, rec.Cost
 	if err != nil {
 		rec.Status, rec.ErrorCode = polydev.UsageError, polydev.ErrorCode(err)
 		if e, ok := llm.AsError(err); ok {

@@ -81,11 +81,17 @@ func testReserveRequestLimits(t *testing.T, s polydev.Store) {
 	if limitOf(t, err) != "daily_limit" || polydev.ErrorCode(err) != polydev.ERATELIMIT {
 		t.Fatalf("daily: %v", err)
 	}
-	if le, _ := errors.AsType[*polydev.LimitError](err); !le.ResetAt.Equal(time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)) {
-		t.Fatalf("daily reset = %v", le.ResetAt)
+	// The refusal says how long until the window resets, by the clock the limiter was given.
+	if le, _ := errors.AsType[*polydev.LimitError](err); !le.ResetAt.Equal(time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)) ||
+		le.RetryAfter != 13*time.Hour+59*time.Minute+30*time.Second {
+		t.Fatalf("daily reset = %v, retry after %v", le.ResetAt, le.RetryAfter)
 	}
-	if limitOf(t, s.Reserve(ctx(t), reservation(rpm, 0, now), now)) != "rate_limit_rpm" {
+	err = s.Reserve(ctx(t), reservation(rpm, 0, now), now)
+	if limitOf(t, err) != "rate_limit_rpm" {
 		t.Fatal("rpm not enforced")
+	}
+	if le, _ := errors.AsType[*polydev.LimitError](err); le.RetryAfter != 30*time.Second {
+		t.Fatalf("rpm retry after = %v, want the 30 s left in the minute", le.RetryAfter)
 	}
 	next := now.Add(time.Minute)
 	must(t, s.Reserve(ctx(t), reservation(rpm, 0, next), next)) // a new minute
@@ -93,8 +99,12 @@ func testReserveRequestLimits(t *testing.T, s polydev.Store) {
 
 	held := reservation(conc, 0, now)
 	must(t, s.Reserve(ctx(t), held, now))
-	if limitOf(t, s.Reserve(ctx(t), reservation(conc, 0, now), now)) != "concurrency" {
+	err = s.Reserve(ctx(t), reservation(conc, 0, now), now)
+	if limitOf(t, err) != "concurrency" {
 		t.Fatal("concurrency cap not enforced")
+	}
+	if le, _ := errors.AsType[*polydev.LimitError](err); le.RetryAfter != polydev.ConcurrencyRetryAfter {
+		t.Fatalf("concurrency retry after = %v", le.RetryAfter)
 	}
 	must(t, s.Release(ctx(t), held.ID))
 	must(t, s.Reserve(ctx(t), reservation(conc, 0, now), now))
@@ -153,10 +163,19 @@ func testUserRequestLimits(t *testing.T, s polydev.Store) {
 	if limitOf(t, s.CountUserRequest(ctx(t), u.ID, &day, &minute, now)) != "tier_requests_per_minute" {
 		t.Fatal("per-minute tier limit not enforced")
 	}
+	late := now.Add(45 * time.Second) // same minute, 15 s before it ends
+	err := s.CountUserRequest(ctx(t), u.ID, &day, &minute, late)
+	if le, _ := errors.AsType[*polydev.LimitError](err); le == nil || le.RetryAfter != 15*time.Second {
+		t.Fatalf("per-minute refusal %v: want the 15 s left in the minute", err)
+	}
 	nextMinute := now.Add(time.Minute)
 	must(t, s.CountUserRequest(ctx(t), u.ID, &day, &minute, nextMinute)) // the day's third
-	if limitOf(t, s.CountUserRequest(ctx(t), u.ID, &day, &minute, nextMinute)) != "tier_requests_per_day" {
+	err = s.CountUserRequest(ctx(t), u.ID, &day, &minute, nextMinute)
+	if limitOf(t, err) != "tier_requests_per_day" {
 		t.Fatal("per-day tier limit not enforced")
+	}
+	if le, _ := errors.AsType[*polydev.LimitError](err); le.RetryAfter != time.Minute {
+		t.Fatalf("per-day retry after = %v, want the minute left in the day", le.RetryAfter)
 	}
 	tomorrow := now.Add(3 * time.Minute)
 	must(t, s.CountUserRequest(ctx(t), u.ID, &day, &minute, tomorrow)) // a new day

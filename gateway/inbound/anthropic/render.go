@@ -138,8 +138,10 @@ func errorType(c wire.Class) (typ string, status int) {
 		return "not_found_error", c.Status
 	case polydev.ETOOLARGE:
 		return "request_too_large", c.Status
-	case polydev.ERATELIMIT, polydev.EPAYMENT:
+	case polydev.ERATELIMIT:
 		return "rate_limit_error", c.Status
+	case polydev.EPAYMENT:
+		return "billing_error", c.Status // Anthropic's own type for a 402
 	}
 	return "api_error", c.Status
 }
@@ -156,10 +158,11 @@ func AppendError(b []byte, err error) ([]byte, int) {
 	return append(b, `}}`...), status
 }
 
-// WriteError writes err as an Anthropic error response.
+// WriteError writes err as an Anthropic error response, with Retry-After and x-should-retry as
+// openai.WriteError does (the Anthropic SDKs obey the same header).
 func WriteError(w http.ResponseWriter, err error) {
 	body, status := AppendError(nil, err)
-	wire.WriteJSONError(w, status, wire.Classify(err).RetryAfter, append(body, '\n'))
+	wire.WriteClassError(w, wire.Classify(err), status, append(body, '\n'))
 }
 
 // StreamWriter renders stream events as the Anthropic event sequence, flushing each event (in a

@@ -131,11 +131,12 @@ func AppendError(b []byte, err error) []byte {
 	return append(b, `}}`...)
 }
 
-// WriteError writes err as an OpenAI error response with its status (and Retry-After when the
-// provider asked for a pause).
+// WriteError writes err as an OpenAI error response with its status, Retry-After when a pause
+// helps (the provider's, or the time left in one of Polydev's own limit windows) and
+// x-should-retry, which the official SDKs obey over their own retry rules.
 func WriteError(w http.ResponseWriter, err error) {
 	c := wire.Classify(err)
-	wire.WriteJSONError(w, c.Status, c.RetryAfter, append(AppendError(nil, err), '\n'))
+	wire.WriteClassError(w, c, c.Status, append(AppendError(nil, err), '\n'))
 }
 
 // StreamWriter renders stream events as chat.completion.chunk server-sent events, flushing each

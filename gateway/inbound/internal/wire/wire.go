@@ -53,6 +53,10 @@ type Class struct {
 	Upstream   *llm.Error // set for upstream failures
 	Code       string     // polydev code for gateway errors, llm kind for upstream ones
 	RetryAfter time.Duration
+	// ShouldRetry is the x-should-retry header: "false" when the same request cannot succeed later,
+	// "true" when it can after RetryAfter (or the client's own backoff), "" to leave it to the
+	// client's defaults. See ShouldRetry.
+	ShouldRetry string
 }
 
 // Classify reduces err. Unknown errors are a 500 with a generic message (their text never
@@ -63,10 +67,58 @@ func Classify(err error) Class {
 		if e.Provider != "" {
 			msg = e.Provider + ": " + msg
 		}
-		return Class{Status: e.HTTPStatus(), Message: msg, Upstream: e, Code: string(e.Kind), RetryAfter: e.RetryAfter}
+		c := Class{Status: e.HTTPStatus(), Message: msg, Upstream: e, Code: string(e.Kind), RetryAfter: e.RetryAfter}
+		c.ShouldRetry = shouldRetryUpstream(e)
+		return c
 	}
 	code := polydev.ErrorCode(err)
-	return Class{Status: StatusOf(code), Message: polydev.ErrorMessage(err), Code: code}
+	c := Class{Status: StatusOf(code), Message: polydev.ErrorMessage(err), Code: code}
+	if le, ok := errors.AsType[*polydev.LimitError](err); ok {
+		c.RetryAfter = le.RetryAfter
+	}
+	c.ShouldRetry = shouldRetry(code, c.RetryAfter)
+	return c
+}
+
+// MaxUsefulRetryAfter is the longest pause after which a client is still told to retry. The OpenAI
+// SDKs ignore a Retry-After above 60 s and retry after their own short backoff instead (wasted
+// requests against a limit that resets hours later); the Anthropic SDKs sleep for whatever it says.
+// A limit that resets later than this is answered x-should-retry: false, with the real Retry-After
+// for clients that schedule their own retry.
+const MaxUsefulRetryAfter = time.Minute
+
+// shouldRetry is the x-should-retry value for Polydev's own errors. Both official SDKs (OpenAI,
+// Anthropic) obey the header over their status rules, which would otherwise retry 409, 429 and
+// every 5xx. A client mistake, missing credentials or permission, a spent budget: false. A
+// rate limit whose window resets within MaxUsefulRetryAfter: true; later: false. Internal
+// failures and unavailable dependencies are left to the client's defaults (a retry may help).
+func shouldRetry(code string, retryAfter time.Duration) string {
+	switch code {
+	case polydev.EINVALID, polydev.EUNAUTHORIZED, polydev.EFORBIDDEN, polydev.ENOTFOUND, polydev.ECONFLICT,
+		polydev.ETOOLARGE, polydev.EPAYMENT:
+		return "false"
+	case polydev.ERATELIMIT:
+		if retryAfter > MaxUsefulRetryAfter {
+			return "false"
+		}
+		return "true"
+	}
+	return ""
+}
+
+// shouldRetryUpstream is the x-should-retry value for an upstream failure that reached the client
+// (every key that could fail over was tried). A request the provider refused as invalid, a key it
+// refused or an exhausted quota will not pass on a retry; rate limits, overload, server, network
+// and timeout failures may.
+func shouldRetryUpstream(e *llm.Error) string {
+	switch e.Kind {
+	case llm.ErrInvalidRequest, llm.ErrAuth, llm.ErrPermission, llm.ErrQuota:
+		return "false"
+	}
+	if e.Retryable {
+		return "true"
+	}
+	return ""
 }
 
 // StatusOf maps a polydev code to its HTTP status (the same table as package web).
@@ -96,12 +148,21 @@ func StatusOf(code string) int {
 
 // WriteJSONError writes an error response.
 func WriteJSONError(w http.ResponseWriter, status int, retryAfter time.Duration, body []byte) {
+	WriteClassError(w, Class{RetryAfter: retryAfter}, status, body)
+}
+
+// WriteClassError writes an error response of class c with the given status: Retry-After (whole
+// seconds, rounded up) and x-should-retry as c says.
+func WriteClassError(w http.ResponseWriter, c Class, status int, body []byte) {
 	h := w.Header()
 	h.Del("Content-Length")
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	if retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((retryAfter+time.Second-1)/time.Second)))
+	if c.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((c.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if c.ShouldRetry != "" {
+		h.Set("X-Should-Retry", c.ShouldRetry)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

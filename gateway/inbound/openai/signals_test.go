@@ -1,0 +1,64 @@
+package openai
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/gateway/llm"
+)
+
+// limitRefusal is a refusal as the limiters return it.
+func limitRefusal(limit string, retryAfter time.Duration) error {
+	le := &polydev.LimitError{Limit: limit, Scope: "your tier", RetryAfter: retryAfter}
+	return &polydev.Error{Code: le.Code(), Message: le.Error(), Cause: le}
+}
+
+// TestErrorSignals: the status, type, x-should-retry and Retry-After of each kind of failure, in
+// OpenAI's shape. x-should-retry: false wherever sending the same request again cannot succeed.
+func TestErrorSignals(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		err         error
+		status      int
+		typ         string
+		shouldRetry string
+		retryAfter  string
+	}{
+		{"bad request", polydev.Errorf(polydev.EINVALID, "model: required"), 400, "invalid_request_error", "false", ""},
+		{"wrong pd_ token", polydev.Errorf(polydev.EUNAUTHORIZED, "invalid API token"), 401, "authentication_error", "false", ""},
+		{"budget spent", limitRefusal("monthly_budget", 0), 402, "insufficient_quota", "false", ""},
+		{"model not on tier", polydev.Errorf(polydev.EFORBIDDEN, "not on the free tier"), 403, "permission_error", "false", ""},
+		{"unknown model", polydev.Errorf(polydev.ENOTFOUND, "no such model"), 404, "not_found_error", "false", ""},
+		{"body too large", polydev.Errorf(polydev.ETOOLARGE, "too large"), 413, "invalid_request_error", "false", ""},
+		{"per-minute limit", limitRefusal("tier_requests_per_minute", 17*time.Second), 429, "rate_limit_error", "true", "17"},
+		{"concurrency", limitRefusal("concurrency", polydev.ConcurrencyRetryAfter), 429, "rate_limit_error", "true", "1"},
+		{"daily limit", limitRefusal("tier_requests_per_day", 5*time.Hour+100*time.Millisecond), 429, "rate_limit_error", "false", "18001"},
+		{"database down", polydev.Wrap(polydev.EUNAVAILABLE, nil, "try later"), 503, "api_error", "", ""},
+		{"internal", errors.New("disk full"), 500, "api_error", "", ""},
+		{"upstream invalid", &llm.Error{Provider: "openai", Kind: llm.ErrInvalidRequest, Status: 422, Message: "bad"}, 422, "invalid_request_error", "false", ""},
+		{"upstream key refused", &llm.Error{Provider: "openai", Kind: llm.ErrAuth, Status: 401, Message: "key"}, 502, "server_error", "false", ""},
+		{"upstream quota", &llm.Error{Provider: "openai", Kind: llm.ErrQuota, Status: 429, Message: "no credit"}, 429, "insufficient_quota", "false", ""},
+		{"upstream rate limit", &llm.Error{Provider: "openai", Kind: llm.ErrRateLimit, Status: 429, Message: "wait", Retryable: true, RetryAfter: 3 * time.Second}, 429, "rate_limit_error", "true", "3"},
+		{"upstream down", &llm.Error{Provider: "openai", Kind: llm.ErrNetwork, Message: "could not reach", Retryable: true}, 502, "server_error", "true", ""},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		WriteError(rec, c.err)
+		var body struct {
+			Error struct{ Message, Type, Code string }
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		h := rec.Header()
+		if rec.Code != c.status || body.Error.Type != c.typ || h.Get("X-Should-Retry") != c.shouldRetry || h.Get("Retry-After") != c.retryAfter {
+			t.Errorf("%s: %d %s x-should-retry=%q retry-after=%q, want %d %s %q %q", c.name, rec.Code, body.Error.Type,
+				h.Get("X-Should-Retry"), h.Get("Retry-After"), c.status, c.typ, c.shouldRetry, c.retryAfter)
+		}
+	}
+}
