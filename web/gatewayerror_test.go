@@ -163,7 +163,7 @@ func TestGatewayErrorSignals(t *testing.T) {
 
 	check("wrong pd_ token", "pd_"+strings.Repeat("A", 43), hi, want{401, "authentication_error", "authentication_error", "false"})
 	check("malformed body", free, `{"model":`, want{400, "invalid_request_error", "invalid_request_error", "false"})
-	check("model not on the tier", free, `{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}]}`, want{403, "permission_error", "permission_error", "false"})
+	check("model not on the tier", free, `{"model":"openai/gpt-4o","max_tokens":10,"messages":[{"role":"user","content":"hi"}]}`, want{403, "permission_error", "permission_error", "false"})
 	check("budget spent", ent, hi, want{402, "insufficient_quota", "billing_error", "false"})
 	oa.up.SetScript(testkit.ErrorScript(401))
 	check("upstream refused the key", free, hi, want{502, "server_error", "api_error", "false"})
