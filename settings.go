@@ -14,7 +14,10 @@ type UserSettings struct {
 	// ClientSideStorage is the preference for keeping chat history in the browser, encrypted there
 	// (the web UI reads it); the server's own storing is governed by ephemeral mode alone.
 	ClientSideStorage bool
-	UpdatedAt         time.Time
+	// StrictEphemeral refuses, in ephemeral mode, a request for which the user has no key of their
+	// own, instead of serving it with a platform key and storing its conversation (encrypted).
+	StrictEphemeral bool
+	UpdatedAt       time.Time
 }
 
 // SettingsStore persists user settings.

@@ -9,11 +9,14 @@ import (
 	"github.com/polydev/polydev"
 )
 
-// EphemeralRequiresBYOK records the seed's rule that ephemeral mode runs on the user's own provider
-// keys only: a request in ephemeral mode must never fall back to the platform's keys (the platform's
-// provider accounts would then see content under the operator's name). The gateway's key choice
-// enforces it; the settings API reports it.
-const EphemeralRequiresBYOK = true
+// Ephemeral mode and keys, the seed's rule ("ephemeralEnabled && hasBYOK", DESIGN.md §4): ephemeral
+// mode applies to requests served with the user's own provider keys. A request for which the user
+// has no key of their own is served with a platform key where the tier allows those, and then its
+// conversation is stored (encrypted) like any other: the platform's provider accounts see the
+// content under the operator's name, so nothing about it can be ephemeral. Every such response says
+// so (the gateway's X-Polydev-Ephemeral header). A user who prefers a refusal turns on strict
+// ephemeral mode; tiers that require the user's own keys (enterprise) refuse anyway. The gateway's
+// key choice (gateway/router) enforces this; the settings API reports it.
 
 // Store is what this package reads. polydev.Store satisfies it.
 type Store interface {
@@ -29,6 +32,9 @@ type Ephemeral struct {
 	Choice    *bool // the user's stored choice; nil = the default
 	On        bool  // in force now
 	CanChange bool  // the user may switch it (opt_in and default_on)
+	// Strict: requests without a key of the user's own are refused rather than served, and stored,
+	// with a platform key (the user's setting; it matters only while On).
+	Strict bool
 }
 
 // ResolveEphemeral applies rule to a stored choice. Forced is on and unavailable is off whatever was
@@ -47,6 +53,14 @@ func ResolveEphemeral(rule polydev.EphemeralRule, choice *bool) Ephemeral {
 		}
 	}
 	return e
+}
+
+// CheckStrictChoice refuses turning strict ephemeral mode on where ephemeral mode is not available.
+func CheckStrictChoice(tier polydev.Tier, rule polydev.EphemeralRule, strict bool) error {
+	if strict && rule != polydev.EphemeralOptIn && rule != polydev.EphemeralDefaultOn && rule != polydev.EphemeralForced {
+		return polydev.Errorf(polydev.EFORBIDDEN, "ephemeral mode is not available on the %s tier, so neither is strict ephemeral; upgrade to plus or higher", tier)
+	}
+	return nil
 }
 
 // CheckEphemeralChoice refuses a choice the tier's rule does not allow: turning ephemeral mode on
@@ -71,16 +85,19 @@ func EphemeralFor(ctx context.Context, st Store, u *polydev.User) (Ephemeral, er
 	if err != nil {
 		return Ephemeral{}, err
 	}
-	return ResolveEphemeral(lim.Ephemeral, set.EphemeralMode), nil
+	e := ResolveEphemeral(lim.Ephemeral, set.EphemeralMode)
+	e.Strict = set.StrictEphemeral
+	return e, nil
 }
 
 // EffectiveEphemeral reports whether u is in ephemeral mode now. It costs two small reads (the tier
 // row and the user's settings), so callers on the hot path call it once per request.
 //
-// In ephemeral mode: no message content may be stored anywhere (database, logs, error bodies, temp
-// files, caches), only metadata (polydev.EphemeralConversation); and the request must use the
-// user's own keys only (EphemeralRequiresBYOK), failing with a clear 403 when they have none for the
-// provider. On error the caller must refuse the request rather than guess either mode.
+// In ephemeral mode, for a request served with the user's own key: no message content may be
+// stored anywhere (database, logs, error bodies, temp files, caches), only metadata
+// (polydev.EphemeralConversation). Served with a platform key, the request is not ephemeral (see
+// the rule above); the gateway's call says which applied. On error the caller must refuse the
+// request rather than guess either mode.
 func EffectiveEphemeral(ctx context.Context, st Store, u *polydev.User) (bool, error) {
 	e, err := EphemeralFor(ctx, st, u)
 	return e.On, err

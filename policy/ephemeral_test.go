@@ -54,3 +54,18 @@ func TestCheckEphemeralChoice(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckStrictChoice: strict ephemeral can be turned on wherever ephemeral mode exists, and off
+// anywhere.
+func TestCheckStrictChoice(t *testing.T) {
+	t.Parallel()
+	for _, rule := range []polydev.EphemeralRule{polydev.EphemeralUnavailable, polydev.EphemeralOptIn, polydev.EphemeralDefaultOn, polydev.EphemeralForced} {
+		err := CheckStrictChoice(polydev.TierFree, rule, true)
+		if (err != nil) != (rule == polydev.EphemeralUnavailable) || err != nil && polydev.ErrorCode(err) != polydev.EFORBIDDEN {
+			t.Errorf("strict on under %s: %v", rule, err)
+		}
+		if err := CheckStrictChoice(polydev.TierFree, rule, false); err != nil {
+			t.Errorf("strict off under %s: %v", rule, err)
+		}
+	}
+}

@@ -6,14 +6,16 @@ import (
 	"github.com/polydev/polydev"
 )
 
-// GatewayEphemeral returns the function the gateway router asks, once per request, whether ephemeral
-// mode is in force for a user whose tier row it already holds.
-func GatewayEphemeral(st Store) func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (bool, error) {
-	return func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (bool, error) {
+// GatewayEphemeral returns the function the gateway router asks, once per request, for the ephemeral
+// mode of a user whose tier row it already holds (whether it is on, and strict).
+func GatewayEphemeral(st Store) func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (Ephemeral, error) {
+	return func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (Ephemeral, error) {
 		set, err := st.UserSettings(ctx, u.ID)
 		if err != nil {
-			return false, err
+			return Ephemeral{}, err
 		}
-		return ResolveEphemeral(lim.Ephemeral, set.EphemeralMode).On, nil
+		e := ResolveEphemeral(lim.Ephemeral, set.EphemeralMode)
+		e.Strict = set.StrictEphemeral
+		return e, nil
 	}
 }

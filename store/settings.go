@@ -16,8 +16,8 @@ func (db *DB) UserSettings(ctx context.Context, userID string) (*polydev.UserSet
 	}
 	var eph sql.NullBool
 	var updated int64
-	err := db.queryRow(ctx, `SELECT ephemeral_mode, client_side_storage, updated_at FROM user_settings WHERE user_id = ?`, userID).
-		Scan(&eph, &s.ClientSideStorage, &updated)
+	err := db.queryRow(ctx, `SELECT ephemeral_mode, client_side_storage, strict_ephemeral, updated_at FROM user_settings WHERE user_id = ?`, userID).
+		Scan(&eph, &s.ClientSideStorage, &s.StrictEphemeral, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, nil
 	}
@@ -37,9 +37,11 @@ func (db *DB) PutUserSettings(ctx context.Context, s *polydev.UserSettings) erro
 	if s.EphemeralMode != nil {
 		eph = sql.NullBool{Bool: *s.EphemeralMode, Valid: true}
 	}
-	_, err := db.exec(ctx, `INSERT INTO user_settings (user_id, ephemeral_mode, client_side_storage, updated_at) VALUES (?, ?, ?, ?)
+	_, err := db.exec(ctx, `INSERT INTO user_settings (user_id, ephemeral_mode, client_side_storage, strict_ephemeral, updated_at)
+		VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET ephemeral_mode = excluded.ephemeral_mode,
-		client_side_storage = excluded.client_side_storage, updated_at = excluded.updated_at`,
-		s.UserID, eph, s.ClientSideStorage, ms(s.UpdatedAt))
+		client_side_storage = excluded.client_side_storage, strict_ephemeral = excluded.strict_ephemeral,
+		updated_at = excluded.updated_at`,
+		s.UserID, eph, s.ClientSideStorage, s.StrictEphemeral, ms(s.UpdatedAt))
 	return err
 }

@@ -93,7 +93,9 @@ func lastUserText(req *llm.Request) string {
 
 // serveChat runs a /api/chat/completions call and then keeps what the call's mode allows: in
 // ephemeral mode only the session's metadata (tokens, cost, message count, times), else the user's
-// last message and the assistant's text reply, sealed, in the call's conversation. The route and
+// last message and the assistant's text reply, sealed, in the call's conversation. A user in
+// ephemeral mode without a key of their own for the provider is served with a platform key and
+// the turn is stored like any other (policy: ephemeral mode applies with the user's own keys). The route and
 // the cost are the ones the call recorded: nothing is resolved or priced twice.
 func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, call *router.Call, opts openai.Options) {
 	turn := &chatTurn{call: call}
@@ -115,8 +117,11 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, call *router.
 		return
 	}
 	// Asked again: a user who turned ephemeral mode on while the answer streamed gets nothing stored.
-	if eph, err := policy.EffectiveEphemeral(ctx, s.store, u); err != nil || eph {
-		return
+	// A call on a platform key in ephemeral mode (EphemeralWaived) is stored: its response said so.
+	if !call.EphemeralWaived {
+		if eph, err := policy.EffectiveEphemeral(ctx, s.store, u); err != nil || eph {
+			return
+		}
 	}
 	_, err := s.convs.Append(ctx, u.ID, call.SessionID, conversations.Origin{Provider: call.Route.Provider, Model: call.Route.Model},
 		[]conversations.NewMessage{{Role: polydev.MessageUser, Content: prompt}, {Role: polydev.MessageAssistant, Content: reply}})

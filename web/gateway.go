@@ -19,6 +19,22 @@ import (
 // wall time up to the response headers minus the time spent waiting for the provider.
 const OverheadHeader = "X-Polydev-Overhead-Us"
 
+// EphemeralHeader tells a user in ephemeral mode whether it applied to their request: "on" (served
+// with their own key; nothing of it is stored) or "off; reason=platform-key" (they have no key of
+// their own for the provider, so the platform's key served it and it is not ephemeral: the web
+// chat stores its conversation, encrypted). Absent when the user is not in ephemeral mode.
+const EphemeralHeader = "X-Polydev-Ephemeral"
+
+// setEphemeralHeader says, once admission has chosen the keys, whether ephemeral mode applied.
+func setEphemeralHeader(w http.ResponseWriter, call *router.Call) {
+	switch {
+	case call.Ephemeral:
+		w.Header().Set(EphemeralHeader, "on")
+	case call.EphemeralWaived:
+		w.Header().Set(EphemeralHeader, "off; reason=platform-key")
+	}
+}
+
 // surface is an inbound API shape: how requests are read and answers and errors written.
 type surface struct {
 	name     string
@@ -99,6 +115,7 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, c
 	ctx := r.Context()
 	if call.Req.Stream {
 		st, err := call.Stream(ctx)
+		setEphemeralHeader(w, call)
 		if err != nil {
 			call.Finish(llm.Usage{}, err, httpStatusOf(err))
 			s.gatewayError(w, r, sf.writeErr, err)
@@ -119,6 +136,7 @@ func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, c
 		return
 	}
 	resp, err := call.Do(ctx)
+	setEphemeralHeader(w, call)
 	if err != nil {
 		call.Finish(llm.Usage{}, err, httpStatusOf(err))
 		s.gatewayError(w, r, sf.writeErr, err)

@@ -23,25 +23,28 @@ func TestTierMatrix(t *testing.T) {
 
 	type want struct {
 		key       string // "platform", "own", or an error status
-		ephemeral bool
+		ephemeral bool   // the user's mode (settings)
 		canChange bool
+		header    string // X-Polydev-Ephemeral: whether the mode applied to the request
 	}
 	cases := []struct {
 		tier polydev.Tier
 		byok string // "none", "own", "inactive"
 		want want
 	}{
-		{polydev.TierFree, "none", want{"platform", false, false}},
-		{polydev.TierFree, "own", want{"platform", false, false}}, // a downgraded user's keys are not used
-		{polydev.TierPlus, "none", want{"platform", false, true}},
-		{polydev.TierPlus, "own", want{"own", false, true}},
-		{polydev.TierPlus, "inactive", want{"platform", false, true}},
-		{polydev.TierPro, "none", want{"403", true, true}}, // ephemeral (default on) needs the user's own key
-		{polydev.TierPro, "own", want{"own", true, true}},
-		{polydev.TierPro, "inactive", want{"403", true, true}},
-		{polydev.TierEnterprise, "none", want{"403", true, false}},
-		{polydev.TierEnterprise, "own", want{"own", true, false}},
-		{polydev.TierEnterprise, "inactive", want{"403", true, false}},
+		{polydev.TierFree, "none", want{"platform", false, false, ""}},
+		{polydev.TierFree, "own", want{"platform", false, false, ""}}, // a downgraded user's keys are not used
+		{polydev.TierPlus, "none", want{"platform", false, true, ""}},
+		{polydev.TierPlus, "own", want{"own", false, true, ""}},
+		{polydev.TierPlus, "inactive", want{"platform", false, true, ""}},
+		// Ephemeral (default on) applies with the user's own key; without one, the platform's key
+		// serves and the response says ephemeral mode did not apply.
+		{polydev.TierPro, "none", want{"platform", true, true, "off; reason=platform-key"}},
+		{polydev.TierPro, "own", want{"own", true, true, "on"}},
+		{polydev.TierPro, "inactive", want{"platform", true, true, "off; reason=platform-key"}},
+		{polydev.TierEnterprise, "none", want{"403", true, false, ""}},
+		{polydev.TierEnterprise, "own", want{"own", true, false, "on"}},
+		{polydev.TierEnterprise, "inactive", want{"403", true, false, ""}},
 	}
 	for i, c := range cases {
 		name := fmt.Sprintf("%s-%s", c.tier, c.byok)
@@ -79,6 +82,9 @@ func TestTierMatrix(t *testing.T) {
 			}
 			if used != c.want.key {
 				t.Errorf("%s: served by the %s key, want %s", name, used, c.want.key)
+			}
+			if got := r.header.Get(EphemeralHeader); got != c.want.header {
+				t.Errorf("%s: %s = %q, want %q", name, EphemeralHeader, got, c.want.header)
 			}
 		default:
 			if fmt.Sprint(r.status) != c.want.key || after != before {

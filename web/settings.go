@@ -11,14 +11,17 @@ import (
 // settingsJSON is GET /api/security/settings: what is in force, the tier's rule, and whether the user
 // may change it.
 type settingsJSON struct {
-	Tier                  polydev.Tier          `json:"tier"`
-	EphemeralMode         bool                  `json:"ephemeralMode"` // in force now
-	EphemeralDefault      bool                  `json:"ephemeralDefault"`
-	EphemeralRule         polydev.EphemeralRule `json:"ephemeralRule"`
-	EphemeralCanChange    bool                  `json:"ephemeralCanChange"`
-	EphemeralRequiresBYOK bool                  `json:"ephemeralRequiresByok"`
-	BYOKConfigured        bool                  `json:"byokConfigured"` // the user has an active key of their own
-	ClientSideStorage     bool                  `json:"clientSideStorage"`
+	Tier               polydev.Tier          `json:"tier"`
+	EphemeralMode      bool                  `json:"ephemeralMode"` // in force now
+	EphemeralDefault   bool                  `json:"ephemeralDefault"`
+	EphemeralRule      polydev.EphemeralRule `json:"ephemeralRule"`
+	EphemeralCanChange bool                  `json:"ephemeralCanChange"`
+	// EphemeralRequiresBYOK: a request without a key of the user's own is refused (strict ephemeral,
+	// or a tier that requires own keys) rather than served with a platform key and stored.
+	EphemeralRequiresBYOK bool `json:"ephemeralRequiresByok"`
+	StrictEphemeral       bool `json:"strictEphemeral"` // the user's setting
+	BYOKConfigured        bool `json:"byokConfigured"`  // the user has an active key of their own
+	ClientSideStorage     bool `json:"clientSideStorage"`
 }
 
 func (s *Server) getSecuritySettings(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
@@ -50,7 +53,8 @@ func (s *Server) securitySettings(r *http.Request, u *polydev.User) (*settingsJS
 	eph := policy.ResolveEphemeral(lim.Ephemeral, set.EphemeralMode)
 	return &settingsJSON{
 		Tier: u.Tier, EphemeralMode: eph.On, EphemeralDefault: eph.Default, EphemeralRule: eph.Rule, EphemeralCanChange: eph.CanChange,
-		EphemeralRequiresBYOK: policy.EphemeralRequiresBYOK, BYOKConfigured: byok, ClientSideStorage: set.ClientSideStorage,
+		EphemeralRequiresBYOK: set.StrictEphemeral || lim.BYOK == polydev.BYOKRequired, StrictEphemeral: set.StrictEphemeral,
+		BYOKConfigured: byok, ClientSideStorage: set.ClientSideStorage,
 	}, nil
 }
 
@@ -59,6 +63,7 @@ func (s *Server) securitySettings(r *http.Request, u *polydev.User) (*settingsJS
 type settingsInput struct {
 	EphemeralMode     json.RawMessage `json:"ephemeralMode"`
 	ClientSideStorage json.RawMessage `json:"clientSideStorage"`
+	StrictEphemeral   json.RawMessage `json:"strictEphemeral"`
 }
 
 // strictBool reads a JSON true or false, nothing else.
@@ -85,8 +90,8 @@ func (s *Server) putSecuritySettings(w http.ResponseWriter, r *http.Request, u *
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
 	}
-	if in.EphemeralMode == nil && in.ClientSideStorage == nil {
-		return polydev.Errorf(polydev.EINVALID, "nothing to change: send ephemeralMode and/or clientSideStorage")
+	if in.EphemeralMode == nil && in.ClientSideStorage == nil && in.StrictEphemeral == nil {
+		return polydev.Errorf(polydev.EINVALID, "nothing to change: send ephemeralMode, strictEphemeral and/or clientSideStorage")
 	}
 	ctx := r.Context()
 	set, err := s.store.UserSettings(ctx, u.ID)
@@ -117,6 +122,20 @@ func (s *Server) putSecuritySettings(w http.ResponseWriter, r *http.Request, u *
 		}
 		next.ClientSideStorage = *v
 	}
+	if in.StrictEphemeral != nil {
+		v, err := strictBool(in.StrictEphemeral, "strictEphemeral", false)
+		if err != nil {
+			return err
+		}
+		lim, err := s.store.TierLimitsFor(ctx, u.Tier)
+		if err != nil {
+			return err
+		}
+		if err := policy.CheckStrictChoice(u.Tier, lim.Ephemeral, *v); err != nil {
+			return err
+		}
+		next.StrictEphemeral = *v
+	}
 	next.UserID, next.UpdatedAt = u.ID, s.now()
 	if err := s.store.PutUserSettings(ctx, &next); err != nil {
 		return err
@@ -126,6 +145,6 @@ func (s *Server) putSecuritySettings(w http.ResponseWriter, r *http.Request, u *
 		return err
 	}
 	s.log.Info("security settings changed", "request_id", requestIDFrom(ctx), "user_id", u.ID,
-		"ephemeral_mode", out.EphemeralMode, "client_side_storage", out.ClientSideStorage)
+		"ephemeral_mode", out.EphemeralMode, "strict_ephemeral", out.StrictEphemeral, "client_side_storage", out.ClientSideStorage)
 	return writeJSON(w, http.StatusOK, out)
 }

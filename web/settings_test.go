@@ -39,7 +39,7 @@ func TestSecuritySettingsTierMatrix(t *testing.T) {
 				c := e.userWithTier(string(tc.tier)+"@example.com", tc.tier)
 				got := e.settings(c)
 				want := settingsJSON{Tier: tc.tier, EphemeralMode: tc.def, EphemeralDefault: tc.def, EphemeralRule: tc.rule,
-					EphemeralCanChange: tc.canChange, EphemeralRequiresBYOK: true}
+					EphemeralCanChange: tc.canChange, EphemeralRequiresBYOK: tc.tier == polydev.TierEnterprise}
 				if got != want {
 					t.Fatalf("%s: GET = %+v, want %+v", tc.tier, got, want)
 				}
@@ -84,12 +84,14 @@ func TestSecuritySettingsValidation(t *testing.T) {
 	for _, body := range []string{
 		`{}`, `{"ephemeralMode":"yes"}`, `{"ephemeralMode":1}`, `{"clientSideStorage":null}`, `{"clientSideStorage":"true"}`,
 		`{"ephemeral":true}`, `{"clientSideStorage":true,"ephemeralMode":"on"}`, `{"clientSideStorage":true} {}`, `[]`, `null`,
+		`{"strictEphemeral":null}`, `{"strictEphemeral":"true"}`, `{"clientSideStorage":true,"strictEphemeral":1}`,
 	} {
 		e.want(e.do("PUT", "/api/security/settings", body, "Cookie", plus), http.StatusBadRequest).errorBody(t)
 	}
 	e.want(e.do("PUT", "/api/security/settings", `{"clientSideStorage":true,"ephemeralMode":true}`, "Cookie", free), http.StatusForbidden)
+	e.want(e.do("PUT", "/api/security/settings", `{"clientSideStorage":true,"strictEphemeral":true}`, "Cookie", free), http.StatusForbidden)
 	for _, c := range []string{free, plus} {
-		if got := e.settings(c); got.ClientSideStorage || got.EphemeralMode {
+		if got := e.settings(c); got.ClientSideStorage || got.EphemeralMode || got.StrictEphemeral {
 			t.Fatalf("a refused request changed settings: %+v", got)
 		}
 	}

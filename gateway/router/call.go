@@ -8,6 +8,7 @@ import (
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/llm"
 	"github.com/polydev/polydev/gateway/provider"
+	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 )
 
@@ -19,8 +20,12 @@ type Call struct {
 	Route     *Route
 	Req       *llm.Request
 	SessionID string
-	BodyBytes int  // size of the client's request body: the input-token reservation is derived from it
-	Ephemeral bool // set by admission: store no content for this call
+	BodyBytes int // size of the client's request body: the input-token reservation is derived from it
+	// Set by admission. Ephemeral: store no content for this call (ephemeral mode, served with the
+	// user's own key). EphemeralWaived: the user is in ephemeral mode but has no key of their own
+	// for the provider, so the call runs on a platform key and is not ephemeral; the response says so.
+	Ephemeral       bool
+	EphemeralWaived bool
 
 	// Usage and Cost are what the call's usage record holds, set when it is written (by a completed
 	// Do or stream, or by Finish): the turn a chat stores is priced once, here.
@@ -67,15 +72,17 @@ func (c *Call) admit(ctx context.Context) ([]*polydev.ProviderKey, error) {
 	if !lim.AllowsModel(c.Route.Model) {
 		return nil, polydev.Errorf(polydev.EFORBIDDEN, "model %s is not available on the %s tier", c.Route.Model, c.User.Tier)
 	}
+	var eph policy.Ephemeral
 	if r.Ephemeral != nil {
-		if c.Ephemeral, err = r.Ephemeral(ctx, c.User, lim); err != nil {
+		if eph, err = r.Ephemeral(ctx, c.User, lim); err != nil {
 			return nil, err
 		}
 	}
-	cands, err := r.candidates(ctx, c.User, lim, c.Route.Provider, c.Ephemeral)
+	cands, platform, err := r.candidates(ctx, c.User, lim, c.Route.Provider, eph)
 	if err != nil {
 		return nil, err
 	}
+	c.Ephemeral, c.EphemeralWaived = eph.On && !platform, eph.On && platform
 	if err := r.Store.CountUserRequest(ctx, c.User.ID, lim.RequestsPerDay, lim.RequestsPerMinute, r.now()); err != nil {
 		return nil, err
 	}

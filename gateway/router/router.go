@@ -17,6 +17,7 @@ import (
 	"github.com/polydev/polydev/gateway/provider/anthropic"
 	"github.com/polydev/polydev/gateway/provider/gemini"
 	"github.com/polydev/polydev/gateway/provider/openai"
+	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 )
@@ -30,8 +31,8 @@ type Router struct {
 	Client *http.Client // must use netguard's transport: upstream URLs are re-checked at connect time
 	Log    *slog.Logger
 	Now    func() time.Time
-	// Ephemeral reports whether ephemeral mode is in force for a user (package policy); nil = never.
-	Ephemeral func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (bool, error)
+	// Ephemeral returns a user's ephemeral mode (policy.GatewayEphemeral); nil = never on.
+	Ephemeral func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (policy.Ephemeral, error)
 
 	adaptersOnce sync.Once
 	adapters     map[polydev.Provider]provider.Provider
@@ -113,7 +114,7 @@ func (r *Router) Models(ctx context.Context, u *polydev.User) ([]*polydev.ModelP
 	if err != nil {
 		return nil, err
 	}
-	eph := false
+	var eph policy.Ephemeral
 	if r.Ephemeral != nil {
 		if eph, err = r.Ephemeral(ctx, u, lim); err != nil {
 			return nil, err
@@ -121,7 +122,7 @@ func (r *Router) Models(ctx context.Context, u *polydev.User) ([]*polydev.ModelP
 	}
 	usable := map[polydev.Provider]bool{}
 	for _, p := range polydev.Providers {
-		if _, err := r.candidates(ctx, u, lim, p, eph); err == nil {
+		if _, _, err := r.candidates(ctx, u, lim, p, eph); err == nil {
 			usable[p] = true
 		}
 	}

@@ -13,20 +13,20 @@ func testUserSettings(t *testing.T, s polydev.Store) {
 	u := newUser(t, s, polydev.TierPro)
 	got, err := s.UserSettings(ctx(t), u.ID)
 	must(t, err)
-	if got.UserID != u.ID || got.EphemeralMode != nil || got.ClientSideStorage {
+	if got.UserID != u.ID || got.EphemeralMode != nil || got.ClientSideStorage || got.StrictEphemeral {
 		t.Fatalf("settings of a new user = %+v, want tier defaults", got)
 	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	for _, want := range []*polydev.UserSettings{
 		{UserID: u.ID, EphemeralMode: ptr(false), ClientSideStorage: true, UpdatedAt: now},
-		{UserID: u.ID, EphemeralMode: ptr(true), ClientSideStorage: false, UpdatedAt: now.Add(time.Second)},
+		{UserID: u.ID, EphemeralMode: ptr(true), ClientSideStorage: false, StrictEphemeral: true, UpdatedAt: now.Add(time.Second)},
 		{UserID: u.ID, EphemeralMode: nil, ClientSideStorage: true, UpdatedAt: now.Add(2 * time.Second)}, // back to the default
 	} {
 		must(t, s.PutUserSettings(ctx(t), want))
 		got, err := s.UserSettings(ctx(t), u.ID)
 		must(t, err)
 		if (got.EphemeralMode == nil) != (want.EphemeralMode == nil) || got.EphemeralMode != nil && *got.EphemeralMode != *want.EphemeralMode ||
-			got.ClientSideStorage != want.ClientSideStorage || !got.UpdatedAt.Equal(want.UpdatedAt) {
+			got.ClientSideStorage != want.ClientSideStorage || got.StrictEphemeral != want.StrictEphemeral || !got.UpdatedAt.Equal(want.UpdatedAt) {
 			t.Fatalf("settings = %+v, want %+v", got, want)
 		}
 	}
