@@ -98,6 +98,7 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, sh
 	raw := &provider.RawRequest{Op: op, Body: body, Header: r.Header, Stream: f.Stream}
 	raw.ModelAt, raw.ModelValue = f.Splice(route.Upstream)
 	ans, err := call.Raw(ctx, raw)
+	setEphemeralHeader(w, call)
 	if err != nil {
 		call.Finish(llm.Usage{}, err, httpStatusOf(err))
 		s.gatewayError(w, r, sf.writeErr, err)
