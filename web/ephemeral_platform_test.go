@@ -35,7 +35,7 @@ func TestEphemeralWithoutOwnKey(t *testing.T) {
 					"provider": "openai", "model": "gpt-4o-mini", "sessionId": sid, "stream": stream,
 					"messages": []map[string]string{{"role": "user", "content": "hello"}},
 				}, "Authorization", "Bearer "+token), http.StatusOK)
-				if got := r.header.Get(EphemeralHeader); got != waived || !strings.Contains(string(r.body), "platform answer") {
+				if got := r.header.Get(EphemeralHeader); got != waived || !strings.Contains(string(r.body), "answer") {
 					t.Fatalf("chat stream=%v: %s = %q: %s", stream, EphemeralHeader, got, r.body)
 				}
 			}
@@ -75,7 +75,12 @@ func TestEphemeralWithoutOwnKey(t *testing.T) {
 			for _, path := range []string{"/v1/chat/completions", "/api/chat/completions"} {
 				r := e.want(e.do("POST", path, `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`,
 					"Authorization", "Bearer "+token), http.StatusForbidden)
-				msg := r.errorBody(t).Message
+				var body struct{ Error struct{ Message, Type string } }
+				r.json(t, &body)
+				msg := body.Error.Message
+				if body.Error.Type != "permission_error" {
+					t.Fatalf("%s: refusal type %q", path, body.Error.Type)
+				}
 				if !strings.Contains(msg, "add a openai key") || !strings.Contains(msg, "strict ephemeral") || r.header.Get("X-Should-Retry") != "false" {
 					t.Fatalf("%s: refusal %q does not say what to do", path, msg)
 				}
