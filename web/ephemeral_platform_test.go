@@ -75,7 +75,9 @@ func TestEphemeralWithoutOwnKey(t *testing.T) {
 			for _, path := range []string{"/v1/chat/completions", "/api/chat/completions"} {
 				r := e.want(e.do("POST", path, `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`,
 					"Authorization", "Bearer "+token), http.StatusForbidden)
-				var body struct{ Error struct{ Message, Type string } }
+				var body struct {
+					Error struct{ Message, Type string }
+				}
 				r.json(t, &body)
 				msg := body.Error.Message
 				if body.Error.Type != "permission_error" {

@@ -56,10 +56,11 @@ func appendStatus(b []byte, code int, message string) []byte {
 	return append(b, `}}`...)
 }
 
-// WriteError writes err as a Google API error response.
+// WriteError writes err as a Google API error response, with Retry-After and x-should-retry as
+// the other shapes have them.
 func WriteError(w http.ResponseWriter, err error) {
 	body, status := AppendError(nil, err)
-	wire.WriteJSONError(w, status, wire.Classify(err).RetryAfter, append(body, '\n'))
+	wire.WriteClassError(w, wire.Classify(err), status, append(body, '\n'))
 }
 
 // WriteStatus writes a Google API error of the given status and message (the mux's own 404/405).
