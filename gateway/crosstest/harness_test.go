@@ -71,6 +71,15 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Model = g.model // model-name resolution belongs to the router
+	// What the router checks before it calls (router.Call.check).
+	err = req.Native.Refuse(g.p.Name(), provider.WireFormat(g.p.Name()))
+	if ch, ok := g.p.(provider.Checker); ok && err == nil {
+		err = ch.Check(req)
+	}
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
 	if !req.Stream {
 		resp, err := g.p.Do(r.Context(), g.client, g.target, req)
 		if err != nil {

@@ -167,6 +167,18 @@ type Request struct {
 	// User is an opaque end-user id for the provider's abuse monitoring (OpenAI user, Anthropic
 	// metadata.user_id; Gemini has none).
 	User string
+	// ResponseFormat asks for JSON output instead of free text (nil: text). See options.go.
+	ResponseFormat *ResponseFormat
+	// Reasoning sets how much the model thinks before it answers (nil: the model's default).
+	Reasoning *Reasoning
+	// Seed asks for repeatable sampling (OpenAI seed, Gemini generationConfig.seed).
+	Seed *int64
+	// FrequencyPenalty and PresencePenalty are OpenAI's -2..2 penalties (Gemini has both).
+	FrequencyPenalty *float64
+	PresencePenalty  *float64
+	// Native names the fields of the client's wire format that the canonical model does not
+	// carry (OpenAI logprobs, n > 1, ...). Only an upstream of that same format can honour them.
+	Native Native
 }
 
 // JoinText concatenates the PartText parts of parts with sep between them.

@@ -36,6 +36,23 @@ type Provider interface {
 	Models(ctx context.Context, c *http.Client, t Target) ([]Model, error)
 }
 
+// Checker is implemented by adapters that can tell, without sending anything, that a request asks
+// for what their provider cannot do (a sampling control it lacks, an unmappable reasoning level).
+// The router asks before it counts the request or reserves a key, so a refused request changes
+// nothing. The error is a polydev.EINVALID naming the client's field.
+type Checker interface {
+	Check(r *llm.Request) error
+}
+
+// WireFormat is the client wire format an adapter's requests speak (llm.Native formats): fields
+// that only that format carries (llm.Request.Native) are refused on every other adapter.
+func WireFormat(providerName string) string {
+	if providerName == "openai" {
+		return llm.NativeOpenAIChat
+	}
+	return providerName
+}
+
 // Target is where and as whom a call is made. It comes from configuration (admin or BYOK), never
 // from a client's request body.
 type Target struct {

@@ -191,6 +191,9 @@ func (c *Call) Do(ctx context.Context) (*llm.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, MaxCallDuration)
 	defer cancel()
 	ad := c.router.adapter(c.Route.Provider)
+	if err := c.check(ad); err != nil {
+		return nil, err
+	}
 	var resp *llm.Response
 	err := c.try(ctx, func(t provider.Target) error {
 		var err error
@@ -210,6 +213,10 @@ func (c *Call) Do(ctx context.Context) (*llm.Response, error) {
 func (c *Call) Stream(ctx context.Context) (llm.Stream, error) {
 	ctx, cancel := context.WithTimeout(ctx, MaxCallDuration)
 	ad := c.router.adapter(c.Route.Provider)
+	if err := c.check(ad); err != nil {
+		cancel()
+		return nil, err
+	}
 	var s llm.Stream
 	err := c.try(ctx, func(t provider.Target) error {
 		var err error
@@ -221,6 +228,19 @@ func (c *Call) Stream(ctx context.Context) (llm.Stream, error) {
 		return nil, err
 	}
 	return &callStream{Stream: s, call: c, cancel: cancel}, nil
+}
+
+// check refuses, before anything is counted or reserved, a translated request that asks for what
+// the upstream cannot honour: fields only the client's own wire format carries, and what the
+// adapter says its provider lacks.
+func (c *Call) check(ad provider.Provider) error {
+	if err := c.Req.Native.Refuse(ad.Name(), provider.WireFormat(ad.Name())); err != nil {
+		return err
+	}
+	if ch, ok := ad.(provider.Checker); ok {
+		return ch.Check(c.Req)
+	}
+	return nil
 }
 
 // failover reports whether err allows trying the next key (rate limit, overload, server and network

@@ -42,13 +42,8 @@ type wireRequest struct {
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
-	User           string `json:"user"`
-	N              *int   `json:"n"`
-	ResponseFormat *struct {
-		Type string `json:"type"`
-	} `json:"response_format"`
-	Functions json.RawMessage `json:"functions"`
-	Audio     json.RawMessage `json:"audio"`
+	User string `json:"user"`
+	wireOptions
 }
 
 type wireMessage struct {
@@ -105,6 +100,9 @@ func DecodeRequest(body []byte) (*llm.Request, Options, error) {
 	if err := checkScalars(&w, r); err != nil {
 		return nil, opts, err
 	}
+	if err := decodeOptions(&w.wireOptions, r); err != nil {
+		return nil, opts, err
+	}
 	if err := decodeTools(&w, r); err != nil {
 		return nil, opts, err
 	}
@@ -122,18 +120,10 @@ func checkScalars(w *wireRequest, r *llm.Request) error {
 		return wire.Invalid("model", "longer than %d characters", maxModelLen)
 	case len(w.Messages) == 0:
 		return polydev.Errorf(polydev.EINVALID, "messages: at least one message is required")
-	case w.N != nil && *w.N != 1:
-		return wire.Invalid("n", "only 1 is supported")
 	case w.Temperature != nil && (*w.Temperature < 0 || *w.Temperature > 2):
 		return wire.Invalid("temperature", "must be between 0 and 2")
 	case w.TopP != nil && (*w.TopP < 0 || *w.TopP > 1):
 		return wire.Invalid("top_p", "must be between 0 and 1")
-	case w.ResponseFormat != nil && w.ResponseFormat.Type != "" && w.ResponseFormat.Type != "text":
-		return wire.Invalid("response_format", "type %q is not supported yet", w.ResponseFormat.Type)
-	case len(w.Functions) > 0 && string(w.Functions) != "null":
-		return wire.Invalid("functions", "deprecated and not supported; use tools")
-	case len(w.Audio) > 0 && string(w.Audio) != "null":
-		return wire.Invalid("audio", "audio output is not supported")
 	}
 	switch {
 	case w.MaxCompletionTokens != nil:

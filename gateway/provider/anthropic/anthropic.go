@@ -92,7 +92,11 @@ func (p *Provider) Do(ctx context.Context, c *http.Client, t provider.Target, r 
 	if err != nil {
 		return nil, err
 	}
-	return decodeResponse(body, n)
+	out, err := decodeResponse(body, n)
+	if err == nil && useJSONTool(r) {
+		unwrapJSONTool(out)
+	}
+	return out, err
 }
 
 // Stream implements provider.Provider.
@@ -101,8 +105,15 @@ func (p *Provider) Stream(ctx context.Context, c *http.Client, t provider.Target
 	if err != nil {
 		return nil, err
 	}
-	return upstream.NewStream(ctx, call(c, t), resp, &decoder{}, n), nil
+	s := upstream.NewStream(ctx, call(c, t), resp, &decoder{}, n)
+	if useJSONTool(r) {
+		return newJSONToolStream(s), nil
+	}
+	return s, nil
 }
+
+// Check implements provider.Checker: what encoding the request would refuse, without encoding it.
+func (*Provider) Check(r *llm.Request) error { return checkOptions(r) }
 
 // Models implements provider.Provider (the first 1000 models; nobody has more).
 func (p *Provider) Models(ctx context.Context, c *http.Client, t provider.Target) ([]provider.Model, error) {

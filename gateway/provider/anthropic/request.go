@@ -8,17 +8,19 @@ import (
 )
 
 type wireRequest struct {
-	Model         string          `json:"model"`
-	MaxTokens     int             `json:"max_tokens"`
-	System        string          `json:"system,omitempty"`
-	Messages      []wireMessage   `json:"messages"`
-	Tools         []wireTool      `json:"tools,omitempty"`
-	ToolChoice    *wireToolChoice `json:"tool_choice,omitempty"`
-	Temperature   *float64        `json:"temperature,omitempty"`
-	TopP          *float64        `json:"top_p,omitempty"`
-	StopSequences []string        `json:"stop_sequences,omitempty"`
-	Stream        bool            `json:"stream,omitempty"`
-	Metadata      *wireMetadata   `json:"metadata,omitempty"`
+	Model         string            `json:"model"`
+	MaxTokens     int               `json:"max_tokens"`
+	System        string            `json:"system,omitempty"`
+	Messages      []wireMessage     `json:"messages"`
+	Tools         []wireTool        `json:"tools,omitempty"`
+	ToolChoice    *wireToolChoice   `json:"tool_choice,omitempty"`
+	Temperature   *float64          `json:"temperature,omitempty"`
+	TopP          *float64          `json:"top_p,omitempty"`
+	StopSequences []string          `json:"stop_sequences,omitempty"`
+	Stream        bool              `json:"stream,omitempty"`
+	Metadata      *wireMetadata     `json:"metadata,omitempty"`
+	Thinking      *wireThinking     `json:"thinking,omitempty"`
+	OutputConfig  *wireOutputConfig `json:"output_config,omitempty"`
 }
 
 type wireMetadata struct {
@@ -65,6 +67,9 @@ type wireToolChoice struct {
 var emptySchema = json.RawMessage(`{"type":"object","properties":{}}`)
 
 func encodeRequest(r *llm.Request, stream bool, defaultMax int) ([]byte, error) {
+	if err := checkOptions(r); err != nil {
+		return nil, err
+	}
 	w := wireRequest{
 		Model:         r.Model,
 		MaxTokens:     r.MaxTokens,
@@ -128,6 +133,10 @@ func encodeRequest(r *llm.Request, stream bool, defaultMax int) ([]byte, error) 
 			w.ToolChoice = tc
 		}
 	}
+	if useJSONTool(r) {
+		addJSONTool(r, &w)
+	}
+	encodeOptions(r, &w)
 	return json.Marshal(&w)
 }
 

@@ -181,3 +181,12 @@ func newRawRequest(ctx context.Context, url string, t provider.Target, parts [][
 	req.Header["X-Goog-Api-Key"] = []string{t.APIKey}
 	return req, nil
 }
+
+// Check implements provider.Checker.
+func (*Provider) Check(r *llm.Request) error {
+	if r.Reasoning == nil {
+		return nil
+	}
+	_, err := thinkingConfig(r.Model, r.Reasoning)
+	return err
+}

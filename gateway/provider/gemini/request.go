@@ -3,6 +3,7 @@ package gemini
 import (
 	"encoding/json"
 	"path"
+	"reflect"
 	"strings"
 
 	"github.com/polydev/polydev/gateway/internal/jsonw"
@@ -72,10 +73,16 @@ type wireFunctionCallingConfig struct {
 }
 
 type wireGenConfig struct {
-	MaxOutputTokens int      `json:"maxOutputTokens,omitempty"`
-	Temperature     *float64 `json:"temperature,omitempty"`
-	TopP            *float64 `json:"topP,omitempty"`
-	StopSequences   []string `json:"stopSequences,omitempty"`
+	MaxOutputTokens    int                 `json:"maxOutputTokens,omitempty"`
+	Temperature        *float64            `json:"temperature,omitempty"`
+	TopP               *float64            `json:"topP,omitempty"`
+	StopSequences      []string            `json:"stopSequences,omitempty"`
+	ResponseMimeType   string              `json:"responseMimeType,omitempty"`
+	ResponseJSONSchema json.RawMessage     `json:"responseJsonSchema,omitempty"`
+	Seed               *int64              `json:"seed,omitempty"`
+	PresencePenalty    *float64            `json:"presencePenalty,omitempty"`
+	FrequencyPenalty   *float64            `json:"frequencyPenalty,omitempty"`
+	ThinkingConfig     *wireThinkingConfig `json:"thinkingConfig,omitempty"`
 }
 
 func encodeRequest(r *llm.Request) ([]byte, error) {
@@ -122,8 +129,12 @@ func encodeRequest(r *llm.Request) ([]byte, error) {
 			w.ToolConfig = &wireToolConfig{FunctionCallingConfig: wireFunctionCallingConfig{Mode: "ANY", AllowedFunctionNames: []string{r.ToolChoice.Name}}}
 		}
 	}
-	if r.MaxTokens > 0 || r.Temperature != nil || r.TopP != nil || len(r.Stop) > 0 {
-		w.GenerationConfig = &wireGenConfig{MaxOutputTokens: r.MaxTokens, Temperature: r.Temperature, TopP: r.TopP, StopSequences: r.Stop}
+	gc := wireGenConfig{MaxOutputTokens: r.MaxTokens, Temperature: r.Temperature, TopP: r.TopP, StopSequences: r.Stop}
+	if err := encodeOptions(r, &gc); err != nil {
+		return nil, err
+	}
+	if !reflect.ValueOf(gc).IsZero() {
+		w.GenerationConfig = &gc
 	}
 	return json.Marshal(&w)
 }

@@ -21,6 +21,11 @@ type wireRequest struct {
 	Stream              bool           `json:"stream,omitempty"`
 	StreamOptions       *streamOptions `json:"stream_options,omitempty"`
 	User                string         `json:"user,omitempty"`
+	ResponseFormat      any            `json:"response_format,omitempty"`
+	ReasoningEffort     string         `json:"reasoning_effort,omitempty"`
+	Seed                *int64         `json:"seed,omitempty"`
+	FrequencyPenalty    *float64       `json:"frequency_penalty,omitempty"`
+	PresencePenalty     *float64       `json:"presence_penalty,omitempty"`
 }
 
 type streamOptions struct {
@@ -84,6 +89,7 @@ func encodeRequest(r *llm.Request, stream bool, maxField string) ([]byte, error)
 		User:        r.User,
 		Messages:    make([]wireMessage, 0, len(r.Messages)+1),
 	}
+	encodeOptions(r, &w)
 	if maxField == "max_completion_tokens" {
 		w.MaxCompletionTokens = r.MaxTokens
 	} else {
