@@ -14,7 +14,7 @@ type UsageRecord struct {
 	PlatformKey      bool      `json:"platformKey"`
 	Provider         Provider  `json:"provider"`
 	Model            string    `json:"model"`
-	Surface          string    `json:"surface"` // inbound API: "openai", "anthropic", "gemini", "responses" or "chat"
+	Surface          string    `json:"surface"` // inbound API: "openai", "anthropic", "gemini", "responses", "chat" or "embeddings"
 	Stream           bool      `json:"stream"`
 	Status           string    `json:"status"` // "ok", "error" or "cancelled"
 	HTTPStatus       int       `json:"httpStatus"`

@@ -222,19 +222,12 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
-	type model struct {
-		ID      string `json:"id"`
-		Object  string `json:"object"`
-		Created int64  `json:"created"`
-		OwnedBy string `json:"owned_by"`
-	}
 	out := struct {
-		Object string  `json:"object"`
-		Data   []model `json:"data"`
-	}{Object: "list", Data: []model{}}
+		Object string       `json:"object"`
+		Data   []modelEntry `json:"data"`
+	}{Object: "list", Data: []modelEntry{}}
 	for _, m := range models {
-		prov, _, _ := polydev.SplitModel(m.Model)
-		out.Data = append(out.Data, model{ID: m.Model, Object: "model", Created: m.UpdatedAt.Unix(), OwnedBy: string(prov)})
+		out.Data = append(out.Data, newModelEntry(m))
 	}
 	_ = writeJSON(w, http.StatusOK, out)
 }

@@ -87,3 +87,9 @@ type Model struct {
 	DisplayName string // when the provider gives one
 	Provider    string
 }
+
+// Embedder is implemented by adapters whose provider has an embeddings API (OpenAI and compatible
+// servers, Gemini; Anthropic has none). Errors are as Do's.
+type Embedder interface {
+	Embed(ctx context.Context, c *http.Client, t Target, r *llm.EmbedRequest) (*llm.EmbedResponse, error)
+}

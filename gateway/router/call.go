@@ -39,7 +39,8 @@ type Call struct {
 	reservation *polydev.Reservation
 	router      *Router
 	finished    bool
-	unbilled    bool // a passthrough operation without usage (token counting): nothing reserved or recorded
+	unbilled    bool              // a passthrough operation without usage (token counting): nothing reserved or recorded
+	embed       *llm.EmbedRequest // set by StartEmbed: no output to reserve
 }
 
 // MaxCallDuration bounds one upstream call; a reservation outlives it, so the sweeper never settles
@@ -98,7 +99,7 @@ func (c *Call) reserveAmount() polydev.Money {
 		return 0
 	}
 	out := int64(c.Req.MaxTokens)
-	if out <= 0 {
+	if out <= 0 && c.embed == nil {
 		out = DefaultReserveOutputTokens
 	}
 	if limit := c.Route.Price.OutputCap(); limit > 0 {

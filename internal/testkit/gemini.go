@@ -391,6 +391,10 @@ func (d geminiDialect) routes(u *Upstream, mux *http.ServeMux) {
 			d.countTokens(w, u, rq)
 			return
 		}
+		if action == "embedContent" || action == "batchEmbedContents" {
+			u.serveGeminiEmbed(w, rq, model, action)
+			return
+		}
 		if action != "generateContent" && action != "streamGenerateContent" {
 			write(w, geminiError(http.StatusNotFound, ErrorReply{
 				Message: fmt.Sprintf("models/%s is not found for API version v1beta, or is not supported for %s. Call ListModels to see the list of available models and their supported methods.", model, action),

@@ -326,6 +326,7 @@ func (d openaiDialect) routes(u *Upstream, mux *http.ServeMux) {
 		}
 	})
 	mux.HandleFunc("POST /v1/responses", func(w http.ResponseWriter, r *http.Request) { d.serveResponses(u, w, r) })
+	mux.HandleFunc("POST /v1/embeddings", func(w http.ResponseWriter, r *http.Request) { d.serveEmbeddings(u, w, r) })
 	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
 		rq := u.begin(r)
 		defer u.end(rq)
