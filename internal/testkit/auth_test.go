@@ -134,7 +134,7 @@ func TestRequestValidation(t *testing.T) {
 		{"anthropic unknown path", NewAnthropic, call{path: "/v1/complete", body: `{}`}, 404},
 		{"gemini no contents", NewGemini, call{path: geminiGeneratePath, body: `{}`}, 400},
 		{"gemini bad json", NewGemini, call{path: geminiGeneratePath, body: `{`}, 400},
-		{"gemini unknown action", NewGemini, call{path: "/v1beta/models/gemini-2.5-flash:embedContent", body: geminiBody}, 404},
+		{"gemini unknown action", NewGemini, call{path: "/v1beta/models/gemini-2.5-flash:predict", body: geminiBody}, 404},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
