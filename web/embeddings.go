@@ -17,22 +17,22 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
 	u, err := s.authenticate(w, r)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	body, err := s.readGatewayBody(w, r)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	req, opts, err := openai.DecodeEmbeddings(body)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	route, err := s.router.Resolve(r.Context(), req.Model)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	call := s.router.StartEmbed(u, route, req, arrival)
@@ -40,7 +40,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	resp, err := call.Embed(r.Context())
 	if err != nil {
 		call.Finish(llm.Usage{}, err, httpStatusOf(err))
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	if resp.Model == "" {

@@ -155,10 +155,19 @@ func TestBodyCannotChooseUpstream(t *testing.T) {
 		t.Fatalf("status %d", res.StatusCode)
 	}
 	if res.StatusCode == 200 {
+		// Same provider: the body goes as the client wrote it (OpenAI ignores members it does not
+		// know), but to the configured upstream with the configured key.
 		last := fakes[0].up.LastRequest()
-		if last.Key != fakes[0].up.Key || strings.Contains(string(last.Body), "sk-attacker") {
+		if last.Key != fakes[0].up.Key || last.Header.Get("Authorization") != "Bearer "+fakes[0].up.Key {
 			t.Fatalf("upstream request = %+v", last)
 		}
+	}
+	// Translated: nothing of them reaches the upstream at all.
+	res = e.gwRequest(t.Context(), "/v1/chat/completions", token, strings.Replace(body, "openai/gpt-4o-mini", "anthropic/claude-haiku-4-5", 1))
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if last := fakes[1].up.LastRequest(); res.StatusCode != 200 || last.Key != fakes[1].up.Key || strings.Contains(string(last.Body), "sk-attacker") || strings.Contains(string(last.Body), "169.254") {
+		t.Fatalf("status %d, upstream request = %+v", res.StatusCode, last)
 	}
 	e.want(e.do("POST", "/v1/chat/completions", `{"model":"openai/gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}`,
 		"Authorization", "Bearer "+token, "X-Upstream-Url", "http://127.0.0.1:1/"), http.StatusOK)

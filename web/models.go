@@ -27,7 +27,7 @@ func newModelEntry(m *polydev.ModelPrice) modelEntry {
 func (s *Server) retrieveModel(w http.ResponseWriter, r *http.Request) {
 	u, err := s.authenticate(w, r)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	id := r.PathValue("id")
@@ -37,12 +37,12 @@ func (s *Server) retrieveModel(w http.ResponseWriter, r *http.Request) {
 		if code := polydev.ErrorCode(err); code == polydev.EINVALID || code == polydev.ENOTFOUND {
 			err = notFound
 		}
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	models, err := s.router.Models(r.Context(), u)
 	if err != nil {
-		openai.WriteError(w, err)
+		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	for _, m := range models {
@@ -51,7 +51,7 @@ func (s *Server) retrieveModel(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	openai.WriteError(w, notFound)
+	s.gatewayError(w, r, openai.WriteError, notFound)
 }
 
 // truncateID keeps an echoed id short: it comes from the URL, of any length.

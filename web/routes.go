@@ -22,7 +22,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/account/password", s.handle(s.user(s.changePassword)))
 	mux.HandleFunc("POST /api/account/logout-all", s.handle(s.user(s.logoutAll)))
 
-	mux.HandleFunc("POST /v1/chat/completions", s.gateway(openaiSurface))
+	mux.HandleFunc("POST /v1/chat/completions", s.chatCompletionsV1)
 	mux.HandleFunc("POST /v1/messages", s.messages)
 	mux.HandleFunc("POST /v1/messages/count_tokens", s.countTokens)
 	mux.HandleFunc("POST /v1/responses", s.createResponse)

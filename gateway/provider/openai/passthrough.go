@@ -14,23 +14,29 @@ var _ provider.Passthrough = (*Provider)(nil)
 // Passthrough operations.
 const (
 	OpResponses = "responses" // POST {base}/responses, the Responses API
+	OpChat      = "chat"      // POST {base}/chat/completions (chat_passthrough.go)
 )
 
 // forwardedHeaders are the client headers a passthrough request carries upstream: the beta
 // features the client opted into. Nothing else (credentials above all).
 var forwardedHeaders = []string{"Openai-Beta"}
 
-// SendRaw implements provider.Passthrough: the body goes to {base}/responses as it is, with the
-// key as a Bearer token and the client's openai-beta header.
+// SendRaw implements provider.Passthrough: the body goes to {base}/responses or
+// {base}/chat/completions as it is (a chat stream may gain stream_options.include_usage, see
+// chatParts), with the key as a Bearer token and the client's openai-beta header.
 func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Target, r *provider.RawRequest) (*http.Response, error) {
 	path := ""
+	parts, n := r.Parts(), r.Len()
 	switch r.Op {
 	case OpResponses:
 		path = "/responses"
+	case OpChat:
+		path = "/chat/completions"
+		parts, n = chatParts(r)
 	default:
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "operation %q is not supported", r.Op)
 	}
-	req, err := upstream.NewRequestParts(ctx, http.MethodPost, base(t)+path, r.Parts(), r.Len(), r.Stream)
+	req, err := upstream.NewRequestParts(ctx, http.MethodPost, base(t)+path, parts, n, r.Stream)
 	if err != nil {
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "invalid base URL")
 	}
@@ -47,5 +53,8 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 
 // Meter implements provider.Passthrough.
 func (p *Provider) Meter(r *provider.RawRequest) provider.Meter {
+	if r.Op == OpChat {
+		return newChatMeter(r)
+	}
 	return &responsesMeter{reqBytes: r.Len()}
 }
