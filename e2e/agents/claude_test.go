@@ -15,7 +15,6 @@ func TestClaudeCode(t *testing.T) {
 	usage := testkit.Usage{PromptTokens: 30000, CompletionTokens: 40, CachedTokens: 24000, CacheWriteTokens: 5000}
 
 	t.Run("prompt", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		n, m := e.tap.count(), e.anthropic.RequestCount()
 		e.anthropic.Enqueue(testkit.Script{Text: "Polydev relayed this to Claude Code.", Usage: usage})
@@ -41,7 +40,6 @@ func TestClaudeCode(t *testing.T) {
 	})
 
 	t.Run("tool round trip", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		note := r.write(t, "note.txt", "the secret word is PELICAN-4711\n")
 		n, m := e.tap.count(), e.anthropic.RequestCount()
@@ -67,7 +65,6 @@ func TestClaudeCode(t *testing.T) {
 	})
 
 	t.Run("cross-provider openai", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		m := e.openai.RequestCount()
 		e.openai.Enqueue(testkit.Script{Text: "GPT answered Claude Code through Polydev.", Usage: testkit.DefaultUsage})
@@ -80,7 +77,6 @@ func TestClaudeCode(t *testing.T) {
 	})
 
 	t.Run("wrong token", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		r.bound = wrongTokenBound
 		n, m := e.tap.count(), e.anthropic.RequestCount()

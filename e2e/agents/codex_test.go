@@ -15,7 +15,6 @@ func TestCodex(t *testing.T) {
 	usage := testkit.Usage{PromptTokens: 12000, CompletionTokens: 30, CachedTokens: 8000, ReasoningTokens: 10}
 
 	t.Run("prompt", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		n, m := e.tap.count(), e.openai.RequestCount()
 		e.openai.Enqueue(testkit.Script{Text: "Polydev relayed this to Codex.", Usage: usage})
@@ -39,7 +38,6 @@ func TestCodex(t *testing.T) {
 	})
 
 	t.Run("tool call", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		r.write(t, "note.txt", "the secret word is HERON-2718\n")
 		n, m := e.tap.count(), e.openai.RequestCount()
@@ -64,7 +62,6 @@ func TestCodex(t *testing.T) {
 	})
 
 	t.Run("cross-provider anthropic", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		m := e.anthropic.RequestCount()
 		e.anthropic.Enqueue(testkit.Script{Text: "Claude answered Codex through Polydev.", Usage: testkit.DefaultUsage})
@@ -77,7 +74,6 @@ func TestCodex(t *testing.T) {
 	})
 
 	t.Run("wrong token", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		r.bound = wrongTokenBound
 		n, m := e.tap.count(), e.openai.RequestCount()

@@ -19,7 +19,6 @@ func TestGeminiCLI(t *testing.T) {
 	usage := testkit.Usage{PromptTokens: 9000, CompletionTokens: 40, CachedTokens: 4000, ReasoningTokens: 12}
 
 	t.Run("prompt", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		n, m := e.tap.count(), e.gemini.RequestCount()
 		e.gemini.Enqueue(
@@ -47,7 +46,6 @@ func TestGeminiCLI(t *testing.T) {
 	})
 
 	t.Run("cross-provider openai", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		m := e.openai.RequestCount()
 		e.openai.Enqueue(testkit.Script{Text: "GPT answered Gemini CLI through Polydev.", Usage: testkit.DefaultUsage})
@@ -60,7 +58,6 @@ func TestGeminiCLI(t *testing.T) {
 	})
 
 	t.Run("wrong token", func(t *testing.T) {
-		skipPending(t)
 		r := e.newRun(t)
 		r.bound = wrongTokenBound
 		n, m := e.tap.count(), e.gemini.RequestCount()
