@@ -12,7 +12,7 @@
 // counterpart elsewhere (Gemini's server tools, context caches, audio and video, code execution,
 // several candidates, audio output) is refused with a 400 naming the field. What only steers
 // Gemini itself is dropped: thought summaries and thoughtSignatures in the history, safetySettings,
-// thinkingConfig, and the advisory parts of a function declaration (response schemas, behavior).
+// topK, and the advisory parts of a function declaration (response schemas, behavior).
 // Unknown fields are ignored; the shape has no field for an upstream URL or key.
 package gemini
 

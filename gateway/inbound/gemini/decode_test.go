@@ -73,6 +73,7 @@ func TestDecodeRequest(t *testing.T) {
 		},
 		ToolChoice: llm.ToolChoice{Mode: llm.ToolChoiceTool, Name: "get_time"},
 		MaxTokens:  512, Temperature: &temp, TopP: &topP, Stop: []string{"END"},
+		Reasoning: &llm.Reasoning{BudgetTokens: 1024},
 	}
 	if !reflect.DeepEqual(r, want) {
 		g, _ := json.MarshalIndent(r, "", " ")
@@ -166,6 +167,9 @@ func TestDecodeRequestInvalid(t *testing.T) {
 		`{"generationConfig":{"responseModalities":["AUDIO"]},` + user + `}`:                                                                                                                "generationConfig.responseModalities",
 		`{"generationConfig":{"responseLogprobs":true},` + user + `}`:                                                                                                                       "generationConfig.responseLogprobs",
 		`{"generationConfig":{"speechConfig":{"voiceConfig":{}}},` + user + `}`:                                                                                                             "generationConfig.speechConfig",
+		`{"generationConfig":{"thinkingConfig":{"thinkingLevel":"EXTREME"}},` + user + `}`:                                                                                                  "thinkingConfig.thinkingLevel",
+		`{"generationConfig":{"presencePenalty":3},` + user + `}`:                                                                                                                           "generationConfig.presencePenalty",
+		`{"generationConfig":{"responseMimeType":"application/json","responseSchema":{},"responseJsonSchema":{}},` + user + `}`:                                                             "mutually exclusive",
 		`{"generationConfig":{"responseMimeType":"text/x.enum"},` + user + `}`:                                                                                                              "generationConfig.responseMimeType",
 		`{"generationConfig":{"responseSchema":{"type":"OBJECT"}},` + user + `}`:                                                                                                            "needs application/json",
 	}
@@ -251,6 +255,14 @@ func FuzzDecodeRequest(f *testing.F) {
 // with its system prompt, its tools and their JSON Schemas.
 func TestDecodeGeminiCLI(t *testing.T) {
 	t.Parallel()
+	router, err := DecodeRequest(testkit.Payload("agents/gemini-cli/generate_content_router.json"))
+	if err != nil {
+		t.Fatalf("router: %v", err)
+	}
+	if f := router.ResponseFormat; f == nil || f.Type != llm.FormatJSONSchema || !strings.Contains(string(f.Schema), `"type":"object"`) ||
+		strings.Contains(string(f.Schema), `"OBJECT"`) || router.Reasoning == nil || router.Reasoning.Effort != llm.EffortHigh {
+		t.Errorf("router: format %+v reasoning %+v", router.ResponseFormat, router.Reasoning)
+	}
 	for _, name := range []string{"stream_generate_content", "stream_generate_content_model_openai"} {
 		body := testkit.Payload("agents/gemini-cli/" + name + ".json")
 		r, err := DecodeRequest(body)

@@ -41,9 +41,18 @@ func decodeGenConfig(field string, g *wireGenConfig, r *llm.Request) error {
 			return wire.Invalid(field+".responseModalities", "%q output cannot be translated for another provider (TEXT only)", m)
 		}
 	}
+	for name, p := range map[string]*float64{"presencePenalty": g.PresencePenalty, "frequencyPenalty": g.FrequencyPenalty} {
+		if p != nil && (*p < -2 || *p > 2) {
+			return wire.Invalid(field+"."+name, "must be between -2 and 2")
+		}
+	}
 	if g.MaxOutputTokens != nil {
 		r.MaxTokens = *g.MaxOutputTokens
 	}
 	r.Temperature, r.TopP, r.Stop = g.Temperature, g.TopP, g.StopSequences
+	r.Seed, r.PresencePenalty, r.FrequencyPenalty = g.Seed, g.PresencePenalty, g.FrequencyPenalty
+	if err := thinking(field+".thinkingConfig", g.ThinkingConfig, r); err != nil {
+		return err
+	}
 	return outputFormat(field, g, r)
 }
