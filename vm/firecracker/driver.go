@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/polydev/polydev/vm"
+	"github.com/polydev/polydev/vm/vmproc"
 )
 
 // DefaultBootArgs is Firecracker's recommended command line, used when Spec.KernelArgs is empty.
@@ -42,12 +42,17 @@ type Config struct {
 
 // Driver is a vm.Driver backed by Firecracker processes. Operations on one VM are serialised (a Stop
 // waiting for the guest blocks that VM's State until it ends); different VMs do not wait for each
-// other.
+// other. Start, Stop, Destroy and State are the shared vmproc.Lifecycle; the Firecracker API calls
+// they need are fcVMM's.
 type Driver struct {
 	cfg Config
-	mu  sync.Mutex
-	vms map[string]*machine
+	vmproc.Lifecycle[fcx]
 }
+
+// fcx is what a Firecracker machine has beyond every VMM's record: its API client.
+type fcx struct{ api *Client }
+
+type machine = vmproc.Machine[fcx]
 
 var _ vm.Driver = (*Driver)(nil)
 
@@ -64,7 +69,9 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Driver{cfg: cfg, vms: map[string]*machine{}}, nil
+	d := &Driver{cfg: cfg}
+	d.Lifecycle = vmproc.Lifecycle[fcx]{Name: "firecracker", VMM: fcVMM{d}, StopTimeout: cfg.StopTimeout, Log: cfg.Log}
+	return d, nil
 }
 
 // Create implements vm.Driver: it starts a Firecracker process and configures machine, boot source,
@@ -78,175 +85,99 @@ func (d *Driver) Create(ctx context.Context, spec vm.Spec) error {
 			return fmt.Errorf("firecracker: the overlay must exist before Create: %w", err)
 		}
 	}
-	m, err := d.add(spec)
+	m, err := d.VMs.Add(spec)
 	if err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.Mu.Unlock()
 	if err := d.launch(ctx, m); err != nil {
-		d.forget(m)
+		d.VMs.Forget(m)
 		return err
 	}
-	if err := m.configure(ctx); err != nil {
-		d.forget(m)
+	if err := configure(ctx, m); err != nil {
+		d.VMs.Forget(m)
 		return errors.Join(err, d.halt(ctx, m, 0))
 	}
-	m.state = vm.StateCreated
-	d.cfg.Log.Info("firecracker VM created", "vm", spec.ID, "pid", m.proc.Pid())
+	m.State = vm.StateCreated
+	d.cfg.Log.Info("firecracker VM created", "vm", spec.ID, "pid", m.Proc.Pid())
 	return nil
 }
 
-// Start implements vm.Driver.
-func (d *Driver) Start(ctx context.Context, id string) error {
-	m, err := d.lock(id)
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	switch m.observe() {
-	case vm.StateRunning:
-		return nil
-	case vm.StateCreated:
-		if err := m.api.Action(ctx, ActionInstanceStart); err != nil {
-			return err
-		}
-	case vm.StatePaused:
-		if err := m.api.Resume(ctx); err != nil {
-			return err
-		}
-	case vm.StateStopped:
-		if err := d.coldBoot(ctx, m); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("%w: cannot start VM %s in state %s", vm.ErrInvalidState, id, m.state)
-	}
-	m.state = vm.StateRunning
-	d.cfg.Log.Info("firecracker VM running", "vm", id)
-	return nil
+// fcVMM is the Firecracker side of the shared lifecycle: the API's actions.
+type fcVMM struct{ d *Driver }
+
+func (v fcVMM) Boot(ctx context.Context, m *machine) error {
+	return m.X.api.Action(ctx, ActionInstanceStart)
 }
 
-// coldBoot starts a stopped VM again: new process, same Spec, same overlay. On failure the new
+func (v fcVMM) Pause(ctx context.Context, m *machine) error  { return m.X.api.Pause(ctx) }
+func (v fcVMM) Resume(ctx context.Context, m *machine) error { return m.X.api.Resume(ctx) }
+
+// ColdBoot starts a stopped VM again: new process, same Spec, same overlay. On failure the new
 // process is killed and the VM stays stopped, so Start can be retried.
-func (d *Driver) coldBoot(ctx context.Context, m *machine) error {
-	if err := d.launch(ctx, m); err != nil {
+func (v fcVMM) ColdBoot(ctx context.Context, m *machine) error {
+	if err := v.d.launch(ctx, m); err != nil {
 		return err
 	}
-	err := m.configure(ctx)
+	err := configure(ctx, m)
 	if err == nil {
-		err = m.api.Action(ctx, ActionInstanceStart)
+		err = m.X.api.Action(ctx, ActionInstanceStart)
 	}
 	if err != nil {
-		return errors.Join(err, d.halt(ctx, m, 0))
+		return errors.Join(err, v.d.halt(ctx, m, 0))
 	}
 	return nil
 }
 
-// Stop implements vm.Driver: Ctrl+Alt+Del, up to StopTimeout (or ctx's end) for the guest to go, then
-// SIGKILL. A created VM has no guest yet and is killed at once.
-func (d *Driver) Stop(ctx context.Context, id string) error {
-	m, err := d.lock(id)
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	switch m.observe() {
-	case vm.StateStopped:
-		return nil
-	case vm.StateFailed:
-		return fmt.Errorf("%w: VM %s has failed; destroy it", vm.ErrInvalidState, id)
-	case vm.StateCreated:
-		if err := d.halt(ctx, m, 0); err != nil {
-			return err
-		}
-	case vm.StatePaused, vm.StateRunning:
-		if m.state == vm.StatePaused {
-			if err := m.api.Resume(ctx); err != nil { // a paused guest cannot see Ctrl+Alt+Del
-				d.cfg.Log.Warn("firecracker resume before stop failed", "vm", id, "err", err)
-			}
-		}
-		m.stopping = true
-		if err := m.api.Action(ctx, ActionSendCtrlAltDel); err != nil {
-			d.cfg.Log.Warn("firecracker Ctrl+Alt+Del failed; killing", "vm", id, "err", err)
-		}
-		if err := d.halt(ctx, m, d.cfg.StopTimeout); err != nil {
-			return err
-		}
-	}
-	m.state = vm.StateStopped
-	d.cfg.Log.Info("firecracker VM stopped", "vm", id)
-	return nil
+// Powerdown sends Ctrl+Alt+Del; with reboot=k on the guest's command line the guest's reboot ends
+// the Firecracker process.
+func (v fcVMM) Powerdown(ctx context.Context, m *machine) error {
+	return m.X.api.Action(ctx, ActionSendCtrlAltDel)
 }
 
-// Destroy implements vm.Driver: kill, then remove socket, pid file, log and overlay.
-func (d *Driver) Destroy(ctx context.Context, id string) error {
-	m, err := d.lock(id)
-	if errors.Is(err, vm.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if err := d.halt(ctx, m, 0); err != nil {
-		m.state = vm.StateFailed
-		return err
-	}
-	if err := removeFiles(m.logPath(), m.spec.OverlayPath); err != nil {
-		m.state = vm.StateFailed // kept, so that Destroy can be retried
-		return err
-	}
-	d.forget(m)
-	d.cfg.Log.Info("firecracker VM destroyed", "vm", id)
-	return nil
+func (v fcVMM) Halt(ctx context.Context, m *machine, grace time.Duration) error {
+	return v.d.halt(ctx, m, grace)
 }
 
-// State implements vm.Driver, asking Firecracker (GET /) while its process is alive.
-func (d *Driver) State(ctx context.Context, id string) (vm.State, error) {
-	m, err := d.lock(id)
+// Files are the log and the overlay (socket and pid file go with Halt).
+func (v fcVMM) Files(m *machine) []string { return []string{m.LogPath(), m.Spec.OverlayPath} }
+
+// Query asks Firecracker (GET /).
+func (v fcVMM) Query(ctx context.Context, m *machine) (vm.State, error) {
+	info, err := m.X.api.DescribeInstance(ctx)
 	if err != nil {
-		return "", err
-	}
-	defer m.mu.Unlock()
-	if st := m.observe(); st == vm.StateStopped || st == vm.StateFailed {
-		return st, nil
-	}
-	info, err := m.api.DescribeInstance(ctx)
-	if err != nil {
-		return m.state, err
+		return m.State, err
 	}
 	switch info.State {
 	case InstanceNotStarted:
-		m.state = vm.StateCreated
+		return vm.StateCreated, nil
 	case InstanceRunning:
-		m.state = vm.StateRunning
+		return vm.StateRunning, nil
 	case InstancePaused:
-		m.state = vm.StatePaused
-	default:
-		return m.state, fmt.Errorf("firecracker: unknown instance state %q", info.State)
+		return vm.StatePaused, nil
 	}
-	return m.state, nil
+	return m.State, fmt.Errorf("firecracker: unknown instance state %q", info.State)
 }
 
 // launch starts a process for m and waits for its API socket. A stale socket left by a crashed
 // predecessor is removed first: Firecracker refuses to bind over it.
 func (d *Driver) launch(ctx context.Context, m *machine) error {
-	if err := removeFiles(m.spec.SocketPath(), m.pidPath()); err != nil {
+	if err := vmproc.RemoveFiles(m.Spec.SocketPath(), m.PIDPath()); err != nil {
 		return err
 	}
 	proc, err := d.cfg.Launcher.Launch(ctx, LaunchRequest{
-		Names:      m.spec.Names(),
-		SocketPath: m.spec.SocketPath(),
-		PIDPath:    m.pidPath(),
-		LogPath:    m.logPath(),
-		Netns:      netns(m.spec),
+		Names:      m.Spec.Names(),
+		SocketPath: m.Spec.SocketPath(),
+		PIDPath:    m.PIDPath(),
+		LogPath:    m.LogPath(),
+		Netns:      vmproc.Netns(m.Spec),
 	})
 	if err != nil {
 		return err
 	}
-	m.proc, m.api, m.stopping = proc, NewClient(m.spec.SocketPath()), false
-	if err := waitForSocket(ctx, m.spec.SocketPath(), proc, d.cfg.StartTimeout); err != nil {
-		return errors.Join(fmt.Errorf("%w (log: %s)", err, m.logPath()), d.halt(ctx, m, 0))
+	m.Proc, m.X.api, m.Stopping = proc, NewClient(m.Spec.SocketPath()), false
+	if err := waitForSocket(ctx, m.Spec.SocketPath(), proc, d.cfg.StartTimeout); err != nil {
+		return errors.Join(fmt.Errorf("%w (log: %s)", err, m.LogPath()), d.halt(ctx, m, 0))
 	}
 	return nil
 }
@@ -254,13 +185,13 @@ func (d *Driver) launch(ctx context.Context, m *machine) error {
 // halt makes sure m's process is gone (after up to grace for it to leave on its own) and removes
 // its socket and pid file.
 func (d *Driver) halt(ctx context.Context, m *machine, grace time.Duration) error {
-	m.stopping = true
-	if m.proc != nil {
-		if err := waitExit(ctx, m.proc, grace); err != nil {
+	m.Stopping = true
+	if m.Proc != nil {
+		if err := waitExit(ctx, m.Proc, grace); err != nil {
 			return err
 		}
 	}
-	return removeFiles(m.spec.SocketPath(), m.pidPath())
+	return vmproc.RemoveFiles(m.Spec.SocketPath(), m.PIDPath())
 }
 
 func checkSpec(spec vm.Spec) error {
@@ -271,11 +202,4 @@ func checkSpec(spec vm.Spec) error {
 		return fmt.Errorf("%w: firecracker has no user-mode networking; use tap", vm.ErrUnsupported)
 	}
 	return nil
-}
-
-func netns(spec vm.Spec) string {
-	if spec.Net.TAP != nil {
-		return spec.Net.TAP.Netns
-	}
-	return ""
 }

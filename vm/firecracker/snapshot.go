@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/polydev/polydev/vm"
 )
@@ -16,36 +15,13 @@ func (d *Driver) Snapshot(ctx context.Context, id string, snap vm.SnapshotFiles)
 	if err := checkSnapshot(snap); err != nil {
 		return err
 	}
-	m, err := d.lock(id)
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	was := m.observe()
-	if was != vm.StateRunning && was != vm.StatePaused {
-		return fmt.Errorf("%w: cannot snapshot VM %s in state %s", vm.ErrInvalidState, id, was)
-	}
-	if was == vm.StateRunning {
-		if err := m.api.Pause(ctx); err != nil {
-			return err
-		}
-		m.state = vm.StatePaused
-	}
-	createErr := m.api.CreateSnapshot(ctx, SnapshotCreateParams{
-		MemFilePath:  snap.MemPath,
-		SnapshotPath: snap.StatePath,
-		SnapshotType: SnapshotFull,
+	return d.Paused(ctx, id, nil, func(m *machine) error {
+		return m.X.api.CreateSnapshot(ctx, SnapshotCreateParams{
+			MemFilePath:  snap.MemPath,
+			SnapshotPath: snap.StatePath,
+			SnapshotType: SnapshotFull,
+		})
 	})
-	if was != vm.StateRunning {
-		return createErr
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	resumeErr := m.api.Resume(rctx)
-	if resumeErr == nil {
-		m.state = vm.StateRunning
-	}
-	return errors.Join(createErr, resumeErr)
 }
 
 // Restore implements vm.Driver: a fresh process, snapshot/load with a File memory backend (and the
@@ -61,13 +37,13 @@ func (d *Driver) Restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFile
 	if err := checkSnapshot(snap); err != nil {
 		return err
 	}
-	m, err := d.add(spec)
+	m, err := d.VMs.Add(spec)
 	if err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.Mu.Unlock()
 	if err := d.launch(ctx, m); err != nil {
-		d.forget(m)
+		d.VMs.Forget(m)
 		return err
 	}
 	load := SnapshotLoadParams{
@@ -77,16 +53,16 @@ func (d *Driver) Restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFile
 	if tap := spec.Net.TAP; tap != nil {
 		load.NetworkOverrides = []NetworkOverride{{IfaceID: IfaceID, HostDevName: tap.Name}}
 	}
-	err = m.api.LoadSnapshot(ctx, load)
+	err = m.X.api.LoadSnapshot(ctx, load)
 	if err == nil {
-		err = m.api.Resume(ctx)
+		err = m.X.api.Resume(ctx)
 	}
 	if err != nil {
-		d.forget(m)
+		d.VMs.Forget(m)
 		return errors.Join(err, d.halt(ctx, m, 0))
 	}
-	m.state = vm.StateRunning
-	d.cfg.Log.Info("firecracker VM restored", "vm", spec.ID, "pid", m.proc.Pid())
+	m.State = vm.StateRunning
+	d.cfg.Log.Info("firecracker VM restored", "vm", spec.ID, "pid", m.Proc.Pid())
 	return nil
 }
 

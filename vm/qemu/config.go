@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev/vm"
+	"github.com/polydev/polydev/vm/vmproc"
 )
 
 // Default binaries, looked up on PATH.
@@ -57,12 +58,11 @@ type Config struct {
 }
 
 // Driver is a vm.Driver backed by QEMU processes. Operations on one VM are serialised; different VMs
-// do not wait for each other.
+// do not wait for each other. Start, Stop, Destroy and State are the shared vmproc.Lifecycle; the QMP
+// commands they need are qemuVMM's.
 type Driver struct {
 	cfg Config
-
-	mu  sync.Mutex
-	vms map[string]*machine
+	vmproc.Lifecycle[qx]
 
 	accelMu sync.Mutex
 	accel   Accel // resolved; empty until the first need
@@ -99,7 +99,8 @@ func New(cfg Config) (*Driver, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	d := &Driver{cfg: cfg, vms: map[string]*machine{}}
+	d := &Driver{cfg: cfg}
+	d.Lifecycle = vmproc.Lifecycle[qx]{Name: "qemu", VMM: qemuVMM{d}, StopTimeout: cfg.StopTimeout, Log: cfg.Log}
 	if cfg.Accel != AccelAuto {
 		d.accel = cfg.Accel
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev/vm"
+	"github.com/polydev/polydev/vm/vmproc"
 )
 
 // Create implements vm.Driver: it makes the qcow2 overlay, starts QEMU frozen (-S) and connects QMP.
@@ -20,18 +21,18 @@ func (d *Driver) Create(ctx context.Context, spec vm.Spec) error {
 	if _, err := d.args(ctx, req); err != nil { // refuse a bad spec before touching anything
 		return err
 	}
-	m, err := d.add(spec)
+	m, err := d.VMs.Add(spec)
 	if err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
-	m.memPath = req.MemPath
+	defer m.Mu.Unlock()
+	m.X.memPath = req.MemPath
 	if err := d.prepare(ctx, m, req); err != nil {
-		d.forget(m)
-		return errors.Join(err, d.halt(ctx, m, 0), removeFiles(spec.OverlayPath, m.memPath))
+		d.VMs.Forget(m)
+		return errors.Join(err, d.halt(ctx, m, 0), vmproc.RemoveFiles(spec.OverlayPath, m.X.memPath))
 	}
-	m.state = vm.StateCreated
-	d.cfg.Log.Info("qemu VM created", "vm", spec.ID, "pid", m.proc.Pid(), "accel", d.Accel(ctx))
+	m.State = vm.StateCreated
+	d.cfg.Log.Info("qemu VM created", "vm", spec.ID, "pid", m.Proc.Pid(), "accel", d.Accel(ctx))
 	return nil
 }
 
@@ -39,140 +40,59 @@ func (d *Driver) Create(ctx context.Context, spec vm.Spec) error {
 // crashed predecessor left behind are replaced; a snapshot's memory file (not shared) is never
 // touched.
 func (d *Driver) prepare(ctx context.Context, m *machine, req ArgsRequest) error {
-	if err := removeFiles(m.spec.OverlayPath, m.memPath); err != nil {
+	if err := vmproc.RemoveFiles(m.Spec.OverlayPath, m.X.memPath); err != nil {
 		return err
 	}
-	if m.spec.OverlayPath != "" {
-		if err := CreateOverlay(ctx, d.cfg.Runner, d.cfg.ImgBinary, m.spec.RootImage, m.spec.OverlayPath); err != nil {
+	if m.Spec.OverlayPath != "" {
+		if err := CreateOverlay(ctx, d.cfg.Runner, d.cfg.ImgBinary, m.Spec.RootImage, m.Spec.OverlayPath); err != nil {
 			return err
 		}
 	}
 	return d.launch(ctx, m, req)
 }
 
-// Start implements vm.Driver: cont for a created or paused VM, a new frozen process then cont for a
-// stopped one.
-func (d *Driver) Start(ctx context.Context, id string) error {
-	m, err := d.lock(id)
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	switch m.observe() {
-	case vm.StateRunning:
-		return nil
-	case vm.StateCreated, vm.StatePaused:
-		if err := m.qmp.Cont(ctx); err != nil {
-			return err
-		}
-	case vm.StateStopped:
-		if err := d.coldBoot(ctx, m); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("%w: cannot start VM %s in state %s", vm.ErrInvalidState, id, m.state)
-	}
-	m.state = vm.StateRunning
-	d.cfg.Log.Info("qemu VM running", "vm", id)
-	return nil
-}
+// qemuVMM is the QEMU side of the shared lifecycle: QMP commands.
+type qemuVMM struct{ d *Driver }
 
-// coldBoot starts a stopped VM again: new process, same Spec, same overlay; a restored VM boots from
+// Boot and Resume are both cont: a created VM's QEMU waits frozen (-S) for its first one.
+func (v qemuVMM) Boot(ctx context.Context, m *machine) error   { return m.X.qmp.Cont(ctx) }
+func (v qemuVMM) Resume(ctx context.Context, m *machine) error { return m.X.qmp.Cont(ctx) }
+func (v qemuVMM) Pause(ctx context.Context, m *machine) error  { return m.X.qmp.Stop(ctx) }
+
+// ColdBoot starts a stopped VM again: new process, same Spec, same overlay; a restored VM boots from
 // its kernel like any other. On failure the VM stays stopped, so Start can be retried.
-func (d *Driver) coldBoot(ctx context.Context, m *machine) error {
-	err := d.launch(ctx, m, ArgsRequest{Spec: m.spec, MemPath: m.memPath, MemShared: m.memPath != ""})
+func (v qemuVMM) ColdBoot(ctx context.Context, m *machine) error {
+	err := v.d.launch(ctx, m, ArgsRequest{Spec: m.Spec, MemPath: m.X.memPath, MemShared: m.X.memPath != ""})
 	if err == nil {
-		err = m.qmp.Cont(ctx)
+		err = m.X.qmp.Cont(ctx)
 	}
 	if err != nil {
-		return errors.Join(err, d.halt(ctx, m, 0))
+		return errors.Join(err, v.d.halt(ctx, m, 0))
 	}
 	return nil
 }
 
-// Stop implements vm.Driver: system_powerdown (the ACPI button), up to StopTimeout or ctx's end for
-// QEMU to exit with the guest, then SIGKILL. A created VM has no guest yet and is killed at once.
-func (d *Driver) Stop(ctx context.Context, id string) error {
-	m, err := d.lock(id)
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	switch m.observe() {
-	case vm.StateStopped:
-		return nil
-	case vm.StateFailed:
-		return fmt.Errorf("%w: VM %s has failed; destroy it", vm.ErrInvalidState, id)
-	case vm.StateCreated:
-		if err := d.halt(ctx, m, 0); err != nil {
-			return err
-		}
-	case vm.StatePaused, vm.StateRunning:
-		m.stopping = true
-		if m.state == vm.StatePaused {
-			if err := m.qmp.Cont(ctx); err != nil { // a paused guest cannot see the button
-				d.cfg.Log.Warn("qemu cont before stop failed", "vm", id, "err", err)
-			}
-		}
-		if err := m.qmp.SystemPowerdown(ctx); err != nil {
-			d.cfg.Log.Warn("qemu system_powerdown failed; killing", "vm", id, "err", err)
-		}
-		if err := d.halt(ctx, m, d.cfg.StopTimeout); err != nil {
-			return err
-		}
-	}
-	m.state = vm.StateStopped
-	d.cfg.Log.Info("qemu VM stopped", "vm", id)
-	return nil
+// Powerdown presses the ACPI button (system_powerdown); QEMU exits with the guest.
+func (v qemuVMM) Powerdown(ctx context.Context, m *machine) error {
+	return m.X.qmp.SystemPowerdown(ctx)
 }
 
-// Destroy implements vm.Driver: kill, then remove the QMP socket, pid file, log, overlay and shared
-// memory file.
-func (d *Driver) Destroy(ctx context.Context, id string) error {
-	m, err := d.lock(id)
-	if errors.Is(err, vm.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	if err := d.halt(ctx, m, 0); err != nil {
-		m.state = vm.StateFailed
-		return err
-	}
-	if err := removeFiles(m.logPath(), m.spec.OverlayPath, m.memPath); err != nil {
-		m.state = vm.StateFailed // kept, so that Destroy can be retried
-		return err
-	}
-	d.forget(m)
-	d.cfg.Log.Info("qemu VM destroyed", "vm", id)
-	return nil
+func (v qemuVMM) Halt(ctx context.Context, m *machine, grace time.Duration) error {
+	return v.d.halt(ctx, m, grace)
 }
 
-// State implements vm.Driver, asking QEMU (query-status) while its process is alive.
-func (d *Driver) State(ctx context.Context, id string) (vm.State, error) {
-	m, err := d.lock(id)
+// Files are the log, the overlay and the shared memory file (QMP socket and pid file go with Halt).
+func (v qemuVMM) Files(m *machine) []string {
+	return []string{m.LogPath(), m.Spec.OverlayPath, m.X.memPath}
+}
+
+// Query asks QEMU (query-status).
+func (v qemuVMM) Query(ctx context.Context, m *machine) (vm.State, error) {
+	s, err := m.X.qmp.QueryStatus(ctx)
 	if err != nil {
-		return "", err
+		return m.State, err
 	}
-	defer m.mu.Unlock()
-	if st := m.observe(); st == vm.StateStopped || st == vm.StateFailed {
-		return st, nil
-	}
-	s, err := m.qmp.QueryStatus(ctx)
-	if err != nil {
-		if st := m.observe(); st == vm.StateFailed {
-			return st, nil // it died while we asked
-		}
-		return m.state, err
-	}
-	st, err := stateOf(s.Status, m.state)
-	if err != nil {
-		return m.state, err
-	}
-	m.state = st
-	return st, nil
+	return stateOf(s.Status, m.State)
 }
 
 // args resolves the accelerator and host frequency into req and builds the command line.
@@ -192,48 +112,41 @@ func (d *Driver) launch(ctx context.Context, m *machine, req ArgsRequest) error 
 	if err != nil {
 		return err
 	}
-	if err := removeFiles(m.spec.SocketPath(), m.pidPath()); err != nil {
+	if err := vmproc.RemoveFiles(m.Spec.SocketPath(), m.PIDPath()); err != nil {
 		return err
 	}
 	proc, err := d.cfg.Launcher.Launch(ctx, LaunchRequest{
-		Names:      m.spec.Names(),
+		Names:      m.Spec.Names(),
 		Args:       args,
-		SocketPath: m.spec.SocketPath(),
-		PIDPath:    m.pidPath(),
-		LogPath:    m.logPath(),
-		Netns:      netns(m.spec),
+		SocketPath: m.Spec.SocketPath(),
+		PIDPath:    m.PIDPath(),
+		LogPath:    m.LogPath(),
+		Netns:      vmproc.Netns(m.Spec),
 	})
 	if err != nil {
 		return err
 	}
-	m.proc, m.qmp, m.stopping = proc, nil, false
-	c, err := dialQMP(ctx, m.spec.SocketPath(), proc, d.cfg.StartTimeout)
+	m.Proc, m.X.qmp, m.Stopping = proc, nil, false
+	c, err := dialQMP(ctx, m.Spec.SocketPath(), proc, d.cfg.StartTimeout)
 	if err != nil {
-		return errors.Join(fmt.Errorf("%w (log: %s)", err, m.logPath()), d.halt(ctx, m, 0))
+		return errors.Join(fmt.Errorf("%w (log: %s)", err, m.LogPath()), d.halt(ctx, m, 0))
 	}
-	m.qmp = c
+	m.X.qmp = c
 	return nil
 }
 
 // halt makes sure m's process is gone (after up to grace for it to leave on its own), closes QMP
 // and removes the socket and pid file.
 func (d *Driver) halt(ctx context.Context, m *machine, grace time.Duration) error {
-	m.stopping = true
-	if m.proc != nil {
-		if err := waitExit(ctx, m.proc, grace); err != nil {
+	m.Stopping = true
+	if m.Proc != nil {
+		if err := waitExit(ctx, m.Proc, grace); err != nil {
 			return err
 		}
 	}
-	if m.qmp != nil {
-		m.qmp.Close()
-		m.qmp = nil
+	if m.X.qmp != nil {
+		m.X.qmp.Close()
+		m.X.qmp = nil
 	}
-	return removeFiles(m.spec.SocketPath(), m.pidPath())
-}
-
-func netns(spec vm.Spec) string {
-	if spec.Net.TAP != nil {
-		return spec.Net.TAP.Netns
-	}
-	return ""
+	return vmproc.RemoveFiles(m.Spec.SocketPath(), m.PIDPath())
 }

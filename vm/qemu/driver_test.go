@@ -167,9 +167,9 @@ func TestPauseIsSeenAndStartResumes(t *testing.T) {
 	if err := rig.d.Start(ctx, testID); err != nil {
 		t.Fatal(err)
 	}
-	m, _ := rig.d.lock(testID)
-	err := m.qmp.Stop(ctx) // someone paused it through QMP
-	m.mu.Unlock()
+	m, _ := rig.d.VMs.Lock(testID)
+	err := m.X.qmp.Stop(ctx) // someone paused it through QMP
+	m.Mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev/vm"
+	"github.com/polydev/polydev/vm/vmproc"
 )
 
 // ignoreShared makes migration skip RAM blocks backed by a shared named file: the memory file is
@@ -27,35 +28,13 @@ func (d *Driver) Snapshot(ctx context.Context, id string, snap vm.SnapshotFiles)
 	if err := checkSnapshot(snap); err != nil {
 		return err
 	}
-	m, err := d.lock(id)
-	if err != nil {
-		return err
-	}
-	defer m.mu.Unlock()
-	was := m.observe()
-	if was != vm.StateRunning && was != vm.StatePaused {
-		return fmt.Errorf("%w: cannot snapshot VM %s in state %s", vm.ErrInvalidState, id, was)
-	}
-	if m.memPath == "" {
-		return fmt.Errorf("%w: VM %s has no shared memory file (Config.MemoryDir)", vm.ErrUnsupported, id)
-	}
-	if was == vm.StateRunning {
-		if err := m.qmp.Stop(ctx); err != nil {
-			return err
+	check := func(m *machine) error {
+		if m.X.memPath == "" {
+			return fmt.Errorf("%w: VM %s has no shared memory file (Config.MemoryDir)", vm.ErrUnsupported, id)
 		}
-		m.state = vm.StatePaused
+		return nil
 	}
-	saveErr := d.save(ctx, m, snap)
-	if was != vm.StateRunning {
-		return saveErr
-	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	contErr := m.qmp.Cont(rctx)
-	if contErr == nil {
-		m.state = vm.StateRunning
-	}
-	return errors.Join(saveErr, contErr)
+	return d.Paused(ctx, id, check, func(m *machine) error { return d.save(ctx, m, snap) })
 }
 
 // save writes the device state with a migration and the RAM by copying the memory file; the guest
@@ -63,33 +42,33 @@ func (d *Driver) Snapshot(ctx context.Context, id string, snap vm.SnapshotFiles)
 func (d *Driver) save(ctx context.Context, m *machine, snap vm.SnapshotFiles) error {
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.MigrateTimeout)
 	defer cancel()
-	if err := m.qmp.MigrateSetCapabilities(ctx, map[string]bool{ignoreShared: true}); err != nil {
+	if err := m.X.qmp.MigrateSetCapabilities(ctx, map[string]bool{ignoreShared: true}); err != nil {
 		return err
 	}
-	if err := m.qmp.MigrateSetMaxBandwidth(ctx, d.cfg.MigrateBandwidth); err != nil {
+	if err := m.X.qmp.MigrateSetMaxBandwidth(ctx, d.cfg.MigrateBandwidth); err != nil {
 		return err
 	}
-	if err := migrateToFile(ctx, m.qmp, snap.StatePath); err != nil {
+	if err := migrateToFile(ctx, m.X.qmp, snap.StatePath); err != nil {
 		return err
 	}
-	if err := m.qmp.WaitMigration(ctx, pollInterval); err != nil {
+	if err := m.X.qmp.WaitMigration(ctx, pollInterval); err != nil {
 		var failed *MigrationError
 		if !errors.As(err, &failed) { // timed out or cancelled: do not leave it running under cont
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
-			err = errors.Join(err, m.qmp.Execute(cctx, "migrate_cancel", nil, nil))
+			err = errors.Join(err, m.X.qmp.Execute(cctx, "migrate_cancel", nil, nil))
 		}
 		return err
 	}
-	if err := copyFile(m.memPath, snap.MemPath); err != nil {
+	if err := copyFile(m.X.memPath, snap.MemPath); err != nil {
 		return err
 	}
-	if snap.DiskPath == "" || m.spec.OverlayPath == "" {
+	if snap.DiskPath == "" || m.Spec.OverlayPath == "" {
 		return nil
 	}
 	// The completed migration flushed and inactivated the disk, and the guest is stopped until
 	// cont: the overlay is consistent with the saved device state and memory while it is copied.
-	return copyFile(m.spec.OverlayPath, snap.DiskPath)
+	return copyFile(m.Spec.OverlayPath, snap.DiskPath)
 }
 
 // Restore implements vm.Driver: a fresh overlay and process started with `-incoming defer` and its
@@ -118,37 +97,37 @@ func (d *Driver) Restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFile
 	if _, err := d.args(ctx, req); err != nil {
 		return err
 	}
-	m, err := d.add(spec)
+	m, err := d.VMs.Add(spec)
 	if err != nil {
 		return err
 	}
-	defer m.mu.Unlock()
+	defer m.Mu.Unlock()
 	err = d.prepare(ctx, m, req)
 	if err == nil {
 		err = d.load(ctx, m, snap)
 	}
 	if err != nil {
-		d.forget(m)
-		return errors.Join(err, d.halt(ctx, m, 0), removeFiles(spec.OverlayPath))
+		d.VMs.Forget(m)
+		return errors.Join(err, d.halt(ctx, m, 0), vmproc.RemoveFiles(spec.OverlayPath))
 	}
-	m.state = vm.StateRunning
-	d.cfg.Log.Info("qemu VM restored", "vm", spec.ID, "pid", m.proc.Pid())
+	m.State = vm.StateRunning
+	d.cfg.Log.Info("qemu VM restored", "vm", spec.ID, "pid", m.Proc.Pid())
 	return nil
 }
 
 func (d *Driver) load(ctx context.Context, m *machine, snap vm.SnapshotFiles) error {
 	mctx, cancel := context.WithTimeout(ctx, d.cfg.MigrateTimeout)
 	defer cancel()
-	if err := m.qmp.MigrateSetCapabilities(mctx, map[string]bool{ignoreShared: true}); err != nil {
+	if err := m.X.qmp.MigrateSetCapabilities(mctx, map[string]bool{ignoreShared: true}); err != nil {
 		return err
 	}
-	if err := migrateFromFile(mctx, m.qmp, snap.StatePath); err != nil {
+	if err := migrateFromFile(mctx, m.X.qmp, snap.StatePath); err != nil {
 		return err
 	}
-	if err := m.qmp.WaitMigration(mctx, pollInterval); err != nil {
+	if err := m.X.qmp.WaitMigration(mctx, pollInterval); err != nil {
 		return err
 	}
-	return m.qmp.Cont(ctx)
+	return m.X.qmp.Cont(ctx)
 }
 
 // stateFD is the name the state file's descriptor has inside QEMU (getfd), hence the "fd:" URI.

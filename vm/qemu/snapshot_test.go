@@ -62,9 +62,9 @@ func TestSnapshotSequence(t *testing.T) {
 func TestSnapshotOfPausedVMStaysPaused(t *testing.T) {
 	t.Parallel()
 	rig, snap := snapshotRig(t)
-	m, _ := rig.d.lock(testID)
-	err := m.qmp.Stop(t.Context())
-	m.mu.Unlock()
+	m, _ := rig.d.VMs.Lock(testID)
+	err := m.X.qmp.Stop(t.Context())
+	m.Mu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestSnapshotFailureStillResumes(t *testing.T) {
 	t.Run("migration outlives its timeout", func(t *testing.T) {
 		t.Parallel()
 		rig, snap := snapshotRig(t)
-		rig.d.cfg.MigrateTimeout = 50 * time.Millisecond
+		rig.d.cfg.MigrateTimeout = 2 * time.Second // long enough for the commands before the stall on a loaded machine
 		rig.l.behave.set(func(b *behaviour) { b.migrationStalls = true })
 		if err := rig.d.Snapshot(t.Context(), testID, snap); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Snapshot = %v, want DeadlineExceeded", err)

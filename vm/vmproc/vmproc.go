@@ -2,8 +2,10 @@
 // in their own process group (a Ctrl+C at the controller's terminal does not reach the VMs, which
 // outlive a crashed controller until its successor reclaims them), inside the VM's network namespace
 // when it has one (`ip netns exec`, which execs in place so the pid is the VMM's), with output
-// appended to a log file and the pid written to a pid file named from the VM id. It knows nothing of
-// any VMM's API.
+// appended to a log file and the pid written to a pid file named from the VM id. Lifecycle is the
+// state machine both drivers share (start, stop, destroy, state, the pause around a snapshot) over a
+// Registry of per-VM records; each driver supplies its VMM's few operations (VMM). vmproc itself knows
+// nothing of any VMM's API.
 package vmproc
 
 import (
