@@ -74,8 +74,15 @@ func (g *guarded) proxy(req *http.Request) (*url.URL, error) {
 	if err != nil || u == nil {
 		return nil, err
 	}
-	if err := g.p.checkDestination(req.Context(), req.URL); err != nil {
+	private, err := g.p.checkDestination(req.Context(), req.URL)
+	if err != nil {
 		return nil, err
+	}
+	if d := destinationFrom(req.Context()); d != nil {
+		d.proxied.Store(true)
+		if private {
+			d.private.Store(true)
+		}
 	}
 	g.proxies.Store(proxyAddr(u), true)
 	return u, nil
@@ -106,22 +113,38 @@ func proxyAddr(u *url.URL) string {
 }
 
 // checkDestination judges every address u's host stands for, as the dialer
-// judges the one it dials.
-func (p *Policy) checkDestination(ctx context.Context, u *url.URL) error {
+// judges the one it dials, and reports whether any of them is non-public
+// (allowed by the allow list).
+func (p *Policy) checkDestination(ctx context.Context, u *url.URL) (private bool, err error) {
 	t, err := parseHost(u.Hostname(), strings.HasPrefix(u.Host, "["))
 	if err != nil {
-		return &BlockedError{Reason: err.Error()}
+		return false, &BlockedError{Reason: err.Error()}
 	}
 	addrs, err := p.dialTimeAddrs(ctx, t)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, a := range addrs {
 		if e := p.check(t.canonical(), a); e != nil {
-			return e
+			return false, e
 		}
+		if e := p.checkSelf(t.canonical(), a, portOf(u)); e != nil {
+			return false, e
+		}
+		private = private || !isPublic(a)
 	}
-	return nil
+	return private, nil
+}
+
+// portOf is the port net/http dials for u.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if u.Scheme == "http" {
+		return "80"
+	}
+	return "443"
 }
 
 // Client returns the http.Client for upstream API calls: [Policy.Transport]

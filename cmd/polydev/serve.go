@@ -169,7 +169,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	prices := &pricing.Table{Store: db}
 	rt := &router.Router{
 		Store: hot, Keys: keys, Prices: prices, Usage: recorder, Log: log,
-		Client: guard.Client(upstreamTransport()), Ephemeral: policy.GatewayEphemeral(hot),
+		// Two clients, two connection pools: platform keys (and users the operator lets use private
+		// upstreams) under the allow list, every other user's own keys under the public-only policy.
+		Client: guard.Client(upstreamTransport()), UserClient: guard.PublicOnly().Client(upstreamTransport()),
+		Ephemeral: policy.GatewayEphemeral(hot),
 	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,

@@ -3,11 +3,13 @@ package router
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/llm"
 	"github.com/polydev/polydev/gateway/provider"
+	"github.com/polydev/polydev/netguard"
 	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 )
@@ -39,8 +41,9 @@ type Call struct {
 	reservation *polydev.Reservation
 	router      *Router
 	finished    bool
-	unbilled    bool              // a passthrough operation without usage (token counting): nothing reserved or recorded
-	embed       *llm.EmbedRequest // set by StartEmbed: no output to reserve
+	unbilled    bool                  // a passthrough operation without usage (token counting): nothing reserved or recorded
+	embed       *llm.EmbedRequest     // set by StartEmbed: no output to reserve
+	dest        *netguard.Destination // where the current attempt went: a private host's error text is not echoed
 }
 
 // MaxCallDuration bounds one upstream call; a reservation outlives it, so the sweeper never settles
@@ -117,7 +120,7 @@ const DefaultReserveOutputTokens = 4096
 // try runs attempt against each candidate key in turn: reserve the key's limits, attempt, and on an
 // error that allows failover release the reservation and move on. Keys refused by their own limits
 // are skipped; if all are, the last refusal is the answer.
-func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) error {
+func (c *Call) try(ctx context.Context, attempt func(context.Context, *http.Client, provider.Target) error) error {
 	cands, err := c.admit(ctx)
 	if err != nil {
 		return err
@@ -139,6 +142,11 @@ func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) err
 			}
 			return err
 		}
+		client, err := r.clientFor(c.User, k)
+		if err != nil {
+			r.release(res)
+			return err
+		}
 		t, err := r.target(ctx, k)
 		if err != nil {
 			r.release(res)
@@ -155,7 +163,9 @@ func (c *Call) try(ctx context.Context, attempt func(provider.Target) error) err
 		}
 		c.key, c.reservation = k, res
 		began := time.Now()
-		err = attempt(t)
+		actx, dest := netguard.TraceDestination(ctx)
+		c.dest = dest
+		err = c.hidePrivate(attempt(actx, client, t))
 		c.upstream += time.Since(began)
 		if err == nil {
 			c.ttfb = time.Since(c.start)
@@ -196,9 +206,9 @@ func (c *Call) Do(ctx context.Context) (*llm.Response, error) {
 		return nil, err
 	}
 	var resp *llm.Response
-	err := c.try(ctx, func(t provider.Target) error {
+	err := c.try(ctx, func(ctx context.Context, client *http.Client, t provider.Target) error {
 		var err error
-		resp, err = ad.Do(ctx, c.router.Client, t, c.Req)
+		resp, err = ad.Do(ctx, client, t, c.Req)
 		return err
 	})
 	if err != nil {
@@ -219,9 +229,9 @@ func (c *Call) Stream(ctx context.Context) (llm.Stream, error) {
 		return nil, err
 	}
 	var s llm.Stream
-	err := c.try(ctx, func(t provider.Target) error {
+	err := c.try(ctx, func(ctx context.Context, client *http.Client, t provider.Target) error {
 		var err error
-		s, err = ad.Stream(ctx, c.router.Client, t, c.Req)
+		s, err = ad.Stream(ctx, client, t, c.Req)
 		return err
 	})
 	if err != nil {
@@ -268,6 +278,9 @@ func (s *callStream) Next() (llm.Event, error) {
 	began := time.Now()
 	ev, err := s.Stream.Next()
 	s.call.upstream += time.Since(began)
+	if err != nil {
+		err = s.call.hidePrivate(err)
+	}
 	if err == nil && ev.Kind == llm.EventStop {
 		if s.onWait != nil {
 			s.onWait() // the record is stored before the stop event is returned

@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/polydev/polydev"
@@ -33,9 +34,9 @@ func (c *Call) Embed(ctx context.Context) (*llm.EmbedResponse, error) {
 		return nil, polydev.Errorf(polydev.EINVALID, "input: token arrays are supported by OpenAI models only; send text")
 	}
 	var resp *llm.EmbedResponse
-	err := c.try(ctx, func(t provider.Target) error {
+	err := c.try(ctx, func(ctx context.Context, client *http.Client, t provider.Target) error {
 		var err error
-		resp, err = ad.Embed(ctx, c.router.Client, t, c.embed)
+		resp, err = ad.Embed(ctx, client, t, c.embed)
 		return err
 	})
 	if err != nil {

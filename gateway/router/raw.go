@@ -44,9 +44,9 @@ func (c *Call) Raw(ctx context.Context, r *provider.RawRequest) (*RawAnswer, err
 	c.unbilled = m == nil
 	ctx, cancel := context.WithTimeout(ctx, MaxCallDuration)
 	var resp *http.Response
-	err := c.try(ctx, func(t provider.Target) error {
+	err := c.try(ctx, func(ctx context.Context, client *http.Client, t provider.Target) error {
 		var err error
-		resp, err = ad.SendRaw(ctx, c.router.Client, t, r)
+		resp, err = ad.SendRaw(ctx, client, t, r)
 		return err
 	})
 	if err != nil {

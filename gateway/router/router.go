@@ -28,9 +28,19 @@ type Router struct {
 	Keys   *providerkeys.Service
 	Prices *pricing.Table
 	Usage  *accounting.Recorder
-	Client *http.Client // must use netguard's transport: upstream URLs are re-checked at connect time
-	Log    *slog.Logger
-	Now    func() time.Time
+	// Client calls upstreams for platform keys, and for the own keys of users the operator lets use
+	// private upstreams (Keys.Private): it must use netguard's transport under the operator's allow
+	// list, so upstream addresses are re-checked at connect time.
+	Client *http.Client
+	// UserClient calls upstreams for every other user's own keys: netguard's transport under the
+	// public-only policy (netguard.Policy.PublicOnly), so a user's key can never reach a private,
+	// loopback or link-local address, even through a name that changes its answer after the key was
+	// saved (DNS rebinding). Its own transport keeps its own connections: a connection the
+	// operator's client opened to a private host is never reused for a user's key. Nil refuses
+	// such keys.
+	UserClient *http.Client
+	Log        *slog.Logger
+	Now        func() time.Time
 	// Ephemeral returns a user's ephemeral mode (policy.GatewayEphemeral); nil = never on.
 	Ephemeral func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (policy.Ephemeral, error)
 
