@@ -137,7 +137,7 @@ func newEnvAt(t testing.TB, engine, where string, cfg Config) *env {
 		t.Fatal(err)
 	}
 	rt := &router.Router{Store: st, Keys: keys, Prices: prices, Usage: recorder, Log: log, Client: allowLoopback.Client(nil),
-		UserClient: allowLoopback.PublicOnly().Client(nil), Ephemeral: policy.GatewayEphemeral(st)}
+		UserClient: allowLoopback.PublicOnly().Client(nil), ShowPrivateErrors: true, Ephemeral: policy.GatewayEphemeral(st)}
 	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys, Prices: prices, Router: rt})
 	if err != nil {
 		t.Fatal(err)

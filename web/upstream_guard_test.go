@@ -50,7 +50,7 @@ func countingListener(t *testing.T) (port string, accepted *atomic.Int64) {
 // guardedUpstreams sets the server up as serve does: the operator allows loopback, the keys
 // service checks URLs with saveDNS when they are saved, and the router's two clients (the
 // operator's, and the public-only one for users' own keys) resolve with dialDNS. Nobody's own
-// keys may use the allow list until the test says so.
+// keys may use the allow list until the test says so, and private hosts' error text is hidden.
 func guardedUpstreams(t *testing.T, e *env, saveDNS, dialDNS mapDNS) {
 	t.Helper()
 	allow, err := netguard.ParseAllowList("127.0.0.0/8")
@@ -64,6 +64,7 @@ func guardedUpstreams(t *testing.T, e *env, saveDNS, dialDNS mapDNS) {
 	dial := allow.WithResolver(dialDNS).WithSelf(self)
 	e.srv.router.Client = dial.Client(nil)
 	e.srv.router.UserClient = dial.PublicOnly().Client(nil)
+	e.srv.router.ShowPrivateErrors = false
 }
 
 const guardChat = `{"model":"openai/gpt-4o-mini","max_tokens":20,"messages":[{"role":"user","content":"hi"}]}`

@@ -35,7 +35,7 @@ func (r *Router) clientFor(u *polydev.User, k *polydev.ProviderKey) (*http.Clien
 // mode, where no content may reach a log. Polydev's own messages (a network failure, a timeout, a
 // cancellation, unparseable bytes) say nothing about the host and are kept.
 func (c *Call) hidePrivate(err error) error {
-	if err == nil || !c.dest.Private() {
+	if err == nil || c.router.ShowPrivateErrors || !c.dest.Private() {
 		return err
 	}
 	e, ok := llm.AsError(err)

@@ -39,8 +39,11 @@ type Router struct {
 	// operator's client opened to a private host is never reused for a user's key. Nil refuses
 	// such keys.
 	UserClient *http.Client
-	Log        *slog.Logger
-	Now        func() time.Time
+	// ShowPrivateErrors passes a private host's error text on to clients (Call.hidePrivate). serve
+	// leaves it off; tests turn it on, since every fake upstream of theirs listens on loopback.
+	ShowPrivateErrors bool
+	Log               *slog.Logger
+	Now               func() time.Time
 	// Ephemeral returns a user's ephemeral mode (policy.GatewayEphemeral); nil = never on.
 	Ephemeral func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) (policy.Ephemeral, error)
 
