@@ -75,6 +75,11 @@ if [ -z "${POLYDEV_NPM_TOOLS:-}" ]; then
 fi
 export POLYDEV_NPM_TOOLS POLYDEV_REQUIRE_NPM_TOOLS=1
 
+# --- web UI screenshots ---------------------------------------------------------------------------
+# The browser tests of web/ui save a screenshot of every page at two widths here; it outlives the run.
+POLYDEV_SCREENSHOTS=${POLYDEV_SCREENSHOTS:-$(mktemp -d /tmp/polydev-screenshots.XXXXXX)}
+export POLYDEV_SCREENSHOTS
+
 # --- vet, tests ------------------------------------------------------------------------------------
 log "go vet"
 go vet ./...
@@ -108,6 +113,7 @@ if [ $rc -ne 0 ]; then
   log "failure details"
   grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$out" | tail -n 300
   echo "go test: $pass passed, $fail failed, $skip skipped"
+  echo "web UI screenshots: $POLYDEV_SCREENSHOTS"
   exit $rc
 fi
 
@@ -139,3 +145,4 @@ done
 
 echo
 echo "go test: $pass passed, $fail failed, $skip skipped"
+echo "web UI screenshots: $POLYDEV_SCREENSHOTS ($(find "$POLYDEV_SCREENSHOTS" -name '*.png' | wc -l) files)"

@@ -72,5 +72,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/vms/{id}/vnc-ticket", s.handle(s.user(s.createVNCTicket)))
 	mux.HandleFunc("GET /api/vms/{id}/novnc/websockify", s.handle(s.user(s.novncWebSocket)))
 	mux.HandleFunc("GET /novnc/{path...}", s.handle(s.novncStatic))
+	if s.pages != nil {
+		s.pages.Mount(mux, s.pageAPI())
+	}
 	return mux
 }

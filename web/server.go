@@ -90,6 +90,7 @@ type Deps struct {
 	Prices   *pricing.Table
 	Router   *router.Router
 	VMs      polydev.VMController // nil: VM support is off and VM changes answer 503
+	Pages    Pages                // nil: no HTML pages (the JSON API only)
 }
 
 // Server is the HTTP API. Build one with New and serve Handler().
@@ -110,13 +111,14 @@ type Server struct {
 	handler  http.Handler
 	registry *prometheus.Registry
 	vnc      vncState
+	pages    Pages
 }
 
 // New builds the server and its routes.
 func New(cfg Config, d Deps) (*Server, error) {
 	cfg.setDefaults()
 	s := &Server{
-		cfg: cfg, store: d.Store, keys: d.Keys, prices: d.Prices, router: d.Router, vms: d.VMs, log: d.Log, registry: d.Registry,
+		cfg: cfg, store: d.Store, keys: d.Keys, prices: d.Prices, router: d.Router, vms: d.VMs, log: d.Log, registry: d.Registry, pages: d.Pages,
 		csrf: http.NewCrossOriginProtection(),
 		now:  polydev.Now,
 	}

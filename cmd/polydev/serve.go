@@ -39,6 +39,7 @@ import (
 	"github.com/polydev/polydev/vm/netpool"
 	"github.com/polydev/polydev/vm/qemu"
 	"github.com/polydev/polydev/web"
+	"github.com/polydev/polydev/web/ui"
 )
 
 // closers runs named shutdown steps in reverse order of registration, logging each.
@@ -174,12 +175,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Client: guard.Client(upstreamTransport()), UserClient: guard.PublicOnly().Client(upstreamTransport()),
 		Ephemeral: policy.GatewayEphemeral(hot),
 	}
+	pages, err := ui.New()
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, TrustedProxies: cfg.TrustedProxies, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
 	}, web.Deps{
 		Store: hot, Log: log, Registry: reg,
-		Keys: keys, Prices: prices, Router: rt, VMs: vmc,
+		Keys: keys, Prices: prices, Router: rt, VMs: vmc, Pages: pages,
 	})
 	if err != nil {
 		return err

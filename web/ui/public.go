@@ -1,0 +1,59 @@
+package ui
+
+import (
+	"net/http"
+
+	"github.com/polydev/polydev"
+)
+
+func (u *UI) home(w http.ResponseWriter, r *http.Request, v *view) error {
+	v.Title, v.Nav = "", "home"
+	return u.render(w, r, "home", v)
+}
+
+// tierRow is one tier of the pricing table, as the tier table in force has it.
+type tierRow struct {
+	*polydev.TierLimits
+	Current bool
+}
+
+func (u *UI) pricing(w http.ResponseWriter, r *http.Request, v *view) error {
+	tiers, err := u.api.Store.ListTierLimits(r.Context())
+	if err != nil {
+		return err
+	}
+	rows := make([]tierRow, len(tiers))
+	for i, t := range tiers {
+		rows[i] = tierRow{TierLimits: t, Current: v.User != nil && v.User.Tier == t.Tier}
+	}
+	v.Title, v.Nav, v.Data = "Pricing", "pricing", rows
+	return u.render(w, r, "pricing", v)
+}
+
+// authForm is what the sign-up and log-in pages need: where to go after, and whether sign-up is open.
+type authForm struct {
+	Next           string
+	SignupDisabled bool
+	MinPassword    int
+}
+
+func (u *UI) signup(w http.ResponseWriter, r *http.Request, v *view) error {
+	if v.User != nil {
+		http.Redirect(w, r, "/dashboard", http.StatusSeeOther)
+		return nil
+	}
+	v.Title, v.Nav = "Sign up", "signup"
+	v.Data = authForm{Next: "/dashboard", SignupDisabled: u.api.SignupDisabled, MinPassword: polydev.MinPasswordLen}
+	return u.render(w, r, "signup", v)
+}
+
+func (u *UI) login(w http.ResponseWriter, r *http.Request, v *view) error {
+	next := localPath(r.URL.Query().Get("next"), "/dashboard")
+	if v.User != nil {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return nil
+	}
+	v.Title, v.Nav = "Log in", "login"
+	v.Data = authForm{Next: next, SignupDisabled: u.api.SignupDisabled}
+	return u.render(w, r, "login", v)
+}
