@@ -52,3 +52,18 @@ type StatsStore interface {
 	// beforeID ("" for the newest). ENOTFOUND when beforeID is not one of userID's records.
 	RequestLogs(ctx context.Context, userID, beforeID string, limit int) ([]*UsageRecord, error)
 }
+
+// Days lists ByDay for every UTC day from since to until (both included), zeros for days without
+// records, so that charts and clients see a gap as a zero, not as a missing day.
+func (s *UsageStats) Days(since, until time.Time) []UsageBucket {
+	have := make(map[string]UsageTotals, len(s.ByDay))
+	for _, b := range s.ByDay {
+		have[b.Key] = b.UsageTotals
+	}
+	var out []UsageBucket
+	for d := since.UTC().Truncate(24 * time.Hour); !d.After(until); d = d.AddDate(0, 0, 1) {
+		key := DayOf(d)
+		out = append(out, UsageBucket{Key: key, UsageTotals: have[key]})
+	}
+	return out
+}

@@ -58,14 +58,10 @@ func (s *Server) dashboardStats(w http.ResponseWriter, r *http.Request, u *polyd
 	if err != nil {
 		return err
 	}
-	have := map[string]polydev.UsageTotals{}
-	for _, b := range st.ByDay {
-		have[b.Key] = b.UsageTotals
-	}
-	byDay := make([]dayJSON, 0, days)
-	for d := since; !d.After(today); d = d.AddDate(0, 0, 1) {
-		key := polydev.DayOf(d)
-		byDay = append(byDay, dayJSON{Date: key, totalsJSON: toTotals(have[key])})
+	all := st.Days(since, today)
+	byDay := make([]dayJSON, len(all))
+	for i, b := range all {
+		byDay[i] = dayJSON{Date: b.Key, totalsJSON: toTotals(b.UsageTotals)}
 	}
 	byModel := make([]modelJSON, len(st.ByModel))
 	for i, b := range st.ByModel {

@@ -85,3 +85,6 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
+
+func add(a, b int64) int64 { return a + b }
+func sub(a, b int) int     { return a - b }

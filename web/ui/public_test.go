@@ -37,6 +37,8 @@ func TestPublicPagesInChromium(t *testing.T) {
 	b.fill("input[name=password]", "a long enough passphrase")
 	b.click("button[type=submit]")
 	b.waitPath("/dashboard")
+	b.visit("/dashboard")
+	b.shot("dashboard-empty")
 
 	b.click("button[data-api='/api/account/logout']")
 	b.waitPath("/")

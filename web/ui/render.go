@@ -42,8 +42,9 @@ type pageSet struct {
 }
 
 func parsePages() (*pageSet, error) {
-	funcs := template.FuncMap{"asset": assetURL, "money": money, "num": num, "pct": pct, "when": when, "ago": ago, "deref": deref}
-	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
+	funcs := template.FuncMap{"asset": assetURL, "money": money, "num": num, "pct": pct, "when": when, "ago": ago, "deref": deref, "add": add, "sub": sub}
+	// The layout and the partials (templates/_*.html: charts, ...) are in every page's set.
+	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func parsePages() (*pageSet, error) {
 	ps := &pageSet{byName: map[string]*template.Template{}}
 	for _, f := range files {
 		name := strings.TrimSuffix(path.Base(f), ".html")
-		if name == "layout" {
+		if name == "layout" || strings.HasPrefix(name, "_") {
 			continue
 		}
 		t, err := template.Must(base.Clone()).ParseFS(templateFS, f)
