@@ -7,6 +7,7 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/conversations"
+	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 )
@@ -26,6 +27,7 @@ type PageAPI struct {
 	Keys           *providerkeys.Service
 	Prices         *pricing.Table
 	Convs          *conversations.Service
+	Router         *router.Router // the models a user can reach (Router.Models)
 	VMs            polydev.VMController // nil: VM support is off
 	Log            *slog.Logger
 	Now            func() time.Time
@@ -37,7 +39,7 @@ type PageAPI struct {
 
 func (s *Server) pageAPI() PageAPI {
 	return PageAPI{
-		Store: s.store, Keys: s.keys, Prices: s.prices, Convs: s.convs, VMs: s.vms, Log: s.log,
+		Store: s.store, Keys: s.keys, Prices: s.prices, Convs: s.convs, Router: s.router, VMs: s.vms, Log: s.log,
 		Now: func() time.Time { return s.now() }, SignupDisabled: s.cfg.SignupDisabled,
 		User: s.pageUser,
 	}

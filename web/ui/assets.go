@@ -13,33 +13,31 @@ import (
 //go:embed assets/*
 var assetFS embed.FS
 
-// assetVersion is a content hash per asset: URLs carry it (?v=), so browsers may cache assets for a
-// year and still see a new release at once.
-var assetVersion = func() map[string]string {
-	m := map[string]string{}
+// assetVersion is a hash of every embedded asset together: asset URLs carry it
+// (/assets/VERSION/NAME), so browsers may cache them for a year and still see a new release at once,
+// and a module's relative import ("./app.js") names the very URL the page loaded, so each module runs
+// once.
+var assetVersion = func() string {
+	h := sha256.New()
 	files, _ := fs.Glob(assetFS, "assets/*")
 	for _, f := range files {
 		b, _ := assetFS.ReadFile(f)
-		sum := sha256.Sum256(b)
-		m[path.Base(f)] = hex.EncodeToString(sum[:6])
+		h.Write([]byte(f))
+		h.Write(b)
 	}
-	return m
+	return hex.EncodeToString(h.Sum(nil)[:6])
 }()
 
 // assetURL is the template function "asset": the versioned URL of an embedded asset.
 func assetURL(name string) string {
-	return "/assets/" + name + "?v=" + assetVersion[name]
+	return "/assets/" + assetVersion + "/" + name
 }
 
-// assetHandler serves the embedded assets; unknown names are a plain 404.
+// assetHandler serves the embedded assets under any version (a page of the previous release still
+// loads, uncached); unknown names are a plain 404.
 func assetHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		v, ok := assetVersion[name]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
+		name, v := r.PathValue("file"), assetVersion
 		b, err := assetFS.ReadFile("assets/" + name)
 		if err != nil {
 			http.NotFound(w, r)
@@ -47,7 +45,7 @@ func assetHandler() http.Handler {
 		}
 		h := w.Header()
 		h.Set("Content-Type", mime.TypeByExtension(path.Ext(name)))
-		if r.URL.Query().Get("v") == v {
+		if r.PathValue("version") == v {
 			h.Set("Cache-Control", "public, max-age=31536000, immutable")
 		} else {
 			h.Set("Cache-Control", "no-cache")

@@ -88,3 +88,15 @@ func deref(p *int64) int64 {
 
 func add(a, b int64) int64 { return a + b }
 func sub(a, b int) int     { return a - b }
+
+// trimDollars is an amount as an input's value: dollars without a sign or trailing zeros.
+func trimDollars(m polydev.Money) string {
+	return strconv.FormatFloat(m.Dollars(), 'f', -1, 64)
+}
+
+func derefMoney(p *polydev.Money) polydev.Money {
+	if p == nil {
+		return 0
+	}
+	return *p
+}

@@ -5,10 +5,14 @@ import "net/http"
 // routes lists every page. public pages show to anyone; signedIn pages send a visitor without a
 // session to /login first.
 func (u *UI) routes(mux *http.ServeMux) {
-	mux.Handle("GET /assets/{file}", assetHandler())
+	mux.Handle("GET /assets/{version}/{file}", assetHandler())
 	mux.HandleFunc("GET /{$}", u.public(u.home))
 	mux.HandleFunc("GET /pricing", u.public(u.pricing))
 	mux.HandleFunc("GET /signup", u.public(u.signup))
 	mux.HandleFunc("GET /login", u.public(u.login))
 	mux.HandleFunc("GET /dashboard", u.signedIn(u.dashboard))
+	mux.HandleFunc("GET /settings/security", u.signedIn(u.security))
+	mux.HandleFunc("GET /settings/tokens", u.signedIn(u.tokens))
+	mux.HandleFunc("GET /logs", u.signedIn(u.logs))
+	mux.HandleFunc("GET /vms", u.signedIn(u.vms))
 }

@@ -2,7 +2,7 @@
 //   <form data-api="/api/x" data-method="POST" data-then="reload">  fields become a JSON body
 //   <button data-api="/api/x/1" data-method="DELETE" data-confirm="…" data-then="reload">
 // data-then: "reload", a path to go to, "show:#id:field" (put a field of the answer into #id, shown
-// once), or "event" (the element fires "api:done" with the answer for a page's own module).
+// once), "go:field" (go to the URL in a field of the answer), or "event" (the element fires "api:done" with the answer for a page's own module).
 // Errors show their message in the form's .error element (else #flash), never raw JSON.
 
 export class ApiError extends Error {
@@ -65,7 +65,7 @@ export function formBody(form) {
       else if (!("optional" in el.dataset) && el.type !== "number") body[el.name] = v;
       continue;
     }
-    if (el.type === "number") body[el.name] = Number(v);
+    if (el.type === "number" || "number" in el.dataset) body[el.name] = Number(v);
     else if ("json" in el.dataset) body[el.name] = JSON.parse(v);
     else body[el.name] = "lines" in el.dataset ? v.split(/\s*[\n,]\s*/).filter(Boolean) : v;
   }
@@ -85,6 +85,7 @@ async function then(el, json) {
     if (el.tagName === "FORM") el.reset();
     return;
   }
+  if (how.startsWith("go:")) { location.assign(json[how.slice(3)]); return; }
   location.assign(how);
 }
 
