@@ -124,6 +124,7 @@ type Store interface {
 	UserStore
 	SessionStore
 	TokenStore
+	MailTokenStore
 	TierStore
 	ProviderKeyStore
 	DataKeyStore

@@ -51,7 +51,15 @@ type User struct {
 	// DisabledAt is when an administrator disabled the account (nil: enabled). A disabled user
 	// cannot log in, and their sessions and API tokens stop working.
 	DisabledAt *time.Time `json:"disabledAt"`
+	// EmailVerifiedAt is when the owner proved they receive mail at Email (a verification or reset
+	// link), or when the account was made without a way to prove it (by an administrator, by sign-up
+	// while the server had no mail, or before verification existed). nil: signed up while mail was
+	// on and not verified yet; see Verified.
+	EmailVerifiedAt *time.Time `json:"emailVerifiedAt"`
 }
+
+// Verified reports whether u's email address is verified (or exempt; see EmailVerifiedAt).
+func (u *User) Verified() bool { return u.EmailVerifiedAt != nil }
 
 // Disabled reports whether an administrator disabled the account.
 func (u *User) Disabled() bool { return u.DisabledAt != nil }
@@ -83,7 +91,8 @@ type UserStore interface {
 	// UserByID and UserByEmail return ENOTFOUND when there is no such user.
 	UserByID(ctx context.Context, id string) (*User, error)
 	UserByEmail(ctx context.Context, email string) (*User, error)
-	// UpdateUser changes role, tier, password hash and disabled time of an existing user.
+	// UpdateUser changes role, tier, password hash, disabled and email-verified times of an existing
+	// user.
 	UpdateUser(ctx context.Context, u *User) error
 	// ListUsers returns users in email order, starting after q.After, at most q.Limit of them.
 	ListUsers(ctx context.Context, q UserQuery) ([]*User, error)

@@ -8,25 +8,26 @@ import (
 	"github.com/polydev/polydev"
 )
 
-const userColumns = `id, email, password_hash, role, tier, created_at, updated_at, disabled_at`
+const userColumns = `id, email, password_hash, role, tier, created_at, updated_at, disabled_at, email_verified_at`
 
 type scanner interface{ Scan(dest ...any) error }
 
 func scanUser(s scanner) (*polydev.User, error) {
 	var u polydev.User
 	var created, updated int64
-	var disabled sql.NullInt64
-	if err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Tier, &created, &updated, &disabled); err != nil {
+	var disabled, verified sql.NullInt64
+	if err := s.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &u.Tier, &created, &updated, &disabled, &verified); err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.UpdatedAt, u.DisabledAt = fromMS(created), fromMS(updated), fromNullMS(disabled)
+	u.CreatedAt, u.UpdatedAt = fromMS(created), fromMS(updated)
+	u.DisabledAt, u.EmailVerifiedAt = fromNullMS(disabled), fromNullMS(verified)
 	return &u, nil
 }
 
 // CreateUser implements polydev.UserStore.
 func (db *DB) CreateUser(ctx context.Context, u *polydev.User) error {
-	_, err := db.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.PasswordHash, u.Role, u.Tier, ms(u.CreatedAt), ms(u.UpdatedAt), msPtr(u.DisabledAt))
+	_, err := db.exec(ctx, `INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.Role, u.Tier, ms(u.CreatedAt), ms(u.UpdatedAt), msPtr(u.DisabledAt), msPtr(u.EmailVerifiedAt))
 	if db.dialect.IsUniqueViolation(err) {
 		return polydev.Errorf(polydev.ECONFLICT, "an account with this email already exists")
 	}
@@ -53,8 +54,8 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*polydev.User, err
 
 // UpdateUser implements polydev.UserStore.
 func (db *DB) UpdateUser(ctx context.Context, u *polydev.User) error {
-	res, err := db.exec(ctx, `UPDATE users SET role = ?, tier = ?, password_hash = ?, updated_at = ?, disabled_at = ? WHERE id = ?`,
-		u.Role, u.Tier, u.PasswordHash, ms(u.UpdatedAt), msPtr(u.DisabledAt), u.ID)
+	res, err := db.exec(ctx, `UPDATE users SET role = ?, tier = ?, password_hash = ?, updated_at = ?, disabled_at = ?, email_verified_at = ? WHERE id = ?`,
+		u.Role, u.Tier, u.PasswordHash, ms(u.UpdatedAt), msPtr(u.DisabledAt), msPtr(u.EmailVerifiedAt), u.ID)
 	return affectedOne(res, err, "user")
 }
 
