@@ -101,3 +101,27 @@ func FuzzParseToken(f *testing.F) {
 		}
 	})
 }
+
+// TestMailSecret: a mailed secret parses only with its own prefix, so a verification secret is no
+// reset secret and no API token.
+func TestMailSecret(t *testing.T) {
+	t.Parallel()
+	secret, hash := NewMailSecret(ResetPrefix)
+	if !strings.HasPrefix(secret, "pdr_") || len(secret) != 47 {
+		t.Fatalf("secret %q has the wrong shape", secret)
+	}
+	if got, err := ParseMailSecret(secret, ResetPrefix); err != nil || got != hash {
+		t.Fatalf("ParseMailSecret = %q, %v; want %q", got, err, hash)
+	}
+	if _, err := ParseMailSecret(secret, VerifyPrefix); err == nil {
+		t.Fatal("a reset secret parsed as a verification secret")
+	}
+	if _, err := ParseToken(secret); err == nil {
+		t.Fatal("a reset secret parsed as an API token")
+	}
+	for _, b := range []string{"", "pdr_", secret[:46], secret + "A", "pdr_" + strings.Repeat("!", 43)} {
+		if _, err := ParseMailSecret(b, ResetPrefix); err == nil {
+			t.Errorf("ParseMailSecret(%q) accepted", b)
+		}
+	}
+}

@@ -15,7 +15,6 @@ const TokenPrefix = "pd_"
 const (
 	secretBytes = 32                             // 256 bits of entropy
 	secretChars = (secretBytes*8 + 5) / 6        // 43 base64url characters, no padding
-	tokenLen    = len(TokenPrefix) + secretChars // 46
 	b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 )
 
@@ -32,10 +31,14 @@ func NewToken() (secret, hash string) {
 // base64url) and returns the hash to look it up by. It never touches storage, so garbage is rejected
 // cheaply and identically to an unknown token.
 func ParseToken(s string) (hash string, err error) {
-	if len(s) != tokenLen || !strings.HasPrefix(s, TokenPrefix) {
+	return parsePrefixed(s, TokenPrefix)
+}
+
+func parsePrefixed(s, prefix string) (hash string, err error) {
+	if len(s) != len(prefix)+secretChars || !strings.HasPrefix(s, prefix) {
 		return "", ErrMalformedToken
 	}
-	body := s[len(TokenPrefix):]
+	body := s[len(prefix):]
 	for i := 0; i < len(body); i++ {
 		if strings.IndexByte(b64Alphabet, body[i]) < 0 {
 			return "", ErrMalformedToken
@@ -47,6 +50,24 @@ func ParseToken(s string) (hash string, err error) {
 		return "", ErrMalformedToken
 	}
 	return HashSecret(s), nil
+}
+
+// Prefixes of the single-use secrets sent by mail, one per purpose, so a verification link can
+// never be presented as a reset link and scanners can tell them apart.
+const (
+	VerifyPrefix = "pdv_"
+	ResetPrefix  = "pdr_"
+)
+
+// NewMailSecret returns a fresh mailed secret with prefix and the SHA-256 hash under which it is stored.
+func NewMailSecret(prefix string) (secret, hash string) {
+	secret = prefix + randomSecret()
+	return secret, HashSecret(secret)
+}
+
+// ParseMailSecret is ParseToken for a mailed secret with prefix.
+func ParseMailSecret(s, prefix string) (hash string, err error) {
+	return parsePrefixed(s, prefix)
 }
 
 // TokenHint returns what may be shown of a token after creation: the prefix and its last 4 characters.

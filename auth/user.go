@@ -7,7 +7,8 @@ import (
 )
 
 // NewUser validates an email and password and returns a new user with a hashed password. The CLI's
-// `user create` uses it too, so both paths enforce one policy.
+// `user create` uses it too, so both paths enforce one policy. The user counts as verified (there is
+// no mail to verify with); sign-up with mail on clears EmailVerifiedAt.
 func NewUser(email, password string, role polydev.Role, tier polydev.Tier, now time.Time) (*polydev.User, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -26,5 +27,5 @@ func NewUser(email, password string, role polydev.Role, tier polydev.Tier, now t
 	if err != nil {
 		return nil, err
 	}
-	return &polydev.User{ID: polydev.NewID(), Email: email, PasswordHash: hash, Role: role, Tier: tier, CreatedAt: now, UpdatedAt: now}, nil
+	return &polydev.User{ID: polydev.NewID(), Email: email, PasswordHash: hash, Role: role, Tier: tier, CreatedAt: now, UpdatedAt: now, EmailVerifiedAt: &now}, nil
 }

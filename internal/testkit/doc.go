@@ -22,7 +22,11 @@
 // `go test ./internal/testkit -run Golden -update` after a deliberate
 // format change, and review the diff against the providers' docs.
 //
+// NewSMTP starts a small SMTP server on 127.0.0.1 (net/textproto, the commands a client needs to
+// deliver one message, AUTH PLAIN) that records every message it accepts, so tests read the mail
+// Polydev sends and follow its links.
+//
 // This package is for tests only. It must not be imported by production
 // code, and it knows nothing of Polydev's own types: it speaks only the
-// providers' formats.
+// providers' formats (and SMTP's).
 package testkit
