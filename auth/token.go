@@ -13,8 +13,8 @@ import (
 const TokenPrefix = "pd_"
 
 const (
-	secretBytes = 32                             // 256 bits of entropy
-	secretChars = (secretBytes*8 + 5) / 6        // 43 base64url characters, no padding
+	secretBytes = 32                      // 256 bits of entropy
+	secretChars = (secretBytes*8 + 5) / 6 // 43 base64url characters, no padding
 	b64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 )
 
