@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"strconv"
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/auth"
@@ -40,12 +39,7 @@ func (s *Server) throttle(w http.ResponseWriter, r *http.Request, email string) 
 			{"ip:" + client, 10 * burst, refill / 10},
 		}
 	}
-	if ok, wait := s.limiter.allow(rates...); !ok {
-		secs := int(wait.Seconds()) + 1
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		return polydev.Errorf(polydev.ERATELIMIT, "too many attempts; try again in %d seconds", secs)
-	}
-	return nil
+	return s.limited(w, rates...)
 }
 
 func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
@@ -58,6 +52,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.throttle(w, r, ""); err != nil {
 		return err
+	}
+	if s.mail != nil {
+		return s.signupWithMail(w, r, in) // recovery.go: the same answer whether or not the email exists
 	}
 	leave, err := s.hashSlot(w, r)
 	if err != nil {

@@ -59,10 +59,23 @@ func (s *Server) csrfChecked(h handlerFunc) handlerFunc {
 	}
 }
 
-// authenticate resolves the caller from a Bearer token (preferred) or the session cookie. Cookie
+// authenticate resolves the caller (identify) and refuses an unverified account the routes that
+// wait for verification (verifiedFor, when mail is on).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*polydev.User, error) {
+	u, err := s.identify(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.verifiedFor(r, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// identify resolves the caller from a Bearer token (preferred) or the session cookie. Cookie
 // authentication is ambient, so unsafe methods with it must also pass the cross-origin check; bearer
 // tokens are not sent by browsers on their own, so they are exempt.
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*polydev.User, error) {
+func (s *Server) identify(w http.ResponseWriter, r *http.Request) (*polydev.User, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		return s.authenticateToken(r, h)
 	}

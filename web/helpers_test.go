@@ -84,16 +84,17 @@ var engines = []string{"sqlite", "postgres"}
 
 // newEnv starts the API on a fresh store of the given engine, logging at debug level into a buffer
 // the test can search.
-func newEnv(t testing.TB, engine string, cfg Config) *env {
+func newEnv(t testing.TB, engine string, cfg Config, deps ...func(*Deps)) *env {
 	t.Helper()
 	if engine == "sqlite" {
-		return newEnvAt(t, engine, filepath.Join(t.TempDir(), "polydev.db"), cfg)
+		return newEnvAt(t, engine, filepath.Join(t.TempDir(), "polydev.db"), cfg, deps...)
 	}
-	return newEnvAt(t, engine, pgtest.URL(t), cfg)
+	return newEnvAt(t, engine, pgtest.URL(t), cfg, deps...)
 }
 
 // newEnvAt is newEnv on a given SQLite path or PostgreSQL URL.
-func newEnvAt(t testing.TB, engine, where string, cfg Config) *env {
+// deps may add components to the server's Deps before it is built.
+func newEnvAt(t testing.TB, engine, where string, cfg Config, deps ...func(*Deps)) *env {
 	t.Helper()
 	var st polydev.Store
 	var err error
@@ -138,10 +139,15 @@ func newEnvAt(t testing.TB, engine, where string, cfg Config) *env {
 	}
 	rt := &router.Router{Store: st, Keys: keys, Prices: prices, Usage: recorder, Log: log, Client: allowLoopback.Client(nil),
 		UserClient: allowLoopback.PublicOnly().Client(nil), ShowPrivateErrors: true, Ephemeral: policy.GatewayEphemeral(st)}
-	srv, err := New(cfg, Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys, Prices: prices, Router: rt})
+	d := Deps{Store: st, Log: log, Registry: prometheus.NewRegistry(), Keys: keys, Prices: prices, Router: rt}
+	for _, f := range deps {
+		f(&d)
+	}
+	srv, err := New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
 	keys.Now = srv.now
 	clock := &testClock{}
 	srv.now = clock.now

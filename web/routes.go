@@ -21,6 +21,10 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("DELETE /api/account/tokens/{id}", s.handle(s.user(s.revokeToken)))
 	mux.HandleFunc("POST /api/account/password", s.handle(s.user(s.changePassword)))
 	mux.HandleFunc("POST /api/account/logout-all", s.handle(s.user(s.logoutAll)))
+	mux.HandleFunc("POST /api/account/verify", s.handle(s.csrfChecked(s.verifyEmail)))
+	mux.HandleFunc("POST /api/account/verify/resend", s.handle(s.user(s.resendVerification)))
+	mux.HandleFunc("POST /api/account/password/forgot", s.handle(s.csrfChecked(s.forgotPassword)))
+	mux.HandleFunc("POST /api/account/password/reset", s.handle(s.csrfChecked(s.resetPassword)))
 
 	mux.HandleFunc("POST /v1/chat/completions", s.chatCompletionsV1)
 	mux.HandleFunc("POST /v1/messages", s.messages)

@@ -5,6 +5,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -17,6 +18,7 @@ import (
 	"github.com/polydev/polydev/auth"
 	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/router"
+	"github.com/polydev/polydev/mail"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 )
@@ -43,6 +45,12 @@ type Config struct {
 	// BodyReadTimeout bounds the time to receive a JSON API request's body (default 30s), so a body
 	// dribbled byte by byte cannot hold a connection and its buffers open.
 	BodyReadTimeout time.Duration
+	// Mail (when Deps.Mail is set): links in mails start with PublicURL (e.g.
+	// https://polydev.example.com); a verification link lasts VerifyTTL (default 24h), a reset
+	// link ResetTTL (default 30m).
+	PublicURL string
+	VerifyTTL time.Duration
+	ResetTTL  time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -79,6 +87,12 @@ func (c *Config) setDefaults() {
 	if c.BodyReadTimeout == 0 {
 		c.BodyReadTimeout = 30 * time.Second
 	}
+	if c.VerifyTTL == 0 {
+		c.VerifyTTL = 24 * time.Hour
+	}
+	if c.ResetTTL == 0 {
+		c.ResetTTL = 30 * time.Minute
+	}
 }
 
 // Deps are the components the HTTP layer serves.
@@ -91,6 +105,9 @@ type Deps struct {
 	Router   *router.Router
 	VMs      polydev.VMController // nil: VM support is off and VM changes answer 503
 	Pages    Pages                // nil: no HTML pages (the JSON API only)
+	// Mail sends verification and password-reset mail; nil: the server sends no mail, sign-up
+	// needs no verification and passwords are reset by administrators.
+	Mail mail.Sender
 }
 
 // Server is the HTTP API. Build one with New and serve Handler().
@@ -112,6 +129,8 @@ type Server struct {
 	registry *prometheus.Registry
 	vnc      vncState
 	pages    Pages
+	mail     mail.Sender // nil: no mail (see Deps.Mail)
+	outbox   *outbox     // runs mail work off the request path; nil without mail
 }
 
 // New builds the server and its routes.
@@ -137,8 +156,25 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.limiter = newLimiter(func() time.Time { return s.now() })
 	s.hashes = auth.NewGate(cfg.PasswordHashers, cfg.PasswordHashWait)
 	s.metrics = newMetrics(d.Registry)
+	if d.Mail != nil {
+		s.setMail(d.Mail)
+	}
 	s.handler = s.middleware(s.routes())
 	return s, nil
+}
+
+// setMail turns mail on with sender m.
+func (s *Server) setMail(m mail.Sender) {
+	s.mail, s.outbox = m, newOutbox(s.log, time.Minute)
+}
+
+// Close sends the mail still queued (until ctx ends) and stops the outbox. Call it after the HTTP
+// server has shut down.
+func (s *Server) Close(ctx context.Context) error {
+	if s.outbox == nil {
+		return nil
+	}
+	return s.outbox.close(ctx)
 }
 
 // Handler returns the root handler with all middleware.

@@ -146,7 +146,7 @@ func (s *Server) resetUserPassword(w http.ResponseWriter, r *http.Request, admin
 }
 
 // setPassword stores a new password hash for u and ends u's sessions except keep (a session id,
-// or "" for all).
+// or "" for all). Mailed reset links still out stop working: they were for the old password.
 func (s *Server) setPassword(r *http.Request, u *polydev.User, password, keep string) error {
 	hash, err := auth.HashPassword(password)
 	if err != nil {
@@ -157,5 +157,8 @@ func (s *Server) setPassword(r *http.Request, u *polydev.User, password, keep st
 	if err := s.store.UpdateUser(r.Context(), &changed); err != nil {
 		return err
 	}
-	return s.store.DeleteUserSessions(r.Context(), u.ID, keep)
+	if err := s.store.DeleteUserSessions(r.Context(), u.ID, keep); err != nil {
+		return err
+	}
+	return s.store.DeleteMailTokens(r.Context(), u.ID, polydev.MailReset)
 }

@@ -1,15 +1,19 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/polydev/polydev/mail"
 )
 
 // Config is everything the binary can be told. Each field has a POLYDEV_* variable; a flag, where one
@@ -32,6 +36,10 @@ type Config struct {
 	AllowPrivate    string         // POLYDEV_ALLOW_PRIVATE_UPSTREAMS: CIDRs or 1
 	PrivateFor      string         // POLYDEV_PRIVATE_UPSTREAMS_FOR: tiers and emails whose own keys may use AllowPrivate
 	PprofAddr       string         // POLYDEV_PPROF_ADDR: loopback address for net/http/pprof; empty = off
+	// Mail is the SMTP server of POLYDEV_SMTP_URL and POLYDEV_SMTP_FROM (nil: no mail); PublicURL
+	// (POLYDEV_PUBLIC_URL) starts the links in mails.
+	Mail      *mail.SMTP
+	PublicURL string
 
 	VM VMConfig
 }
@@ -152,6 +160,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 		return nil, fmt.Errorf("POLYDEV_DATABASE_URL must start with postgres:// (leave it empty for SQLite)")
 	}
+	if err := c.loadMail(env); err != nil {
+		return nil, err
+	}
 	if c.PprofAddr != "" {
 		host, _, err := net.SplitHostPort(c.PprofAddr)
 		ip := net.ParseIP(host)
@@ -160,6 +171,30 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 		}
 	}
 	return c, nil
+}
+
+// loadMail reads the optional SMTP settings. The URL holds a password: no error repeats it.
+func (c *Config) loadMail(env func(k, def string) string) error {
+	raw, from := env("POLYDEV_SMTP_URL", ""), env("POLYDEV_SMTP_FROM", "")
+	c.PublicURL = env("POLYDEV_PUBLIC_URL", "")
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("POLYDEV_PUBLIC_URL: %q must be the address users open, like https://polydev.example.com", c.PublicURL)
+		}
+	}
+	if raw == "" {
+		if from != "" {
+			return errors.New("POLYDEV_SMTP_FROM is set but POLYDEV_SMTP_URL is not")
+		}
+		return nil
+	}
+	if from == "" {
+		return errors.New("POLYDEV_SMTP_URL is set: POLYDEV_SMTP_FROM must say who the mail is from, e.g. Polydev <noreply@example.com>")
+	}
+	var err error
+	c.Mail, err = mail.Parse(raw, from)
+	return err
 }
 
 func (c *Config) logger(w io.Writer) *slog.Logger {

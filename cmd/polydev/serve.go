@@ -25,6 +25,7 @@ import (
 	"github.com/polydev/polydev/accounting"
 	"github.com/polydev/polydev/auth"
 	"github.com/polydev/polydev/gateway/router"
+	"github.com/polydev/polydev/mail"
 	"github.com/polydev/polydev/netguard"
 	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
@@ -182,13 +183,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, TrustedProxies: cfg.TrustedProxies, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
+		PublicURL: cfg.PublicURL,
 	}, web.Deps{
 		Store: hot, Log: log, Registry: reg,
-		Keys: keys, Prices: prices, Router: rt, VMs: vmc, Pages: pages,
+		Keys: keys, Prices: prices, Router: rt, VMs: vmc, Pages: pages, Mail: mailSender(cfg, log),
 	})
 	if err != nil {
 		return err
 	}
+	// Registered before the HTTP server, so it closes after it: mail queued by the last requests
+	// is still sent.
+	cl.add("mail-outbox", srv.Close)
 
 	reservations := &router.Sweeper{Store: limited, Log: log, SingleNode: db.Engine() == "sqlite"}
 	reservations.Start(ctx)
@@ -239,6 +244,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		return err
 	}
+}
+
+// mailSender is the configured SMTP server as web.Deps wants it: a nil interface when mail is off.
+func mailSender(cfg *Config, log *slog.Logger) mail.Sender {
+	if cfg.Mail == nil {
+		log.Info("mail off: sign-up needs no verification; administrators reset passwords (POLYDEV_SMTP_URL)")
+		return nil
+	}
+	log.Info("mail on: sign-up verifies addresses, passwords can be reset by mail", "smtp", cfg.Mail.String(), "from", cfg.Mail.From(), "public_url", cfg.PublicURL)
+	return cfg.Mail
 }
 
 // openJournal opens the usage journal in dir and stores what a previous run left in it, before any
