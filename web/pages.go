@@ -27,7 +27,7 @@ type PageAPI struct {
 	Keys           *providerkeys.Service
 	Prices         *pricing.Table
 	Convs          *conversations.Service
-	Router         *router.Router // the models a user can reach (Router.Models)
+	Router         *router.Router       // the models a user can reach (Router.Models)
 	VMs            polydev.VMController // nil: VM support is off
 	Log            *slog.Logger
 	Now            func() time.Time

@@ -26,7 +26,8 @@ type reply struct {
 	// stream_options.include_usage; Gemini with alt=sse and as a JSON array.
 	streams [2][]frame
 
-	firstByte, tokenDelay time.Duration // script overrides; zero defers to the options
+	firstByte, tokenDelay time.Duration   // script overrides; zero defers to the options
+	holdLast              <-chan struct{} // Script.HoldLast
 
 	// count answers Gemini's countTokens (nil for an error script, which
 	// answers with its error instead).
@@ -175,8 +176,22 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request, rq *inbound, re
 		u.disconnected(rq, stream, 0, err)
 		return
 	}
-	sent := 0
-	for _, f := range rep.streams[variant] {
+	sent, last := 0, -1
+	for i, f := range rep.streams[variant] {
+		if f.delta {
+			last = i
+		}
+	}
+	for i, f := range rep.streams[variant] {
+		if i == last && rep.holdLast != nil {
+			u.holding.Add(1)
+			err := hold(ctx, u.done, rep.holdLast)
+			u.holding.Add(-1)
+			if err != nil {
+				u.disconnected(rq, stream, sent, err)
+				return
+			}
+		}
 		if f.delta {
 			if err := wait(tokenDelay); err != nil {
 				u.disconnected(rq, stream, sent, err)
@@ -197,6 +212,18 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request, rq *inbound, re
 		if f.abort {
 			panic(http.ErrAbortHandler)
 		}
+	}
+}
+
+// hold waits until release is closed, the client goes away or the upstream closes.
+func hold(ctx context.Context, done <-chan struct{}, release <-chan struct{}) error {
+	select {
+	case <-release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-done:
+		return errServerClosed
 	}
 }
 

@@ -45,6 +45,10 @@ type Script struct {
 	// this script when non-zero.
 	FirstByteLatency time.Duration
 	TokenDelay       time.Duration
+
+	// HoldLast, when set, holds a stream's last content delta (and what follows it) until the
+	// channel is closed, so a test can observe a client while the answer is still unfinished.
+	HoldLast <-chan struct{}
 }
 
 // Usage is provider-neutral token accounting. The fakes translate it into

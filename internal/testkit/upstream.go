@@ -59,7 +59,9 @@ type Upstream struct {
 	tb  testing.TB
 	d   dialect
 	cfg config
-	srv *httptest.Server
+	// holding counts streams waiting at a Script.HoldLast.
+	holding atomic.Int64
+	srv     *httptest.Server
 
 	keys      map[string]bool
 	keyReply  map[string]*reply // read-only after construction
@@ -318,3 +320,6 @@ func (u *Upstream) LastRequest() Request {
 
 // RequestCount returns how many requests arrived, recorded or not.
 func (u *Upstream) RequestCount() int { return int(u.seq.Load()) }
+
+// Holding reports how many streams are waiting at their Script.HoldLast right now.
+func (u *Upstream) Holding() int { return int(u.holding.Load()) }

@@ -340,3 +340,33 @@ func (b *browser) signup(email string) {
 	b.click("button[type=submit]")
 	b.waitPath("/dashboard")
 }
+
+func (b *browser) evalString(js string) string {
+	b.t.Helper()
+	s, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](js))
+	must(b.t, err)
+	return s
+}
+
+func (b *browser) evalBool(js string) bool {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[bool](js))
+	must(b.t, err)
+	return v
+}
+
+func (b *browser) evalFloats(js string) []float64 {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[[]float64](js))
+	must(b.t, err)
+	return v
+}
+
+// clickReload clicks something whose action ends in a page reload, and waits for the new page.
+func (b *browser) clickReload(sel string) {
+	b.t.Helper()
+	b.run(chromedp.Evaluate[chromedp.Void](`window.polydevTestOldPage = true`))
+	b.click(sel)
+	b.until(`!window.polydevTestOldPage && document.readyState === "complete"`)
+	b.check()
+}

@@ -11,6 +11,7 @@ func (u *UI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /signup", u.public(u.signup))
 	mux.HandleFunc("GET /login", u.public(u.login))
 	mux.HandleFunc("GET /dashboard", u.signedIn(u.dashboard))
+	mux.HandleFunc("GET /chat", u.signedIn(u.chat))
 	mux.HandleFunc("GET /settings/security", u.signedIn(u.security))
 	mux.HandleFunc("GET /settings/tokens", u.signedIn(u.tokens))
 	mux.HandleFunc("GET /logs", u.signedIn(u.logs))

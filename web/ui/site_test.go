@@ -82,7 +82,8 @@ func newSite(t testing.TB) *site {
 	recorder.Start()
 	t.Cleanup(func() { _ = recorder.Stop(context.Background()) })
 	rt := &router.Router{Store: hot, Keys: keys, Prices: prices, Usage: recorder, Log: log,
-		Client: loopback.Client(nil), Ephemeral: policy.GatewayEphemeral(hot)}
+		Client: loopback.Client(nil), UserClient: loopback.PublicOnly().Client(nil), ShowPrivateErrors: true,
+		Ephemeral: policy.GatewayEphemeral(hot)}
 	pages, err := ui.New()
 	if err != nil {
 		t.Fatal(err)
@@ -113,6 +114,24 @@ func (s *site) setTier(t testing.TB, email string, tier polydev.Tier) {
 	}
 	u.Tier = tier
 	if err := s.Store.UpdateUser(t.Context(), u); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustResetEphemeral forgets the user's ephemeral choice, so the tier's default applies (as after a
+// tier change the user has not acted on).
+func mustResetEphemeral(t testing.TB, s *site, email string) {
+	t.Helper()
+	u, err := s.Store.UserByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := s.Store.UserSettings(t.Context(), u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set.EphemeralMode = nil
+	if err := s.Store.PutUserSettings(t.Context(), set); err != nil {
 		t.Fatal(err)
 	}
 }
