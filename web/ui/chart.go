@@ -29,6 +29,7 @@ type chart struct {
 	W, H, AxisY     float64
 	Rects           []rect
 	Labels          []label
+	Legend          []series // shown when bars are stacked
 	Empty           bool
 }
 
@@ -57,6 +58,9 @@ func dayChart(id, title string, days []polydev.UsageBucket, format func(int64) s
 		peak, sum = max(peak, t), sum+t
 	}
 	c.Empty = sum == 0
+	if len(ss) > 1 {
+		c.Legend = ss
+	}
 	c.Desc = title + ": " + format(sum) + " over " + strconv.Itoa(len(days)) + " days, at most " + format(peak) + " in a day."
 	if len(days) == 0 {
 		return c

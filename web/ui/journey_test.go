@@ -41,6 +41,9 @@ func TestJourneyInChromium(t *testing.T) {
 		}
 	}
 
+	for _, p := range []string{"/", "/pricing", "/login", "/signup"} {
+		visit(p) // as a visitor: signed in, /login and /signup redirect
+	}
 	const email = "lin@example.com"
 	b.signup(email)
 	visit("/settings/security")
@@ -175,9 +178,7 @@ func TestJourneyInChromium(t *testing.T) {
 		t.Error("dashboard shows no tokens after the chats")
 	}
 	b.shot("dashboard")
-	for _, p := range []string{"/", "/pricing", "/login", "/signup", "/vms"} {
-		visit(p)
-	}
+	visit("/vms")
 
 	var paths []string
 	for p := range sizes {
