@@ -74,6 +74,10 @@ type ConversationStore interface {
 	AppendMessages(ctx context.Context, c *Conversation, msgs []*Message) error
 	// ListConversations returns userID's conversations, most recently updated first, at most limit.
 	ListConversations(ctx context.Context, userID string, limit int) ([]*Conversation, error)
+	// RenameConversation replaces the sealed title of userID's conversation id (and its DEK
+	// version); UpdatedAt is left alone, so a rename does not reorder the list. ENOTFOUND when the
+	// id is not userID's.
+	RenameConversation(ctx context.Context, userID, id string, title []byte, titleDEKVersion int) error
 	// ConversationFor returns ENOTFOUND unless conversation id belongs to userID.
 	ConversationFor(ctx context.Context, userID, id string) (*Conversation, error)
 	// ListMessages returns up to limit of userID's messages in conversation id with Seq > afterSeq,

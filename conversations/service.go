@@ -143,6 +143,32 @@ func checkMessage(m NewMessage) error {
 	return nil
 }
 
+// Rename gives userID's conversation id a new title (trimmed, one line, at most MaxTitleRunes),
+// sealed as at creation. ENOTFOUND when the id is not userID's.
+func (s *Service) Rename(ctx context.Context, userID, id, title string) (Summary, error) {
+	if !polydev.ValidID(id) {
+		return Summary{}, polydev.Errorf(polydev.ENOTFOUND, "conversation not found")
+	}
+	if !utf8.ValidString(title) || strings.ContainsAny(title, "\r\n") {
+		return Summary{}, polydev.Errorf(polydev.EINVALID, "title must be one line of text")
+	}
+	title = MakeTitle(title)
+	if title == "" {
+		return Summary{}, polydev.Errorf(polydev.EINVALID, "title must not be empty")
+	}
+	if _, err := s.Store.ConversationFor(ctx, userID, id); err != nil {
+		return Summary{}, err
+	}
+	sealed, ver, err := s.Vault.Seal(ctx, userID, titleAAD(id), []byte(title))
+	if err != nil {
+		return Summary{}, err
+	}
+	if err := s.Store.RenameConversation(ctx, userID, id, sealed, ver); err != nil {
+		return Summary{}, err
+	}
+	return s.Get(ctx, userID, id)
+}
+
 // MakeTitle is a conversation's title: the first line of its first user message, shortened.
 func MakeTitle(content string) string {
 	line, _, _ := strings.Cut(strings.TrimSpace(content), "\n")

@@ -131,6 +131,16 @@ func (db *DB) DeleteConversation(ctx context.Context, userID, id string) error {
 	})
 }
 
+// RenameConversation implements polydev.ConversationStore.
+func (db *DB) RenameConversation(ctx context.Context, userID, id string, title []byte, titleDEKVersion int) error {
+	if !lookupable(userID, id) {
+		return polydev.Errorf(polydev.ENOTFOUND, "conversation not found")
+	}
+	res, err := db.exec(ctx, `UPDATE conversations SET title = ?, title_dek_version = ? WHERE id = ? AND user_id = ?`,
+		title, titleDEKVersion, id, userID)
+	return affectedOne(res, err, "conversation")
+}
+
 // AddEphemeralTurn implements polydev.ConversationStore in one statement: the upsert's WHERE makes
 // a session id of another user a no-op, reported as not found.
 func (db *DB) AddEphemeralTurn(ctx context.Context, t *polydev.EphemeralConversation) error {

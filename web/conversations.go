@@ -80,6 +80,25 @@ func (s *Server) deleteSession(w http.ResponseWriter, r *http.Request, u *polyde
 	return nil
 }
 
+// renameSession answers PATCH /api/chat/sessions/{id} {title}: the conversation with its new title.
+func (s *Server) renameSession(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
+	id, err := sessionID(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		Title string `json:"title"`
+	}
+	if err := s.decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	sum, err := s.convs.Rename(r.Context(), u.ID, id, in.Title)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"session": sum})
+}
+
 // listSessionMessages answers GET /api/chat/sessions/{id}/messages?after=SEQ&limit=N.
 func (s *Server) listSessionMessages(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
 	id, err := sessionID(r)

@@ -41,6 +41,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/chat/sessions", s.handle(s.user(s.listSessions)))
 	mux.HandleFunc("GET /api/chat/sessions/{id}", s.handle(s.user(s.getSession)))
 	mux.HandleFunc("DELETE /api/chat/sessions/{id}", s.handle(s.user(s.deleteSession)))
+	mux.HandleFunc("PATCH /api/chat/sessions/{id}", s.handle(s.user(s.renameSession)))
 	mux.HandleFunc("GET /api/chat/sessions/{id}/messages", s.handle(s.user(s.listSessionMessages)))
 	mux.HandleFunc("POST /api/chat/sessions/{id}/messages", s.handle(s.user(s.postSessionMessage)))
 

@@ -118,6 +118,15 @@ func testConversations(t *testing.T, s polydev.Store) {
 		t.Fatalf("limit 1 gave %d", len(l))
 	}
 
+	// A rename replaces the sealed title only: the list order (UpdatedAt) stays.
+	must(t, s.RenameConversation(ctx(t), u.ID, c.ID, []byte("renamed title"), 2))
+	renamed, err := s.ConversationFor(ctx(t), u.ID, c.ID)
+	must(t, err)
+	if string(renamed.Title) != "renamed title" || renamed.TitleDEKVersion != 2 || !renamed.UpdatedAt.Equal(list[0].UpdatedAt) {
+		t.Fatalf("after rename = %+v", renamed)
+	}
+	mustCode(t, s.RenameConversation(ctx(t), u.ID, polydev.NewID(), []byte("x"), 1), polydev.ENOTFOUND)
+
 	must(t, s.DeleteConversation(ctx(t), u.ID, c.ID))
 	_, err = s.ConversationFor(ctx(t), u.ID, c.ID)
 	mustCode(t, err, polydev.ENOTFOUND)
@@ -147,6 +156,7 @@ func testConversationIsolation(t *testing.T, s polydev.Store) {
 	hijack.ID = c.ID
 	mustCode(t, s.AppendMessages(ctx(t), hijack, newMessages(now, polydev.MessageUser)), polydev.ENOTFOUND)
 	mustCode(t, s.DeleteConversation(ctx(t), other.ID, c.ID), polydev.ENOTFOUND)
+	mustCode(t, s.RenameConversation(ctx(t), other.ID, c.ID, []byte("hijacked"), 1), polydev.ENOTFOUND)
 	got, err := s.ConversationFor(ctx(t), owner.ID, c.ID)
 	must(t, err)
 	if got.MessageCount != 1 || got.UserID != owner.ID {

@@ -111,6 +111,13 @@ func TestJourneyInChromium(t *testing.T) {
 	visit("/chat")
 	b.click("#conv-list li a")
 	b.until(`location.search.startsWith("?c=") && document.querySelectorAll(".pane .msg").length >= 2`)
+	// Renamed from the list: the new title is shown, the old one gone.
+	b.click("#conv-list li details.rename summary")
+	b.fill("#conv-list li details.rename input[name=title]", "Capitals")
+	b.clickReload("#conv-list li details.rename button[type=submit]")
+	if got := b.text("#conv-list"); !strings.Contains(got, "Capitals") {
+		t.Errorf("after rename the list shows:\n%s", got)
+	}
 
 	// Ephemeral per tier. Plus: opt-in; turned on, the next answer is not stored and says so.
 	visit("/settings/security")
