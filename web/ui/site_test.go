@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/accounting"
 	"github.com/polydev/polydev/gateway/router"
+	"github.com/polydev/polydev/internal/testkit"
 	"github.com/polydev/polydev/netguard"
 	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
@@ -32,24 +32,7 @@ import (
 type site struct {
 	URL   string
 	Store polydev.Store
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *testkit.SyncBuffer
 }
 
 func newSite(t testing.TB) *site {
@@ -61,7 +44,7 @@ func newSite(t testing.TB) *site {
 	t.Cleanup(func() { db.Close() })
 	local := store.NewLocal(db)
 	hot := store.NewCached(local, 2*time.Second)
-	logs := &syncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	kr, err := vault.NewKeyring(map[int][]byte{1: bytes.Repeat([]byte{7}, vault.KeySize)})
 	if err != nil {
