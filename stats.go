@@ -45,6 +45,8 @@ type PlatformStats struct {
 type StatsStore interface {
 	// UsageStats sums userID's records created at or after since.
 	UsageStats(ctx context.Context, userID string, since time.Time) (*UsageStats, error)
+	// PlatformUsage is UsageStats over every user's records.
+	PlatformUsage(ctx context.Context, since time.Time) (*UsageStats, error)
 	// PlatformStats sums every user's records; active users are those with one at or after
 	// activeSince.
 	PlatformStats(ctx context.Context, activeSince time.Time) (*PlatformStats, error)

@@ -183,6 +183,14 @@ func (l *Local) UsageStats(ctx context.Context, userID string, since time.Time) 
 	return l.DB.UsageStats(ctx, userID, since)
 }
 
+// PlatformUsage implements polydev.StatsStore after the barrier.
+func (l *Local) PlatformUsage(ctx context.Context, since time.Time) (*polydev.UsageStats, error) {
+	if err := l.barrier(ctx); err != nil {
+		return nil, err
+	}
+	return l.DB.PlatformUsage(ctx, since)
+}
+
 // PlatformStats implements polydev.StatsStore after the barrier.
 func (l *Local) PlatformStats(ctx context.Context, activeSince time.Time) (*polydev.PlatformStats, error) {
 	if err := l.barrier(ctx); err != nil {

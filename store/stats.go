@@ -21,11 +21,25 @@ const msPerDay = 24 * 60 * 60 * 1000
 // UsageStats implements polydev.StatsStore. Days are UTC: created_at is Unix milliseconds, so the
 // integer division by a day's milliseconds is the day number in both engines.
 func (db *DB) UsageStats(ctx context.Context, userID string, since time.Time) (*polydev.UsageStats, error) {
-	st := &polydev.UsageStats{ByDay: []polydev.UsageBucket{}, ByModel: []polydev.UsageBucket{}, ByProvider: []polydev.UsageBucket{}}
 	if !lookupable(userID) {
-		return st, nil
+		return emptyUsageStats(), nil
 	}
-	err := db.queryRow(ctx, `SELECT `+totalsColumns+` FROM usage_records WHERE user_id = ? AND created_at >= ?`, userID, ms(since)).
+	return db.usageStats(ctx, `user_id = ? AND created_at >= ?`, userID, ms(since))
+}
+
+// PlatformUsage implements polydev.StatsStore: UsageStats over every user's records.
+func (db *DB) PlatformUsage(ctx context.Context, since time.Time) (*polydev.UsageStats, error) {
+	return db.usageStats(ctx, `created_at >= ?`, ms(since))
+}
+
+func emptyUsageStats() *polydev.UsageStats {
+	return &polydev.UsageStats{ByDay: []polydev.UsageBucket{}, ByModel: []polydev.UsageBucket{}, ByProvider: []polydev.UsageBucket{}}
+}
+
+// usageStats sums the records that where (a constant of this file, never input) selects.
+func (db *DB) usageStats(ctx context.Context, where string, args ...any) (*polydev.UsageStats, error) {
+	st := emptyUsageStats()
+	err := db.queryRow(ctx, `SELECT `+totalsColumns+` FROM usage_records WHERE `+where, args...).
 		Scan(&st.Totals.Requests, &st.Totals.Errors, &st.Totals.InputTokens, &st.Totals.OutputTokens, (*int64)(&st.Totals.Cost), &st.Totals.Unpriced)
 	if err != nil {
 		return nil, err
@@ -35,16 +49,16 @@ func (db *DB) UsageStats(ctx context.Context, userID string, since time.Time) (*
 		day  bool   // the group is a day number, shown as its date
 		dst  *[]polydev.UsageBucket
 	}{{`created_at / 86400000`, true, &st.ByDay}, {`model`, false, &st.ByModel}, {`provider`, false, &st.ByProvider}} {
-		if err := db.usageBuckets(ctx, g.expr, g.day, g.dst, userID, since); err != nil {
+		if err := db.usageBuckets(ctx, g.expr, g.day, g.dst, where, args); err != nil {
 			return nil, err
 		}
 	}
 	return st, nil
 }
 
-func (db *DB) usageBuckets(ctx context.Context, expr string, day bool, dst *[]polydev.UsageBucket, userID string, since time.Time) error {
-	rows, err := db.query(ctx, `SELECT `+expr+`, `+totalsColumns+` FROM usage_records WHERE user_id = ? AND created_at >= ?
-		GROUP BY `+expr+` ORDER BY `+expr, userID, ms(since))
+func (db *DB) usageBuckets(ctx context.Context, expr string, day bool, dst *[]polydev.UsageBucket, where string, args []any) error {
+	rows, err := db.query(ctx, `SELECT `+expr+`, `+totalsColumns+` FROM usage_records WHERE `+where+`
+		GROUP BY `+expr+` ORDER BY `+expr, args...)
 	if err != nil {
 		return err
 	}

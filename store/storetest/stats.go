@@ -51,6 +51,20 @@ func testUsageStats(t *testing.T, s polydev.Store) {
 		t.Fatalf("stats of a user without records = %+v", empty)
 	}
 
+	all, err := s.PlatformUsage(ctx(t), day)
+	must(t, err)
+	if want := (polydev.UsageTotals{Requests: 4, Errors: 1, InputTokens: 136, OutputTokens: 114, Cost: 1399}); all.Totals != want {
+		t.Fatalf("platform usage totals = %+v, want %+v (every user's records since the day)", all.Totals, want)
+	}
+	mustBuckets(t, "platform usage by provider", all.ByProvider, []polydev.UsageBucket{
+		{Key: "anthropic", UsageTotals: polydev.UsageTotals{Requests: 1, Errors: 1, InputTokens: 7}},
+		{Key: "gemini", UsageTotals: polydev.UsageTotals{Requests: 1, InputTokens: 99, OutputTokens: 99, Cost: 999}},
+		{Key: "openai", UsageTotals: polydev.UsageTotals{Requests: 2, InputTokens: 30, OutputTokens: 15, Cost: 400}},
+	})
+	if len(all.ByDay) != 2 || all.ByDay[0].Requests != 3 {
+		t.Fatalf("platform usage by day = %+v, want 2026-11-20 with 3 requests, then 2026-11-22", all.ByDay)
+	}
+
 	ps, err := s.PlatformStats(ctx(t), day.Add(time.Hour))
 	must(t, err)
 	// Active since day+1h: u (day+23:59, day+48h) and other (day+1h, the bound is inclusive).

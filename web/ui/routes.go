@@ -16,4 +16,9 @@ func (u *UI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings/tokens", u.signedIn(u.tokens))
 	mux.HandleFunc("GET /logs", u.signedIn(u.logs))
 	mux.HandleFunc("GET /vms", u.signedIn(u.vms))
+	mux.HandleFunc("GET /admin", u.admin(u.adminHome))
+	mux.HandleFunc("GET /admin/providers", u.admin(u.adminProviders))
+	mux.HandleFunc("GET /admin/pricing", u.admin(u.adminPricing))
+	mux.HandleFunc("GET /admin/tiers", u.admin(u.adminTiers))
+	mux.HandleFunc("GET /admin/users", u.admin(u.adminUsers))
 }

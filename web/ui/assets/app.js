@@ -1,6 +1,7 @@
 // Polydev's page script: every change a page makes is a fetch to the JSON API, declared in the HTML.
 //   <form data-api="/api/x" data-method="POST" data-then="reload">  fields become a JSON body
 //   <button data-api="/api/x/1" data-method="DELETE" data-confirm="…" data-then="reload">
+// A form's data-wrap="name" sends {name: [fields]} for APIs that take a list of rows.
 // data-then: "reload", a path to go to, "show:#id:field" (put a field of the answer into #id, shown
 // once), "go:field" (go to the URL in a field of the answer), or "event" (the element fires "api:done" with the answer for a page's own module).
 // Errors show their message in the form's .error element (else #flash), never raw JSON.
@@ -61,7 +62,8 @@ export function formBody(form) {
     if (el.type === "checkbox") { body[el.name] = el.checked; continue; }
     const v = el.value.trim();
     if (v === "") {
-      if ("null" in el.dataset) body[el.name] = null;
+      if ("lines" in el.dataset) body[el.name] = [];
+      else if ("null" in el.dataset) body[el.name] = null;
       else if (!("optional" in el.dataset) && el.type !== "number") body[el.name] = v;
       continue;
     }
@@ -110,6 +112,8 @@ document.addEventListener("submit", (ev) => {
   ev.preventDefault();
   let body;
   try { body = formBody(form); } catch (e) { showError(form, e.message); return; }
+  // data-wrap="prices": the API takes a list of such objects under that name.
+  if (form.dataset.wrap) body = { [form.dataset.wrap]: [body] };
   run(form, body);
 });
 
