@@ -18,16 +18,27 @@ type Session struct {
 // APIToken is a long-lived bearer credential ("pd_..."). Only the SHA-256 of the secret is stored; the
 // secret is shown once, at creation.
 type APIToken struct {
-	ID         string     `json:"id"`
-	UserID     string     `json:"-"`
-	Name       string     `json:"name"`
-	Hash       string     `json:"-"`
-	Hint       string     `json:"hint"` // "pd_…" plus the last four characters, to tell tokens apart
+	ID     string `json:"id"`
+	UserID string `json:"-"`
+	Name   string `json:"name"`
+	Hash   string `json:"-"`
+	Hint   string `json:"hint"` // "pd_…" plus the last four characters, to tell tokens apart
+	// Scope is what the token may reach: TokenScopeAPI (everything its user may) or TokenScopeMCP
+	// (the MCP endpoint and the CLI status report only). Empty is stored as TokenScopeAPI.
+	Scope      TokenScope `json:"-"`
 	CreatedAt  time.Time  `json:"createdAt"`
 	LastUsedAt *time.Time `json:"lastUsedAt"`
 	ExpiresAt  *time.Time `json:"expiresAt"`
 	RevokedAt  *time.Time `json:"revokedAt"`
 }
+
+// TokenScope says what a token may reach.
+type TokenScope string
+
+const (
+	TokenScopeAPI TokenScope = "api" // "pd_…": the whole API on behalf of its user
+	TokenScopeMCP TokenScope = "mcp" // "pdm_…": the MCP endpoint and POST /api/cli-status-update only
+)
 
 // Active reports whether t may authenticate a request at time now.
 func (t *APIToken) Active(now time.Time) bool {

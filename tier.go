@@ -133,6 +133,7 @@ type Store interface {
 	LimitStore
 	UserDataStore
 	VMStore
+	CLIStatusStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

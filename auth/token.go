@@ -12,6 +12,11 @@ import (
 // TokenPrefix marks Polydev API tokens, so that secret scanners and people can recognise them.
 const TokenPrefix = "pd_"
 
+// MCPTokenPrefix marks MCP tokens: credentials that reach only the MCP endpoint and the CLI status
+// report, never the account, admin or billing API. The prefixes differ in shape ("pd_" vs "pdm_"),
+// so one kind never parses as the other.
+const MCPTokenPrefix = "pdm_"
+
 const (
 	secretBytes = 32                      // 256 bits of entropy
 	secretChars = (secretBytes*8 + 5) / 6 // 43 base64url characters, no padding
@@ -22,17 +27,23 @@ const (
 var ErrMalformedToken = errors.New("auth: malformed token")
 
 // NewToken returns a fresh API token secret and the SHA-256 hash under which it is stored.
-func NewToken() (secret, hash string) {
-	secret = TokenPrefix + randomSecret()
+func NewToken() (secret, hash string) { return newToken(TokenPrefix) }
+
+// NewMCPToken returns a fresh MCP token secret ("pdm_...") and its stored hash.
+func NewMCPToken() (secret, hash string) { return newToken(MCPTokenPrefix) }
+
+func newToken(prefix string) (secret, hash string) {
+	secret = prefix + randomSecret()
 	return secret, HashSecret(secret)
 }
 
 // ParseToken checks that s has the exact shape of an API token (prefix, length, alphabet, canonical
 // base64url) and returns the hash to look it up by. It never touches storage, so garbage is rejected
 // cheaply and identically to an unknown token.
-func ParseToken(s string) (hash string, err error) {
-	return parsePrefixed(s, TokenPrefix)
-}
+func ParseToken(s string) (hash string, err error) { return parsePrefixed(s, TokenPrefix) }
+
+// ParseMCPToken is ParseToken for MCP tokens ("pdm_...").
+func ParseMCPToken(s string) (hash string, err error) { return parsePrefixed(s, MCPTokenPrefix) }
 
 func parsePrefixed(s, prefix string) (hash string, err error) {
 	if len(s) != len(prefix)+secretChars || !strings.HasPrefix(s, prefix) {
@@ -60,10 +71,7 @@ const (
 )
 
 // NewMailSecret returns a fresh mailed secret with prefix and the SHA-256 hash under which it is stored.
-func NewMailSecret(prefix string) (secret, hash string) {
-	secret = prefix + randomSecret()
-	return secret, HashSecret(secret)
-}
+func NewMailSecret(prefix string) (secret, hash string) { return newToken(prefix) }
 
 // ParseMailSecret is ParseToken for a mailed secret with prefix.
 func ParseMailSecret(s, prefix string) (hash string, err error) {
@@ -72,10 +80,14 @@ func ParseMailSecret(s, prefix string) (hash string, err error) {
 
 // TokenHint returns what may be shown of a token after creation: the prefix and its last 4 characters.
 func TokenHint(secret string) string {
-	if len(secret) < 4 {
-		return TokenPrefix + "…"
+	prefix := TokenPrefix
+	if strings.HasPrefix(secret, MCPTokenPrefix) {
+		prefix = MCPTokenPrefix
 	}
-	return TokenPrefix + "…" + secret[len(secret)-4:]
+	if len(secret) < len(prefix)+4 {
+		return prefix + "…"
+	}
+	return prefix + "…" + secret[len(secret)-4:]
 }
 
 // NewSessionSecret returns a fresh browser session secret (cookie value) and its stored id.

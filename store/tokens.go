@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"time"
@@ -8,13 +9,13 @@ import (
 	"github.com/polydev/polydev"
 )
 
-const tokenColumns = `id, user_id, name, token_hash, hint, created_at, last_used_at, expires_at, revoked_at`
+const tokenColumns = `id, user_id, name, token_hash, hint, created_at, last_used_at, expires_at, revoked_at, scope`
 
 func scanToken(s scanner) (*polydev.APIToken, error) {
 	var t polydev.APIToken
 	var created int64
 	var used, expires, revoked sql.NullInt64
-	if err := s.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &t.Hint, &created, &used, &expires, &revoked); err != nil {
+	if err := s.Scan(&t.ID, &t.UserID, &t.Name, &t.Hash, &t.Hint, &created, &used, &expires, &revoked, &t.Scope); err != nil {
 		return nil, err
 	}
 	t.CreatedAt = fromMS(created)
@@ -22,10 +23,12 @@ func scanToken(s scanner) (*polydev.APIToken, error) {
 	return &t, nil
 }
 
-// CreateToken implements polydev.TokenStore.
+// CreateToken implements polydev.TokenStore. An empty scope is stored, and set on t, as
+// polydev.TokenScopeAPI.
 func (db *DB) CreateToken(ctx context.Context, t *polydev.APIToken) error {
-	_, err := db.exec(ctx, `INSERT INTO api_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		t.ID, t.UserID, t.Name, t.Hash, t.Hint, ms(t.CreatedAt), msPtr(t.LastUsedAt), msPtr(t.ExpiresAt), msPtr(t.RevokedAt))
+	t.Scope = cmp.Or(t.Scope, polydev.TokenScopeAPI)
+	_, err := db.exec(ctx, `INSERT INTO api_tokens (`+tokenColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		t.ID, t.UserID, t.Name, t.Hash, t.Hint, ms(t.CreatedAt), msPtr(t.LastUsedAt), msPtr(t.ExpiresAt), msPtr(t.RevokedAt), t.Scope)
 	return err
 }
 

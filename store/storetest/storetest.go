@@ -65,6 +65,8 @@ func Run(t *testing.T, open Opener) {
 		{"VMs", testVMs},
 		{"VMIsolation", testVMIsolation},
 		{"VMStateCAS", testVMStateCAS},
+		{"CLIStatus", testCLIStatus},
+		{"TokenScopes", testTokenScopes},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
