@@ -103,10 +103,24 @@ func (s *Server) authenticateToken(r *http.Request, header string) (*polydev.Use
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return nil, polydev.Errorf(polydev.EUNAUTHORIZED, "Authorization header must be: Bearer pd_...")
 	}
-	hash, err := auth.ParseToken(strings.TrimSpace(secret))
+	secret = strings.TrimSpace(secret)
+	if strings.HasPrefix(secret, auth.MCPTokenPrefix) {
+		// Said plainly, since the token itself is fine: it is the wrong kind for this route.
+		return nil, errMCPTokenScope
+	}
+	hash, err := auth.ParseToken(secret)
 	if err != nil {
 		return nil, errBadToken
 	}
+	return s.tokenUser(r, hash, polydev.TokenScopeAPI)
+}
+
+// errMCPTokenScope refuses an MCP token outside the MCP endpoint and the CLI status report.
+var errMCPTokenScope = polydev.Errorf(polydev.EFORBIDDEN, "MCP tokens (pdm_...) work only at /mcp and /api/cli-status-update; use an API token (pd_...) or log in")
+
+// tokenUser resolves a parsed token's hash to its user. Only a token of the given scope counts:
+// any other is the same 401 as an unknown one (deny by default, whatever a token's shape says).
+func (s *Server) tokenUser(r *http.Request, hash string, scope polydev.TokenScope) (*polydev.User, error) {
 	ctx := r.Context()
 	tok, err := s.store.TokenByHash(ctx, hash)
 	if polydev.ErrorCode(err) == polydev.ENOTFOUND {
@@ -115,7 +129,7 @@ func (s *Server) authenticateToken(r *http.Request, header string) (*polydev.Use
 		return nil, err
 	}
 	now := s.now()
-	if !tok.Active(now) {
+	if !tok.Active(now) || tok.Scope != scope {
 		return nil, errBadToken
 	}
 	u, err := s.store.UserByID(ctx, tok.UserID)

@@ -106,12 +106,19 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, call *router.
 	// The client may be gone; what was answered is still recorded.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 	defer cancel()
+	s.keepTurn(ctx, call, lastUserText(call.Req), turn.reply.String())
+}
+
+// keepTurn keeps one answered turn of a call as its mode allows: in ephemeral mode only the
+// session's metadata, else the prompt and the reply, sealed, in the call's conversation (the web
+// chat's, and each model's of an MCP get_perspectives). In ephemeral mode the content is not
+// looked at (the web chat makes no copy of it at all).
+func (s *Server) keepTurn(ctx context.Context, call *router.Call, prompt, reply string) {
 	u := call.User
 	if call.Ephemeral {
 		s.recordEphemeralTurn(ctx, call)
 		return
 	}
-	prompt, reply := lastUserText(call.Req), turn.reply.String()
 	if reply == "" || prompt == "" || len(prompt) > conversations.MaxContentBytes {
 		// Tool-call-only answers, image-only prompts and oversized prompts are not kept as text history.
 		return

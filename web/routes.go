@@ -80,5 +80,13 @@ func (s *Server) routes() *http.ServeMux {
 	if s.pages != nil {
 		s.pages.Mount(mux, s.pageAPI())
 	}
+
+	// MCP (web/mcp.go): the endpoint takes MCP tokens; managing them takes a login or an API token.
+	mux.HandleFunc("/mcp", s.handle(s.serveMCP))
+	mux.HandleFunc("POST /api/mcp/tokens", s.handle(s.user(s.createMCPToken)))
+	mux.HandleFunc("GET /api/mcp/tokens", s.handle(s.user(s.listMCPTokens)))
+	mux.HandleFunc("DELETE /api/mcp/tokens/{id}", s.handle(s.user(s.revokeMCPToken)))
+	mux.HandleFunc("POST /api/cli-status-update", s.handle(s.cliStatusUpdate))
+	mux.HandleFunc("GET /api/cli-status", s.handle(s.user(s.listCLIStatus)))
 	return mux
 }

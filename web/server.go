@@ -19,6 +19,7 @@ import (
 	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/mail"
+	"github.com/polydev/polydev/mcp"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 )
@@ -131,6 +132,7 @@ type Server struct {
 	pages    Pages
 	mail     mail.Sender // nil: no mail (see Deps.Mail)
 	outbox   *outbox     // runs mail work off the request path; nil without mail
+	mcp      *mcp.Server // nil without a router
 }
 
 // New builds the server and its routes.
@@ -158,6 +160,9 @@ func New(cfg Config, d Deps) (*Server, error) {
 	s.metrics = newMetrics(d.Registry)
 	if d.Mail != nil {
 		s.setMail(d.Mail)
+	}
+	if d.Router != nil {
+		s.mcp = s.newMCP()
 	}
 	s.handler = s.middleware(s.routes())
 	return s, nil

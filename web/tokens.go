@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,6 +30,11 @@ type createdToken struct {
 }
 
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
+	return s.createScopedToken(w, r, u, polydev.TokenScopeAPI)
+}
+
+// createScopedToken creates a token of the scope (API or MCP); the secret is in this response only.
+func (s *Server) createScopedToken(w http.ResponseWriter, r *http.Request, u *polydev.User, scope polydev.TokenScope) error {
 	var in createTokenRequest
 	if err := s.decodeJSON(w, r, &in); err != nil {
 		return err
@@ -41,7 +47,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *polydev.
 		return polydev.Errorf(polydev.EINVALID, "name must be at most %d printable characters", maxTokenNameLen)
 	}
 	now := s.now()
-	tok := &polydev.APIToken{ID: polydev.NewID(), UserID: u.ID, Name: name, CreatedAt: now}
+	tok := &polydev.APIToken{ID: polydev.NewID(), UserID: u.ID, Name: name, CreatedAt: now, Scope: scope}
 	if in.ExpiresInDays != nil {
 		d := *in.ExpiresInDays
 		if d < 1 || d > maxTokenLifetime {
@@ -64,6 +70,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *polydev.
 		return polydev.Errorf(polydev.EINVALID, "at most %d active tokens per account; revoke one first", maxTokensPerUser)
 	}
 	secret, hash := auth.NewToken()
+	if scope == polydev.TokenScopeMCP {
+		secret, hash = auth.NewMCPToken()
+	}
 	tok.Hash, tok.Hint = hash, auth.TokenHint(secret)
 	if err := s.store.CreateToken(r.Context(), tok); err != nil {
 		return err
@@ -72,18 +81,48 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *polydev.
 }
 
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
-	toks, err := s.store.ListTokens(r.Context(), u.ID)
+	return s.listScopedTokens(w, r, u, polydev.TokenScopeAPI)
+}
+
+// listScopedTokens lists the caller's tokens of one scope.
+func (s *Server) listScopedTokens(w http.ResponseWriter, r *http.Request, u *polydev.User, scope polydev.TokenScope) error {
+	toks, err := s.scopedTokens(r, u, scope)
 	if err != nil {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"tokens": toks})
 }
 
-// revokeToken answers 404 for another user's token, exactly as for a missing one, so ids cannot be
-// probed.
+func (s *Server) scopedTokens(r *http.Request, u *polydev.User, scope polydev.TokenScope) ([]*polydev.APIToken, error) {
+	all, err := s.store.ListTokens(r.Context(), u.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []*polydev.APIToken{}
+	for _, t := range all {
+		if t.Scope == scope {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
 func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
+	return s.revokeScopedToken(w, r, u, polydev.TokenScopeAPI)
+}
+
+// revokeScopedToken revokes one of the caller's tokens of the scope. It answers 404 for another
+// user's token, or one of the other scope, exactly as for a missing one, so ids cannot be probed.
+func (s *Server) revokeScopedToken(w http.ResponseWriter, r *http.Request, u *polydev.User, scope polydev.TokenScope) error {
 	id := r.PathValue("id")
 	if !polydev.ValidID(id) {
+		return polydev.Errorf(polydev.ENOTFOUND, "token not found")
+	}
+	toks, err := s.scopedTokens(r, u, scope)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(toks, func(t *polydev.APIToken) bool { return t.ID == id }) {
 		return polydev.Errorf(polydev.ENOTFOUND, "token not found")
 	}
 	if err := s.store.RevokeToken(r.Context(), u.ID, id, s.now()); err != nil {
