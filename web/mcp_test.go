@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -38,6 +39,21 @@ func (p *progressLog) add(_ context.Context, r *sdk.ProgressNotificationClientRe
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.got = append(p.got, r.Params)
+}
+
+// wait returns the notifications once n have arrived. The SDK's client returns a call's result
+// at once but runs notification handlers from a queue, so those sent before the result may still
+// be on their way.
+func (p *progressLog) wait(t *testing.T, n int) []*sdk.ProgressNotificationParams {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		p.mu.Lock()
+		got := slices.Clone(p.got)
+		p.mu.Unlock()
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+	}
 }
 
 // mcpClient connects the Go SDK's client to the env's /mcp over Streamable HTTP.
@@ -141,9 +157,7 @@ func TestMCPGetPerspectives(t *testing.T) {
 			if out.TotalCost != (recs[0].Cost + recs[1].Cost + recs[2].Cost).Dollars() {
 				t.Fatalf("total cost %v", out.TotalCost)
 			}
-			prog.mu.Lock()
-			got := slices.Clone(prog.got)
-			prog.mu.Unlock()
+			got := prog.wait(t, 3)
 			if len(got) != 3 {
 				t.Fatalf("%d progress notifications, want 3: %+v", len(got), got)
 			}
@@ -226,7 +240,7 @@ func TestMCPFailingModel(t *testing.T) {
 	}
 }
 
-// TestMCPLimitMidFanOut: a tier allowing two requests a minute answers two of three models; the
+// TestMCPLimitMidFanOut: a tier allowing two requests a day answers two of three models; the
 // third is refused by the limit, reported on its own answer.
 func TestMCPLimitMidFanOut(t *testing.T) {
 	t.Parallel()
@@ -239,7 +253,7 @@ func TestMCPLimitMidFanOut(t *testing.T) {
 	two := int64(2)
 	for _, l := range rows {
 		if l.Tier == polydev.TierPro {
-			l.RequestsPerMinute = &two
+			l.RequestsPerDay = &two
 		}
 	}
 	if err := e.store.PutTierLimits(t.Context(), rows); err != nil {
@@ -258,7 +272,7 @@ func TestMCPLimitMidFanOut(t *testing.T) {
 		case a.Error == nil && a.Text != "":
 			ok++
 		case a.Error != nil && a.Error.Status == http.StatusTooManyRequests && a.Error.Code == polydev.ERATELIMIT &&
-			strings.Contains(a.Error.Message, "requests per minute") && a.Error.RetryAfterSeconds > 0:
+			strings.Contains(a.Error.Message, "requests per day") && a.Error.RetryAfterSeconds > 0:
 			limited++
 		default:
 			t.Fatalf("unexpected answer %+v", a)

@@ -37,6 +37,7 @@ commands:
   user create|list|set|disable|enable|reset-password   manage accounts (polydev user -h)
   keys rotate|status|rewrap|retire --version N   manage master keys (encryption at rest)
   pricing import [--dry-run] FILE   refresh model prices from a price list (ours or LiteLLM's JSON)
+  mcp                      stdio MCP server for a local coding agent, forwarding to a Polydev server (polydev mcp -h)
   version                  print the version
 
 Run 'polydev <command> -h' for the command's flags. Every flag also has a POLYDEV_* variable (see README).
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return pricingCmd(ctx, args[1:], getenv, stdout, stderr)
 	case "image":
 		return imageCmd(ctx, args[1:], getenv, stdout, stderr)
+	case "mcp":
+		return mcpCmd(ctx, args[1:], getenv, os.Stdin, nopCloser{stdout}, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "polydev", polydev.Version)
 		return nil
@@ -71,3 +74,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("unknown command %q", args[0])
 	}
 }
+
+// nopCloser lets the MCP stdio transport own stdout without closing the process's.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
