@@ -24,8 +24,10 @@ type BridgeConfig struct {
 	Log     *slog.Logger
 	// Transport carries requests to the server (nil: http.DefaultTransport).
 	Transport http.RoundTripper
-	// Detect finds the coding CLIs to report (nil: no report).
-	Detect func(ctx context.Context) []polydev.CLIStatus
+	// Detect finds the coding CLIs to report, quickly (nil: no report); Versions then adds what
+	// takes longer to learn (nil: nothing), and the CLIs are reported again.
+	Detect   func() []polydev.CLIStatus
+	Versions func(ctx context.Context, sts []polydev.CLIStatus)
 }
 
 // Bridge is a local MCP server (stdio, for a coding agent) whose tools are the Polydev server's:
@@ -80,15 +82,29 @@ func NewBridge(ctx context.Context, cfg BridgeConfig) (*Bridge, error) {
 // ends, reporting the machine's coding CLIs to the server meanwhile.
 func (b *Bridge) Serve(ctx context.Context, t sdk.Transport) error {
 	defer b.remote.Close()
+	reported := make(chan struct{})
 	if b.cfg.Detect != nil {
-		go b.reportCLIs(ctx)
+		// Not tied to ctx: an agent that ends its session quickly (a one-shot `claude -p`) should
+		// not cut the report short; Serve waits for it below, within its own bound.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), reportBound)
+		defer cancel()
+		go func() {
+			defer close(reported)
+			b.reportCLIs(rctx)
+		}()
+	} else {
+		close(reported)
 	}
 	err := b.local.Run(ctx, t)
+	<-reported
 	if errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err
 }
+
+// reportBound bounds the CLI report: detection (each CLI's --version) and the requests.
+const reportBound = 30 * time.Second
 
 // forward passes one tool call to the server. The agent's progress token goes along, so the
 // server's notifications come back under it.
@@ -153,17 +169,36 @@ func (b *Bridge) relayProgress(ctx context.Context, r *sdk.ProgressNotificationC
 	}
 }
 
+// reportCLIs reports what Detect found at once, then again with versions: an agent may end the
+// session (and this process) before every CLI has answered --version.
 func (b *Bridge) reportCLIs(ctx context.Context) {
-	for _, st := range b.cfg.Detect(ctx) {
+	sts := b.cfg.Detect()
+	if !b.report(ctx, sts) || b.cfg.Versions == nil {
+		return
+	}
+	b.cfg.Versions(ctx, sts)
+	var found []polydev.CLIStatus
+	for _, st := range sts {
+		if st.Path != "" {
+			found = append(found, st)
+		}
+	}
+	b.report(ctx, found)
+}
+
+// report sends each status; false when the server refused for good (the tier lacks the feature).
+func (b *Bridge) report(ctx context.Context, sts []polydev.CLIStatus) bool {
+	for _, st := range sts {
 		st.Machine = b.cfg.Machine
 		if err := ReportCLI(ctx, b.cfg.Server, b.cfg.Token, &st, b.cfg.Transport); err != nil {
 			b.cfg.Log.Warn("CLI status not reported", "cli", st.Provider, "err", err)
 			var re *ReportError
 			if errors.As(err, &re) && re.Status == http.StatusForbidden {
-				return // the tier does not have it: the others would be refused as well
+				return false // the tier does not have it: the others would be refused as well
 			}
 			continue
 		}
-		b.cfg.Log.Info("CLI status reported", "cli", st.Provider, "status", st.Status, "signed_in", st.Authenticated)
+		b.cfg.Log.Info("CLI status reported", "cli", st.Provider, "status", st.Status, "version", st.Version, "signed_in", st.Authenticated)
 	}
+	return true
 }

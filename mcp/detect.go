@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/polydev/polydev"
@@ -30,19 +31,15 @@ var cliSpecs = []cliSpec{
 }
 
 // DetectCLIs looks for claude, codex and gemini on PATH (as getenv gives it) and reports each: its
-// path, its version (the first line of `--version`) and whether it is signed in, which is whether
-// its credential file exists; nothing is read from the file. (On macOS Claude Code keeps its
-// login in the keychain, where this cannot see it: it is then reported signed out.)
-func DetectCLIs(ctx context.Context, getenv func(string) string) []polydev.CLIStatus {
+// path and whether it is signed in, which is whether its credential file exists; nothing is read
+// from the file. (On macOS Claude Code keeps its login in the keychain, where this cannot see it:
+// it is then reported signed out.) It runs nothing: AddVersions does, which takes longer.
+func DetectCLIs(getenv func(string) string) []polydev.CLIStatus {
 	out := make([]polydev.CLIStatus, 0, len(cliSpecs))
 	for _, c := range cliSpecs {
 		st := polydev.CLIStatus{Provider: c.provider, Status: polydev.CLINotInstalled}
 		if path := lookPath(c.binary, getenv("PATH")); path != "" {
-			st.Path = path
-			st.Status = polydev.CLIAvailable
-			if st.Version = cliVersion(ctx, path, getenv); st.Version == "" {
-				st.Status = polydev.CLIError
-			}
+			st.Path, st.Status = path, polydev.CLIAvailable
 		}
 		dir := getenv(c.dirEnv)
 		if c.dirEnv == "" || dir == "" {
@@ -56,6 +53,23 @@ func DetectCLIs(ctx context.Context, getenv func(string) string) []polydev.CLISt
 		out = append(out, st)
 	}
 	return out
+}
+
+// AddVersions runs each found CLI's `--version` (in parallel: each starts a runtime) and sets its
+// first line as the version; a CLI that will not say is marked CLIError.
+func AddVersions(ctx context.Context, sts []polydev.CLIStatus, getenv func(string) string) {
+	var wg sync.WaitGroup
+	for i := range sts {
+		if sts[i].Path == "" {
+			continue
+		}
+		wg.Go(func() {
+			if sts[i].Version = cliVersion(ctx, sts[i].Path, getenv); sts[i].Version == "" {
+				sts[i].Status = polydev.CLIError
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // lookPath is exec.LookPath over a given PATH value.

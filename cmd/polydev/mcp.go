@@ -56,7 +56,8 @@ func mcpCmd(ctx context.Context, args []string, getenv func(string) string, stdi
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	cfg := mcp.BridgeConfig{Server: *server, Token: token, Machine: *machine, Log: log}
 	if !*noReport {
-		cfg.Detect = func(ctx context.Context) []polydev.CLIStatus { return mcp.DetectCLIs(ctx, getenv) }
+		cfg.Detect = func() []polydev.CLIStatus { return mcp.DetectCLIs(getenv) }
+		cfg.Versions = func(ctx context.Context, sts []polydev.CLIStatus) { mcp.AddVersions(ctx, sts, getenv) }
 	}
 	b, err := mcp.NewBridge(ctx, cfg)
 	if err != nil {
