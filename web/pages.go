@@ -32,6 +32,7 @@ type PageAPI struct {
 	Log            *slog.Logger
 	Now            func() time.Time
 	SignupDisabled bool
+	MailOn         bool // the server sends mail: sign-up is verified by a link, passwords reset by mail
 	// User resolves the browser session of a page request (cookie only: pages are never fetched with
 	// a bearer token). The error is a *polydev.Error: EUNAUTHORIZED when there is no live session.
 	User func(w http.ResponseWriter, r *http.Request) (*polydev.User, error)
@@ -40,7 +41,7 @@ type PageAPI struct {
 func (s *Server) pageAPI() PageAPI {
 	return PageAPI{
 		Store: s.store, Keys: s.keys, Prices: s.prices, Convs: s.convs, Router: s.router, VMs: s.vms, Log: s.log,
-		Now: func() time.Time { return s.now() }, SignupDisabled: s.cfg.SignupDisabled,
+		Now: func() time.Time { return s.now() }, SignupDisabled: s.cfg.SignupDisabled, MailOn: s.mail != nil,
 		User: s.pageUser,
 	}
 }

@@ -35,6 +35,7 @@ type authForm struct {
 	Next           string
 	SignupDisabled bool
 	MinPassword    int
+	MailOn         bool // sign-up answers "check your email"; log-in offers a password reset
 }
 
 func (u *UI) signup(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -43,7 +44,7 @@ func (u *UI) signup(w http.ResponseWriter, r *http.Request, v *view) error {
 		return nil
 	}
 	v.Title, v.Nav = "Sign up", "signup"
-	v.Data = authForm{Next: "/dashboard", SignupDisabled: u.api.SignupDisabled, MinPassword: polydev.MinPasswordLen}
+	v.Data = authForm{Next: "/dashboard", SignupDisabled: u.api.SignupDisabled, MinPassword: polydev.MinPasswordLen, MailOn: u.api.MailOn}
 	return u.render(w, r, "signup", v)
 }
 
@@ -54,6 +55,6 @@ func (u *UI) login(w http.ResponseWriter, r *http.Request, v *view) error {
 		return nil
 	}
 	v.Title, v.Nav = "Log in", "login"
-	v.Data = authForm{Next: next, SignupDisabled: u.api.SignupDisabled}
+	v.Data = authForm{Next: next, SignupDisabled: u.api.SignupDisabled, MailOn: u.api.MailOn}
 	return u.render(w, r, "login", v)
 }

@@ -35,7 +35,7 @@ type site struct {
 	logs  *testkit.SyncBuffer
 }
 
-func newSite(t testing.TB) *site {
+func newSite(t testing.TB, opts ...func(*web.Config, *web.Deps)) *site {
 	t.Helper()
 	db, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "polydev.db"))
 	if err != nil {
@@ -71,8 +71,12 @@ func newSite(t testing.TB) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := web.New(web.Config{LoginBurst: 1000}, web.Deps{Store: hot, Log: log, Registry: prometheus.NewRegistry(),
-		Keys: keys, Prices: prices, Router: rt, Pages: pages})
+	cfg, deps := web.Config{LoginBurst: 1000}, web.Deps{Store: hot, Log: log, Registry: prometheus.NewRegistry(),
+		Keys: keys, Prices: prices, Router: rt, Pages: pages}
+	for _, o := range opts {
+		o(&cfg, &deps)
+	}
+	srv, err := web.New(cfg, deps)
 	if err != nil {
 		t.Fatal(err)
 	}
