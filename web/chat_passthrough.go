@@ -35,7 +35,7 @@ func (s *Server) chatCompletionsV1(w http.ResponseWriter, r *http.Request) {
 	if (route.Provider == polydev.ProviderOpenAI || route.Provider == polydev.ProviderOpenAICompatible) && s.router.Passthrough(route.Provider) {
 		if f.MaxTokens == 0 {
 			// The older cap name, which compatible servers and many clients still write.
-			old, err := passthrough.Peek(body, "max_tokens")
+			old, err := passthrough.Peek(body.b, "max_tokens")
 			if err != nil {
 				s.gatewayError(w, r, sf.writeErr, err)
 				return
@@ -47,10 +47,10 @@ func (s *Server) chatCompletionsV1(w http.ResponseWriter, r *http.Request) {
 		s.serveRaw(w, r, sf, shape, u, route, &f, pvopenai.OpChat, body, arrival)
 		return
 	}
-	req, opts, err := sf.decode(body)
+	req, opts, err := sf.decode(body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body))
+	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body.b))
 }

@@ -163,13 +163,31 @@ func httpStatusOf(err error) int {
 func (s *Server) readGatewayBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := readAllSized(http.MaxBytesReader(w, r.Body, s.cfg.MaxGatewayBodyBytes), r.ContentLength)
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, polydev.Errorf(polydev.ETOOLARGE, "request body is larger than %d bytes", s.cfg.MaxGatewayBodyBytes)
-		}
-		return nil, polydev.Wrap(polydev.EINVALID, err, "request body could not be read")
+		return nil, s.bodyError(err)
 	}
 	return body, nil
+}
+
+// readPooledBody is readGatewayBody into a buffer from bodyPool: the caller holds its one
+// reference (see pooledBody).
+func (s *Server) readPooledBody(w http.ResponseWriter, r *http.Request) (*pooledBody, error) {
+	p := newPooledBody()
+	b, err := readAllInto(http.MaxBytesReader(w, r.Body, s.cfg.MaxGatewayBodyBytes), r.ContentLength, p.b)
+	p.b = b
+	if err != nil {
+		p.Release()
+		return nil, s.bodyError(err)
+	}
+	return p, nil
+}
+
+// bodyError is the client's error for a request body that could not be read.
+func (s *Server) bodyError(err error) error {
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return polydev.Errorf(polydev.ETOOLARGE, "request body is larger than %d bytes", s.cfg.MaxGatewayBodyBytes)
+	}
+	return polydev.Wrap(polydev.EINVALID, err, "request body could not be read")
 }
 
 // chatCompletions is the web UI's endpoint: the OpenAI answer shape, with provider and model given

@@ -46,7 +46,7 @@ func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	body, err := s.readGatewayBody(w, r)
+	body, err := s.readPooledBody(w, r) // released by serveRaw; other paths leave it to the collector
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
@@ -61,16 +61,16 @@ func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if action == actionCount {
-		s.geminiCountEstimate(w, r, sf, body)
+		s.geminiCountEstimate(w, r, sf, body.b)
 		return
 	}
-	req, err := gemini.DecodeRequest(body)
+	req, err := gemini.DecodeRequest(body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	req.Stream = action == actionStream
-	s.serveRoute(w, r, sf, u, route, req, openai.Options{}, arrival, "", len(body))
+	s.serveRoute(w, r, sf, u, route, req, openai.Options{}, arrival, "", len(body.b))
 }
 
 // geminiSurface is the Gemini shape, streaming with alt=sse framing or as a JSON array.
@@ -99,11 +99,11 @@ var geminiRaw = rawShape{
 // the key replaced, the answer relayed byte for byte while its usageMetadata is metered. A stream
 // without alt=sse (one JSON array) is relayed whole once complete, so that its usage is durable
 // before the client holds it. countTokens goes to Gemini's own and is not billed.
-func (s *Server) serveGeminiRaw(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, route *router.Route, action string, alt bool, body []byte, arrival time.Time) {
+func (s *Server) serveGeminiRaw(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, route *router.Route, action string, alt bool, body *pooledBody, arrival time.Time) {
 	f := passthrough.Fields{Model: route.Model}
 	op := pvgemini.OpCountTokens
 	if action != actionCount {
-		max, err := gemini.PeekMaxOutputTokens(body)
+		max, err := gemini.PeekMaxOutputTokens(body.b)
 		if err != nil {
 			s.gatewayError(w, r, sf.writeErr, err)
 			return

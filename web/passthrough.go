@@ -53,34 +53,37 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
 		s.serveRaw(w, r, sf, anthropicRaw, u, route, &f, pvanthropic.OpMessages, body, arrival)
 		return
 	}
-	req, opts, err := sf.decode(body)
+	req, opts, err := sf.decode(body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body))
+	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body.b))
 }
 
 // peekRoute authenticates, reads the body, peeks at its model, stream and output cap and
-// resolves the model; on failure it has answered.
-func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, maxTokensField string) (*polydev.User, []byte, passthrough.Fields, *router.Route, bool) {
+// resolves the model; on failure it has answered. The body is pooled: serveRaw releases it; a
+// caller that goes another way just drops it (the collector takes it, as any buffer).
+func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, maxTokensField string) (*polydev.User, *pooledBody, passthrough.Fields, *router.Route, bool) {
 	var f passthrough.Fields
 	u, err := s.authenticate(w, r)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
-	body, err := s.readGatewayBody(w, r)
+	body, err := s.readPooledBody(w, r)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
-	if f, err = passthrough.Peek(body, maxTokensField); err != nil {
+	if f, err = passthrough.Peek(body.b, maxTokensField); err != nil {
+		body.Release()
 		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
 	route, err := s.router.Resolve(r.Context(), f.Model)
 	if err != nil {
+		body.Release()
 		s.gatewayError(w, r, sf.writeErr, err)
 		return nil, nil, f, nil, false
 	}
@@ -89,13 +92,15 @@ func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, m
 
 // serveRaw forwards body to the route's provider as written (only the model rewritten to the
 // upstream id) and relays the answer byte for byte, with the router's admission, key choice,
-// reservation, failover and accounting.
-func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, shape rawShape, u *polydev.User, route *router.Route, f *passthrough.Fields, op string, body []byte, arrival time.Time) {
+// reservation, failover and accounting. It releases body when it is done with it (the
+// upstream request holds its own reference until the transport closed it).
+func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, shape rawShape, u *polydev.User, route *router.Route, f *passthrough.Fields, op string, body *pooledBody, arrival time.Time) {
+	defer body.Release()
 	ctx := r.Context()
 	req := &llm.Request{Model: f.Model, Stream: f.Stream, MaxTokens: f.MaxTokens}
 	call := s.router.Start(u, sf.name, route, req, arrival)
-	call.BodyBytes = len(body)
-	raw := &provider.RawRequest{Op: op, Body: body, Header: r.Header, Stream: f.Stream}
+	call.BodyBytes = len(body.b)
+	raw := &provider.RawRequest{Op: op, Body: body.b, BodyRef: body, Header: r.Header, Stream: f.Stream}
 	raw.ModelAt, raw.ModelValue = f.Splice(route.Upstream)
 	ans, err := call.Raw(ctx, raw)
 	setEphemeralHeader(w, call)
@@ -145,7 +150,7 @@ func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
 	// estimated here. OpenAI's chat models have no counting endpoint; Gemini's countTokens would
 	// need the request translated to Gemini's body first (not done yet). The answer says it is an
 	// estimate in X-Polydev-Token-Count.
-	req, err := anthropic.DecodeCountTokens(body)
+	req, err := anthropic.DecodeCountTokens(body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return

@@ -50,12 +50,12 @@ func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
 		s.serveRaw(w, r, sf, responsesRaw, u, route, &f, pvopenai.OpResponses, body, arrival)
 		return
 	}
-	req, opts, err := responses.DecodeRequest(body)
+	req, opts, err := responses.DecodeRequest(body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	s.serveRoute(w, r, responsesSurface(&opts), u, route, req, openai.Options{}, arrival, "", len(body))
+	s.serveRoute(w, r, responsesSurface(&opts), u, route, req, openai.Options{}, arrival, "", len(body.b))
 }
 
 // storedResponse answers GET and DELETE /v1/responses/{id}: Polydev keeps no responses (every

@@ -173,7 +173,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Store: hot, Keys: keys, Prices: prices, Usage: recorder, Log: log,
 		// Two clients, two connection pools: platform keys (and users the operator lets use private
 		// upstreams) under the allow list, every other user's own keys under the public-only policy.
-		Client: guard.Client(upstreamTransport()), UserClient: guard.PublicOnly().Client(upstreamTransport()),
+		Client: withCopyConn(guard.Client(upstreamTransport())), UserClient: withCopyConn(guard.PublicOnly().Client(upstreamTransport())),
 		Ephemeral: policy.GatewayEphemeral(hot),
 	}
 	pages, err := ui.New()

@@ -194,6 +194,9 @@ func skipString(b []byte, i int) (int, bool) {
 			return 0, false
 		}
 		j += k
+		if b[j-1] != '\\' { // the common case: no escape before the quote
+			return j + 1, true
+		}
 		escapes := 0
 		for p := j - 1; p > i && b[p] == '\\'; p-- {
 			escapes++
@@ -204,6 +207,9 @@ func skipString(b []byte, i int) (int, bool) {
 		j++
 	}
 }
+
+// structural marks the bytes a nested value's scan stops at: a string's start and brackets.
+var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
 
 // skipValue returns the index after the value that starts at b[i]: a string, an object or array
 // (by depth, skipping strings), or a scalar (up to the next delimiter).
@@ -216,24 +222,25 @@ func skipValue(b []byte, i int) (int, bool) {
 		return skipString(b, i)
 	case '{', '[':
 		depth := 0
-		for j := i; j < len(b); {
+		for j := i; j < len(b); j++ {
+			if !structural[b[j]] {
+				continue
+			}
 			switch b[j] {
 			case '"':
 				k, ok := skipString(b, j)
 				if !ok {
 					return 0, false
 				}
-				j = k
-				continue
+				j = k - 1
 			case '{', '[':
 				depth++
-			case '}', ']':
+			default: // '}', ']'
 				depth--
 				if depth == 0 {
 					return j + 1, true
 				}
 			}
-			j++
 		}
 		return 0, false
 	}

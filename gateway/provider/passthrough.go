@@ -26,6 +26,10 @@ type RawRequest struct {
 	// Parts (Len bytes), never Body directly.
 	ModelAt    [2]int
 	ModelValue []byte
+	// BodyRef, when non-nil, counts the users of Body's buffer, which the caller reuses once
+	// the count is zero: each upstream request body that sends Body holds a reference (Hold
+	// when it is made) until the transport closes it (Release), and reads nothing after that.
+	BodyRef BodyRef
 	// Header is the client's request header. An adapter forwards only the headers on its own
 	// allow-list (Anthropic: anthropic-beta, anthropic-version), never credentials.
 	Header http.Header
@@ -64,4 +68,10 @@ type Meter interface {
 	// Usage is the usage to bill: exact for a complete answer; for an incomplete one, what the
 	// provider reported so far with estimates for the rest (see llm.Usage), and Partial set.
 	Usage() llm.Usage
+}
+
+// BodyRef is a reference count on a request body's buffer (see RawRequest.BodyRef).
+type BodyRef interface {
+	Hold()
+	Release()
 }

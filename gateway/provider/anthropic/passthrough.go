@@ -32,7 +32,7 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 	default:
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "operation %q is not supported", r.Op)
 	}
-	req, err := newRawRequest(ctx, base(t)+path, t, r.Parts(), r.Len(), r.Stream)
+	req, err := newRawRequest(ctx, base(t)+path, t, r, r.Stream)
 	if err != nil {
 		return nil, err
 	}

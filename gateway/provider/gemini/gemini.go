@@ -173,8 +173,8 @@ func DecodeStream(ctx context.Context, body io.ReadCloser, requestBytes int) llm
 }
 
 // newRawRequest is newRequest for a passthrough body sent as its parts (see provider.RawRequest).
-func newRawRequest(ctx context.Context, url string, t provider.Target, parts [][]byte, n int, stream bool) (*http.Request, error) {
-	req, err := upstream.NewRequestParts(ctx, http.MethodPost, url, parts, n, stream)
+func newRawRequest(ctx context.Context, url string, t provider.Target, r *provider.RawRequest, stream bool) (*http.Request, error) {
+	req, err := upstream.NewRequestParts(ctx, http.MethodPost, url, r.Parts(), r.Len(), stream, r.BodyRef)
 	if err != nil {
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "invalid base URL")
 	}

@@ -37,7 +37,7 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 	default:
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "operation %q is not supported", r.Op)
 	}
-	req, err := newRawRequest(ctx, apiRoot(t)+"/models/"+model+method, t, r.Parts(), r.Len(), stream)
+	req, err := newRawRequest(ctx, apiRoot(t)+"/models/"+model+method, t, r, stream)
 	if err != nil {
 		return nil, err
 	}

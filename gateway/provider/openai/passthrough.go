@@ -36,7 +36,7 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 	default:
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "operation %q is not supported", r.Op)
 	}
-	req, err := upstream.NewRequestParts(ctx, http.MethodPost, base(t)+path, parts, n, r.Stream)
+	req, err := upstream.NewRequestParts(ctx, http.MethodPost, base(t)+path, parts, n, r.Stream, r.BodyRef)
 	if err != nil {
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "invalid base URL")
 	}

@@ -267,20 +267,25 @@ func FinishUsage(u *llm.Usage, inputKnown, outputKnown bool, requestBytes, produ
 
 // NewRequestParts is NewRequest for a body made of parts sent one after the other (n bytes in
 // all), without joining them into one buffer first. GetBody lets the transport replay the body
-// on a retried connection.
-func NewRequestParts(ctx context.Context, method, url string, parts [][]byte, n int, stream bool) (*http.Request, error) {
+// on a retried connection. ref, when non-nil, counts the parts' users: every body made (the
+// first and each replay) holds a reference until the transport closes it.
+func NewRequestParts(ctx context.Context, method, url string, parts [][]byte, n int, stream bool, ref Ref) (*http.Request, error) {
 	req, err := NewRequest(ctx, method, url, nil, stream)
 	if err != nil {
 		return nil, err
 	}
 	req.Header["Content-Type"] = []string{"application/json"}
 	req.ContentLength = int64(n)
-	req.GetBody = func() (io.ReadCloser, error) {
-		return io.NopCloser(&partsReader{parts: slices.Clone(parts)}), nil
-	}
-	req.Body, _ = req.GetBody()
 	if n == 0 {
 		req.Body = http.NoBody
+		return req, nil
 	}
+	req.GetBody = func() (io.ReadCloser, error) {
+		if ref != nil {
+			ref.Hold()
+		}
+		return &partsReader{parts: slices.Clone(parts), ref: ref}, nil
+	}
+	req.Body, _ = req.GetBody()
 	return req, nil
 }

@@ -1,25 +1,60 @@
 package upstream
 
-import "io"
+import (
+	"errors"
+	"io"
+	"sync"
+)
 
-// partsReader reads parts one after the other. It implements io.WriterTo so that the HTTP
-// transport writes each slice straight to the connection's buffer instead of through a
-// 32 KiB intermediate one.
-type partsReader struct{ parts [][]byte }
+// Ref is a reference count on the buffer a request body reads (provider.BodyRef): a body holds
+// one from when it is made until it is closed.
+type Ref interface {
+	Hold()
+	Release()
+}
+
+// errBodyClosed is what a closed parts body answers to a read: its buffer may be reused by then.
+var errBodyClosed = errors.New("upstream: read of a closed request body")
+
+// partsReader reads parts one after the other. It implements io.WriterTo so that a writer that
+// asks for it gets each slice straight instead of through an intermediate buffer.
+//
+// With a ref, the parts are another request's pooled buffer: Close releases the reference once,
+// and mu keeps Close from returning while a read or write is copying from them (an HTTP/2
+// transport closes the body from another goroutine), so no byte is read after the release.
+type partsReader struct {
+	mu     sync.Mutex
+	parts  [][]byte
+	ref    Ref
+	closed bool
+}
 
 func (p *partsReader) Read(b []byte) (int, error) {
-	for len(p.parts) > 0 && len(p.parts[0]) == 0 {
-		p.parts = p.parts[1:]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, errBodyClosed
 	}
-	if len(p.parts) == 0 {
+	n := 0
+	for n < len(b) && len(p.parts) > 0 { // across parts: the copy is written as one piece
+		k := copy(b[n:], p.parts[0])
+		n += k
+		if p.parts[0] = p.parts[0][k:]; len(p.parts[0]) == 0 {
+			p.parts = p.parts[1:]
+		}
+	}
+	if n == 0 && len(b) > 0 {
 		return 0, io.EOF
 	}
-	n := copy(b, p.parts[0])
-	p.parts[0] = p.parts[0][n:]
 	return n, nil
 }
 
 func (p *partsReader) WriteTo(w io.Writer) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, errBodyClosed
+	}
 	var total int64
 	for len(p.parts) > 0 {
 		n, err := w.Write(p.parts[0])
@@ -34,4 +69,19 @@ func (p *partsReader) WriteTo(w io.Writer) (int64, error) {
 		p.parts = p.parts[1:]
 	}
 	return total, nil
+}
+
+// Close releases the body's reference, once; later reads fail.
+func (p *partsReader) Close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	p.parts = nil
+	if p.ref != nil {
+		p.ref.Release()
+	}
+	return nil
 }

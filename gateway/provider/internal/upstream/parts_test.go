@@ -3,6 +3,7 @@ package upstream
 import (
 	"bytes"
 	"io"
+	"net/http"
 	"testing"
 	"testing/iotest"
 )
@@ -12,7 +13,7 @@ import (
 func TestNewRequestParts(t *testing.T) {
 	parts := [][]byte{[]byte(`{"model":`), []byte(`"claude-haiku-4-5"`), nil, []byte(`,"max_tokens":5}`)}
 	want := bytes.Join(parts, nil)
-	req, err := NewRequestParts(t.Context(), "POST", "http://127.0.0.1/v1/messages", parts, len(want), false)
+	req, err := NewRequestParts(t.Context(), "POST", "http://127.0.0.1/v1/messages", parts, len(want), false, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,5 +35,58 @@ func TestNewRequestParts(t *testing.T) {
 	}
 	if string(parts[1]) != `"claude-haiku-4-5"` {
 		t.Fatal("reading the body consumed the caller's parts")
+	}
+}
+
+// countRef counts holds and releases of a body buffer.
+type countRef struct{ holds, releases int }
+
+func (c *countRef) Hold()    { c.holds++ }
+func (c *countRef) Release() { c.releases++ }
+
+// TestNewRequestPartsRef: every body made (the first and each replay) holds the buffer once and
+// releases it once, on its first Close; after Close a body reads nothing of the buffer (it may be
+// another request's by then), by Read or by WriteTo.
+func TestNewRequestPartsRef(t *testing.T) {
+	parts := [][]byte{[]byte(`{"model":"m",`), []byte(`"max_tokens":5}`)}
+	ref := &countRef{}
+	req, err := NewRequestParts(t.Context(), "POST", "http://127.0.0.1/v1/messages", parts, 28, false, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.holds != 1 || ref.releases != 0 {
+		t.Fatalf("after NewRequestParts: %+v", ref)
+	}
+	replay, _ := req.GetBody()
+	if ref.holds != 2 {
+		t.Fatalf("after GetBody: %+v", ref)
+	}
+	var one [4]byte
+	if n, err := req.Body.Read(one[:]); n != 4 || err != nil {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	for range 2 {
+		if err := req.Body.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ref.releases != 1 {
+		t.Fatalf("after closing the first body twice: %+v", ref)
+	}
+	if n, err := req.Body.Read(one[:]); n != 0 || err == nil {
+		t.Fatalf("read after Close: %d, %v", n, err)
+	}
+	if err := replay.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := replay.(io.WriterTo).WriteTo(io.Discard); n != 0 || err == nil {
+		t.Fatalf("WriteTo after Close: %d, %v", n, err)
+	}
+	if ref.holds != 2 || ref.releases != 2 {
+		t.Fatalf("at the end: %+v", ref)
+	}
+	empty, err := NewRequestParts(t.Context(), "POST", "http://127.0.0.1/", nil, 0, false, ref)
+	if err != nil || empty.Body != http.NoBody || ref.holds != 2 {
+		t.Fatalf("empty body: %v %v %+v", empty.Body, err, ref)
 	}
 }
