@@ -14,6 +14,7 @@ var userNav = []navItem{
 	{"chat", "Chat", "/chat"},
 	{"security", "Security", "/settings/security"},
 	{"tokens", "API tokens", "/settings/tokens"},
+	{"mcp", "MCP", "/settings/mcp"},
 	{"logs", "Request logs", "/logs"},
 	{"vms", "VMs", "/vms"},
 }

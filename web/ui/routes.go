@@ -17,6 +17,7 @@ func (u *UI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /chat", u.signedIn(u.chat))
 	mux.HandleFunc("GET /settings/security", u.signedIn(u.security))
 	mux.HandleFunc("GET /settings/tokens", u.signedIn(u.tokens))
+	mux.HandleFunc("GET /settings/mcp", u.signedIn(u.mcp))
 	mux.HandleFunc("GET /logs", u.signedIn(u.logs))
 	mux.HandleFunc("GET /vms", u.signedIn(u.vms))
 	mux.HandleFunc("GET /admin", u.admin(u.adminHome))

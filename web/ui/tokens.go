@@ -18,6 +18,9 @@ func (u *UI) tokens(w http.ResponseWriter, r *http.Request, v *view) error {
 	now := u.api.Now()
 	d := &tokensData{}
 	for _, t := range toks {
+		if t.Scope == polydev.TokenScopeMCP {
+			continue // on the MCP page
+		}
 		if t.Active(now) {
 			d.Active = append(d.Active, t)
 		} else {
