@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/mail"
 )
 
@@ -40,6 +41,8 @@ type Config struct {
 	// (POLYDEV_PUBLIC_URL) starts the links in mails.
 	Mail      *mail.SMTP
 	PublicURL string
+	// Upstream wait bounds (router.Timeouts): POLYDEV_UPSTREAM_FIRST_BYTE_TIMEOUT, POLYDEV_UPSTREAM_IDLE_TIMEOUT.
+	UpstreamFirstByte, UpstreamIdle time.Duration
 
 	VM VMConfig
 }
@@ -89,6 +92,8 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	parse("POLYDEV_SESSION_IDLE", &c.SessionIdle, 72*time.Hour)
 	parse("POLYDEV_SESSION_MAX", &c.SessionMax, 30*24*time.Hour)
 	parse("POLYDEV_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 30*time.Second)
+	parse("POLYDEV_UPSTREAM_FIRST_BYTE_TIMEOUT", &c.UpstreamFirstByte, router.DefaultFirstByteTimeout)
+	parse("POLYDEV_UPSTREAM_IDLE_TIMEOUT", &c.UpstreamIdle, router.DefaultIdleTimeout)
 	parse("POLYDEV_VM_IDLE_TIMEOUT", &c.VM.IdleTimeout, time.Hour)
 	parse("POLYDEV_VM_BOOT_TIMEOUT", &c.VM.BootTimeout, 5*time.Minute)
 	if err != nil {

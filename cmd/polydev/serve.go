@@ -173,8 +173,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		Store: hot, Keys: keys, Prices: prices, Usage: recorder, Log: log,
 		// Two clients, two connection pools: platform keys (and users the operator lets use private
 		// upstreams) under the allow list, every other user's own keys under the public-only policy.
-		Client: withCopyConn(guard.Client(upstreamTransport())), UserClient: withCopyConn(guard.PublicOnly().Client(upstreamTransport())),
-		Ephemeral: policy.GatewayEphemeral(hot),
+		Client:     withCopyConn(guard.Client(upstreamTransport(cfg.UpstreamFirstByte))),
+		UserClient: withCopyConn(guard.PublicOnly().Client(upstreamTransport(cfg.UpstreamFirstByte))),
+		Timeouts:   router.Timeouts{FirstByte: cfg.UpstreamFirstByte, Idle: cfg.UpstreamIdle},
+		Ephemeral:  policy.GatewayEphemeral(hot),
 	}
 	pages, err := ui.New()
 	if err != nil {
@@ -479,16 +481,16 @@ func rebuildImage(cfg *Config, snapshot bool, log *slog.Logger) func(context.Con
 
 // upstreamTransport is tuned for many concurrent long-lived streams to a few provider hosts: a large
 // idle pool (per host: most traffic goes to one or two), bounded TLS handshakes and waits for an
-// answer's first byte, HTTP/2 where the provider offers it (netguard forces the attempt), and no
+// answer's first byte (POLYDEV_UPSTREAM_FIRST_BYTE_TIMEOUT), HTTP/2 where the provider offers it (netguard forces the attempt), and no
 // transparent compression (the relay copies bytes; gzip would cost CPU on every answer).
-func upstreamTransport() *http.Transport {
+func upstreamTransport(firstByte time.Duration) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 512
 	t.IdleConnTimeout = 90 * time.Second
 	t.TLSHandshakeTimeout = 10 * time.Second
-	t.ResponseHeaderTimeout = 5 * time.Minute // a slow model may think a long time before its first byte
-	t.ExpectContinueTimeout = 0               // no Expect: 100-continue is ever sent
+	t.ResponseHeaderTimeout = firstByte + time.Minute // a backstop: the router bounds the wait itself (router.Timeouts)
+	t.ExpectContinueTimeout = 0                       // no Expect: 100-continue is ever sent
 	t.DisableCompression = true
 	t.MaxResponseHeaderBytes = 1 << 20 // an upstream cannot make the server buffer headers without end
 	t.WriteBufferSize = 16 << 10

@@ -159,11 +159,14 @@ func readError(ctx context.Context, prov string, err error, inStream bool) error
 		return llm.Canceled(ctx, prov, inStream)
 	}
 	e := &llm.Error{Provider: prov, Kind: llm.ErrNetwork, Message: "the provider's stream broke off", Retryable: false, InStream: inStream, Cause: err}
+	wt, stalled := errors.AsType[*llm.WaitTimeout](err)
 	switch {
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
 		e.Message = "the provider's stream ended before the response was complete"
 	case errors.Is(err, sse.ErrEventTooLarge):
 		e.Kind, e.Message = llm.ErrMalformed, "the provider sent an event that is too large"
+	case stalled:
+		e.Kind, e.Message = llm.ErrTimeout, wt.Error()
 	case !inStream:
 		e.Message = "the provider's response broke off"
 	}

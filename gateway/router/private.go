@@ -18,14 +18,17 @@ import (
 // The choice is made for every attempt, so a user whose tier changes gets the new rule with the
 // next request.
 func (r *Router) clientFor(u *polydev.User, k *polydev.ProviderKey) (*http.Client, error) {
+	r.clientsOnce.Do(func() {
+		r.client, r.userClient = withTimeouts(r.Client, r.Timeouts), withTimeouts(r.UserClient, r.Timeouts)
+	})
 	if k.UserID == "" || r.Keys != nil && r.Keys.Private.Allows(u) {
-		return r.Client, nil
+		return r.client, nil
 	}
-	if r.UserClient == nil {
+	if r.userClient == nil {
 		r.Log.Error("no upstream client for users' own keys (Router.UserClient); refusing the key", "key_id", k.ID)
 		return nil, polydev.Errorf(polydev.EUNAVAILABLE, "your own keys cannot be used on this server right now; the administrator has been told")
 	}
-	return r.UserClient, nil
+	return r.userClient, nil
 }
 
 // hidePrivate replaces the text of an upstream's error when the attempt reached a private host

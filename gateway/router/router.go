@@ -39,6 +39,9 @@ type Router struct {
 	// operator's client opened to a private host is never reused for a user's key. Nil refuses
 	// such keys.
 	UserClient *http.Client
+	// Timeouts bound every upstream exchange's waits (first byte, and between reads of the body);
+	// they apply to Client and UserClient as they are at the first call.
+	Timeouts Timeouts
 	// ShowPrivateErrors passes a private host's error text on to clients (Call.hidePrivate). serve
 	// leaves it off; tests turn it on, since every fake upstream of theirs listens on loopback.
 	ShowPrivateErrors bool
@@ -49,6 +52,9 @@ type Router struct {
 
 	adaptersOnce sync.Once
 	adapters     map[polydev.Provider]provider.Provider
+
+	clientsOnce        sync.Once
+	client, userClient *http.Client // Client and UserClient under Timeouts
 
 	secrets sync.Map // key id → cachedSecret: decrypted keys, kept briefly to spare the hot path
 }

@@ -131,7 +131,7 @@ func (anthropicDialect) render(s Script) (*reply, error) {
 		status: http.StatusOK, header: anthropicJSONHeader, body: r.body(),
 		deltas:       countDeltas(r.texts, calls, false),
 		streamHeader: [2]http.Header{anthropicStreamHeader, nil},
-		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast,
+		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast, stallAfter: s.StallAfterDeltas,
 	}
 	rep.streams[0] = r.stream(s)
 	switch {

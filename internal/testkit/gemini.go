@@ -178,7 +178,7 @@ func (geminiDialect) render(s Script) (*reply, error) {
 		status: http.StatusOK, header: geminiJSONHeader, body: r.body(),
 		deltas:       countDeltas(r.texts, calls, true),
 		streamHeader: [2]http.Header{geminiSSEHeader, geminiJSONHeader},
-		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast,
+		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast, stallAfter: s.StallAfterDeltas,
 	}
 	rep.count = r.countTokens()
 	rep.streams[0] = r.stream(s, true)

@@ -134,7 +134,7 @@ func (d openaiDialect) render(s Script) (*reply, error) {
 		status: http.StatusOK, header: openaiJSONHeader, body: r.body(s.Text),
 		deltas:       countDeltas(r.texts, calls, false),
 		streamHeader: [2]http.Header{openaiStreamHeader, openaiStreamHeader},
-		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast,
+		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast, stallAfter: s.StallAfterDeltas,
 	}
 	rep.streams[0] = r.stream(s, false)
 	rep.streams[1] = r.stream(s, true)

@@ -28,6 +28,7 @@ type reply struct {
 
 	firstByte, tokenDelay time.Duration   // script overrides; zero defers to the options
 	holdLast              <-chan struct{} // Script.HoldLast
+	stallAfter            int             // Script.StallAfterDeltas
 
 	// count answers Gemini's countTokens (nil for an error script, which
 	// answers with its error instead).
@@ -191,6 +192,14 @@ func (u *Upstream) serve(w http.ResponseWriter, r *http.Request, rq *inbound, re
 				u.disconnected(rq, stream, sent, err)
 				return
 			}
+		}
+		if f.delta && rep.stallAfter > 0 && sent == rep.stallAfter {
+			select { // stalled: nothing more until the client goes away
+			case <-ctx.Done():
+				u.disconnected(rq, stream, sent, ctx.Err())
+			case <-u.done:
+			}
+			return
 		}
 		if f.delta {
 			if err := wait(tokenDelay); err != nil {

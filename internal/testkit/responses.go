@@ -200,7 +200,7 @@ func renderResponses(s Script, calls []preparedCall, chat *reply) *reply {
 		status: http.StatusOK, header: openaiJSONHeader, body: r.body(),
 		deltas:       countDeltas(r.texts, calls, false),
 		streamHeader: [2]http.Header{openaiStreamHeader, openaiStreamHeader},
-		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast,
+		firstByte:    s.FirstByteLatency, tokenDelay: s.TokenDelay, holdLast: s.HoldLast, stallAfter: s.StallAfterDeltas,
 	}
 	rep.streams[0] = r.stream(s)
 	switch {

@@ -49,6 +49,10 @@ type Script struct {
 	// HoldLast, when set, holds a stream's last content delta (and what follows it) until the
 	// channel is closed, so a test can observe a client while the answer is still unfinished.
 	HoldLast <-chan struct{}
+	// StallAfterDeltas, when positive, makes a stream stop after that many
+	// content deltas and send nothing more (no end, no keep-alive) until the
+	// client goes away: a drip-fed upstream that hangs mid-answer.
+	StallAfterDeltas int
 }
 
 // Usage is provider-neutral token accounting. The fakes translate it into

@@ -92,7 +92,9 @@ func (c Call) transportError(ctx context.Context, err error, inStream bool) *llm
 	if inStream {
 		e.Message = "the provider's stream broke off"
 	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+	if wt, ok := errors.AsType[*llm.WaitTimeout](err); ok {
+		e.Kind, e.Message = llm.ErrTimeout, wt.Error()
+	} else if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		e.Kind, e.Message = llm.ErrTimeout, "the provider did not answer in time"
 	}
 	return e
