@@ -114,11 +114,15 @@ func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, sf surface, 
 func (s *Server) serveCall(w http.ResponseWriter, r *http.Request, sf surface, call *router.Call, opts openai.Options) {
 	ctx := r.Context()
 	if call.Req.Stream {
-		st, err := call.Stream(ctx)
+		var st llm.Stream
+		w, committed, err := s.openStream(w, call, sf.name, func() (err error) {
+			st, err = call.Stream(ctx)
+			return err
+		})
 		setEphemeralHeader(w, call)
 		if err != nil {
-			call.Finish(llm.Usage{}, err, httpStatusOf(err))
-			s.gatewayError(w, r, sf.writeErr, err)
+			shape, _ := streamShape(sf.name)
+			s.failOpen(w, r, call, sf, committed, shape.errorFrame, err)
 			return
 		}
 		w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))

@@ -12,6 +12,7 @@ import (
 	"github.com/polydev/polydev/gateway/passthrough"
 	"github.com/polydev/polydev/gateway/provider"
 	pvanthropic "github.com/polydev/polydev/gateway/provider/anthropic"
+	pvgemini "github.com/polydev/polydev/gateway/provider/gemini"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/gateway/sse"
 )
@@ -102,11 +103,20 @@ func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, sh
 	call.BodyBytes = len(body.b)
 	raw := &provider.RawRequest{Op: op, Body: body.b, BodyRef: body, Header: r.Header, Stream: f.Stream}
 	raw.ModelAt, raw.ModelValue = f.Splice(route.Upstream)
-	ans, err := call.Raw(ctx, raw)
+	var ans *router.RawAnswer
+	open := func() (err error) {
+		ans, err = call.Raw(ctx, raw)
+		return err
+	}
+	committed, err := false, error(nil)
+	if f.Stream && op != pvgemini.OpStreamArray { // a JSON array stream has no keep-alive
+		w, committed, err = s.awaitStream(w, call, shape, open)
+	} else {
+		err = open()
+	}
 	setEphemeralHeader(w, call)
 	if err != nil {
-		call.Finish(llm.Usage{}, err, httpStatusOf(err))
-		s.gatewayError(w, r, sf.writeErr, err)
+		s.failOpen(w, r, call, sf, committed, shape.errorFrame, err)
 		return
 	}
 	w.Header().Set(OverheadHeader, strconv.FormatInt(call.Overhead().Microseconds(), 10))

@@ -11,6 +11,7 @@ import (
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/internal/testkit"
+	"github.com/polydev/polydev/netguard"
 )
 
 // shortWaits are the upstream wait bounds of these tests: short, so a hanging fake is given up
@@ -114,5 +115,53 @@ func TestFirstByteTimeoutFailsOver(t *testing.T) {
 	}
 	if !strings.Contains(e.logs.String(), `"kind":"timeout"`) {
 		t.Fatal("the timed-out key is not in the failover log")
+	}
+}
+
+// TestHeartbeatWhileUpstreamWaits: a stream whose upstream is slow to answer at all is committed
+// after a heartbeat interval and kept alive with the surface's own keep-alive (Anthropic's ping
+// event on /v1/messages, an SSE comment on OpenAI's shape); a slow upstream then streams its
+// answer normally, and one that never answers ends, after the first-byte bound, with an error
+// event in the surface's shape.
+func TestHeartbeatWhileUpstreamWaits(t *testing.T) {
+	for _, c := range []struct{ name, path, model string }{
+		{"chat-passthrough", "/v1/chat/completions", "openai/gpt-4o-mini"},
+		{"chat-translated", "/v1/chat/completions", "anthropic/claude-haiku-4-5"},
+		{"messages-passthrough", "/v1/messages", "anthropic/claude-haiku-4-5"},
+		{"messages-translated", "/v1/messages", "openai/gpt-4o-mini"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, "sqlite", Config{StreamHeartbeat: 20 * time.Millisecond, LoginBurst: 100})
+			guard, err := netguard.ParseAllowList("127.0.0.0/8")
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.srv.keys.Guard = guard
+			e.srv.router.Timeouts = shortWaits
+			slow := testkit.Script{Text: "finally here", FirstByteLatency: 300 * time.Millisecond, Usage: testkit.Usage{PromptTokens: 5, CompletionTokens: 2}}
+			hang := testkit.Script{Text: "never sent", FirstByteLatency: time.Hour}
+			e.platformFakes(testkit.WithQueue(slow, hang))
+			token, u := e.apiUser("hb-wait@example.com", polydev.TierFree)
+			anthropicShape := c.path == "/v1/messages"
+			ping, errEvent := ": ping\n\n", `data: {"error":`
+			if anthropicShape {
+				ping, errEvent = "event: ping\ndata: {\"type\": \"ping\"}\n\n", "event: error\n"
+			}
+			req := `{"model":"` + c.model + `","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}`
+
+			status, body := e.gwCall(c.path, token, req)
+			if status != http.StatusOK || !strings.HasPrefix(body, ping) || !strings.Contains(body, "finally") || strings.Contains(body, errEvent) {
+				t.Fatalf("slow upstream: %d %q", status, body)
+			}
+			status, body = e.gwCall(c.path, token, req)
+			if status != http.StatusOK || !strings.HasPrefix(body, ping) || !strings.Contains(body, errEvent) || !strings.Contains(body, "sent nothing within") {
+				t.Fatalf("hanging upstream: %d %q", status, body)
+			}
+			recs := e.usageOf(u)
+			if len(recs) != 2 || recs[0].Status != polydev.UsageError || recs[1].Status != polydev.UsageOK {
+				t.Fatalf("usage records: %+v", recs)
+			}
+		})
 	}
 }

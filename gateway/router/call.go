@@ -29,6 +29,11 @@ type Call struct {
 	Ephemeral       bool
 	EphemeralWaived bool
 
+	// OnAdmit, when set, is called once admission succeeded (Ephemeral and EphemeralWaived are
+	// final from then on), from the goroutine running the call: a handler waiting for the upstream
+	// in another goroutine may then commit its response headers.
+	OnAdmit func()
+
 	// Usage and Cost are what the call's usage record holds, set when it is written (by a completed
 	// Do or stream, or by Finish): the turn a chat stores is priced once, here.
 	Usage llm.Usage
@@ -89,6 +94,9 @@ func (c *Call) admit(ctx context.Context) ([]*polydev.ProviderKey, error) {
 	c.Ephemeral, c.EphemeralWaived = eph.On && !platform, eph.On && platform
 	if err := r.Store.CountUserRequest(ctx, c.User.ID, lim.RequestsPerDay, lim.RequestsPerMinute, r.now()); err != nil {
 		return nil, err
+	}
+	if c.OnAdmit != nil {
+		c.OnAdmit()
 	}
 	return cands, nil
 }
