@@ -18,6 +18,15 @@ import (
 // on quickly, and long enough for a fake that answers at once on a loaded machine.
 var shortWaits = router.Timeouts{FirstByte: 2 * time.Second, Idle: 2 * time.Second}
 
+// waitSurfaces are the stream surfaces the wait tests cover: each inbound shape, once passed
+// through to its own provider and once translated to the other.
+var waitSurfaces = []struct{ name, path, model string }{
+	{"chat-passthrough", "/v1/chat/completions", "openai/gpt-4o-mini"},
+	{"chat-translated", "/v1/chat/completions", "anthropic/claude-haiku-4-5"},
+	{"messages-passthrough", "/v1/messages", "anthropic/claude-haiku-4-5"},
+	{"messages-translated", "/v1/messages", "openai/gpt-4o-mini"},
+}
+
 // gwCall posts body to path with token, bounded by a generous deadline (a hang fails the test
 // instead of stalling it), and returns the status and the whole body.
 func (e *env) gwCall(path, token, body string) (int, string) {
@@ -38,12 +47,7 @@ func (e *env) gwCall(path, token, body string) (int, string) {
 // streamed or not; a stream that stalls mid-answer is cut after the idle bound, the client gets
 // what was produced and an error event, and the call is billed with estimated usage.
 func TestUpstreamTimeouts(t *testing.T) {
-	for _, c := range []struct{ name, path, model string }{
-		{"chat-passthrough", "/v1/chat/completions", "openai/gpt-4o-mini"},
-		{"chat-translated", "/v1/chat/completions", "anthropic/claude-haiku-4-5"},
-		{"messages-passthrough", "/v1/messages", "anthropic/claude-haiku-4-5"},
-		{"messages-translated", "/v1/messages", "openai/gpt-4o-mini"},
-	} {
+	for _, c := range waitSurfaces {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := gatewayEnv(t, "sqlite")
@@ -124,12 +128,7 @@ func TestFirstByteTimeoutFailsOver(t *testing.T) {
 // answer normally, and one that never answers ends, after the first-byte bound, with an error
 // event in the surface's shape.
 func TestHeartbeatWhileUpstreamWaits(t *testing.T) {
-	for _, c := range []struct{ name, path, model string }{
-		{"chat-passthrough", "/v1/chat/completions", "openai/gpt-4o-mini"},
-		{"chat-translated", "/v1/chat/completions", "anthropic/claude-haiku-4-5"},
-		{"messages-passthrough", "/v1/messages", "anthropic/claude-haiku-4-5"},
-		{"messages-translated", "/v1/messages", "openai/gpt-4o-mini"},
-	} {
+	for _, c := range waitSurfaces {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, "sqlite", Config{StreamHeartbeat: 20 * time.Millisecond, LoginBurst: 100})
