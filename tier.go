@@ -134,6 +134,7 @@ type Store interface {
 	UserDataStore
 	VMStore
 	CLIStatusStore
+	BillingStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

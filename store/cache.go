@@ -195,3 +195,18 @@ func (c *Cached) ReorderProviderKeys(ctx context.Context, owner string, ids []st
 	defer c.forgetKeys(owner)
 	return c.Store.ReorderProviderKeys(ctx, owner, ids, at)
 }
+
+// ApplyBillingEvent implements polydev.BillingStore; the user's tier may change.
+func (c *Cached) ApplyBillingEvent(ctx context.Context, ev polydev.BillingEvent, userID string,
+	apply func(cur *polydev.Subscription) *polydev.Subscription) (polydev.TierChange, error) {
+	ch, err := c.Store.ApplyBillingEvent(ctx, ev, userID, apply)
+	c.forget(func() { delete(c.users, userID) })
+	return ch, err
+}
+
+// ExpireGrace implements polydev.BillingStore; the user's tier may change.
+func (c *Cached) ExpireGrace(ctx context.Context, userID string, now time.Time) (polydev.TierChange, error) {
+	ch, err := c.Store.ExpireGrace(ctx, userID, now)
+	c.forget(func() { delete(c.users, userID) })
+	return ch, err
+}

@@ -67,6 +67,8 @@ func Run(t *testing.T, open Opener) {
 		{"VMStateCAS", testVMStateCAS},
 		{"CLIStatus", testCLIStatus},
 		{"TokenScopes", testTokenScopes},
+		{"Subscriptions", testSubscriptions},
+		{"BillingEventConcurrent", testBillingEventConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
