@@ -38,12 +38,21 @@ fi
 # --- throwaway PostgreSQL --------------------------------------------------------------------------
 work=$(mktemp -d /tmp/polydev-test.XXXXXX)
 chmod 755 "$work"
-cleanup() { scripts/pg.sh stop "$work/pg" || true; rm -rf "$work"; }
+cleanup() { scripts/pg.sh stop "$work/pg" || true; scripts/stripemock.sh stop "$work/stripe" || true; rm -rf "$work"; }
 trap cleanup EXIT
 log "starting PostgreSQL"
 POLYDEV_TEST_POSTGRES_URL=$(scripts/pg.sh start "$work/pg")
 export POLYDEV_TEST_POSTGRES_URL POLYDEV_REQUIRE_POSTGRES=1
 echo "PostgreSQL up at 127.0.0.1:$(echo "$POLYDEV_TEST_POSTGRES_URL" | sed -E 's/.*@127\.0\.0\.1:([0-9]+).*/\1/')"
+
+# --- stripe-mock -----------------------------------------------------------------------------------
+# The billing tests call Stripe's API through stripe-mock on loopback (scripts/stripemock.sh: installed
+# once per version into a cache outside the repository). Here they must run: POLYDEV_REQUIRE_STRIPE_MOCK
+# turns their skip into a failure.
+log "starting stripe-mock"
+POLYDEV_STRIPE_MOCK_URL=$(scripts/stripemock.sh start "$work/stripe")
+export POLYDEV_STRIPE_MOCK_URL POLYDEV_REQUIRE_STRIPE_MOCK=1
+echo "stripe-mock up at $POLYDEV_STRIPE_MOCK_URL"
 
 # --- golden VM image ------------------------------------------------------------------------------
 # vm/qemu's TestRealQEMU (and the end-to-end tests) boot it under QEMU. It is built once into a

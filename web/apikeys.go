@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/providerkeys"
 )
 
@@ -25,10 +26,13 @@ type keyJSON struct {
 	Available     bool             `json:"available"` // active, under budget and daily limit right now
 	// Unreadable: the stored key could not be decrypted (a tampered or moved ciphertext, a retired
 	// master key). The gateway skips it, logging an ERROR; replace the key to use it again.
-	Unreadable bool      `json:"unreadable"`
-	Usage      usageJSON `json:"usage"`
-	CreatedAt  time.Time `json:"createdAt"`
-	UpdatedAt  time.Time `json:"updatedAt"`
+	Unreadable bool `json:"unreadable"`
+	// Suspended says why the gateway does not use this key although it is stored and active: the
+	// owner's tier does not use their own keys (a downgrade keeps the keys; see policy.KeysInUse).
+	Suspended string    `json:"suspended,omitempty"`
+	Usage     usageJSON `json:"usage"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 type usageJSON struct {
@@ -88,7 +92,17 @@ func (s *Server) listAPIKeys(w http.ResponseWriter, r *http.Request, u *polydev.
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, http.StatusOK, map[string]any{"keys": s.keysJSON(r.Context(), keys)})
+	out := s.keysJSON(r.Context(), keys)
+	lim, err := s.store.TierLimitsFor(r.Context(), u.Tier)
+	if err != nil {
+		return err
+	}
+	if ok, why := policy.KeysInUse(u.Tier, lim); !ok {
+		for i := range out {
+			out[i].Available, out[i].Suspended = false, why
+		}
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 }
 
 func (s *Server) createAPIKey(w http.ResponseWriter, r *http.Request, u *polydev.User) error {

@@ -77,6 +77,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/vms/{id}/vnc-ticket", s.handle(s.user(s.createVNCTicket)))
 	mux.HandleFunc("GET /api/vms/{id}/novnc/websockify", s.handle(s.user(s.novncWebSocket)))
 	mux.HandleFunc("GET /novnc/{path...}", s.handle(s.novncStatic))
+
+	mux.HandleFunc("GET /api/subscription", s.handle(s.user(s.getSubscription)))
+	mux.HandleFunc("POST /api/subscription/upgrade", s.handle(s.user(s.upgradeSubscription)))
+	mux.HandleFunc("POST /api/subscription/portal", s.handle(s.user(s.subscriptionPortal)))
+	mux.HandleFunc("GET /api/subscription/invoices", s.handle(s.user(s.listInvoices)))
+	mux.HandleFunc("POST /api/webhooks/stripe", s.handle(s.stripeWebhook))
+
 	if s.pages != nil {
 		s.pages.Mount(mux, s.pageAPI())
 	}

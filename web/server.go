@@ -16,10 +16,12 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/auth"
+	"github.com/polydev/polydev/billing"
 	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/mail"
 	"github.com/polydev/polydev/mcp"
+	"github.com/polydev/polydev/policy"
 	"github.com/polydev/polydev/pricing"
 	"github.com/polydev/polydev/providerkeys"
 )
@@ -108,31 +110,34 @@ type Deps struct {
 	Pages    Pages                // nil: no HTML pages (the JSON API only)
 	// Mail sends verification and password-reset mail; nil: the server sends no mail, sign-up
 	// needs no verification and passwords are reset by administrators.
-	Mail mail.Sender
+	Mail    mail.Sender
+	Billing *billing.Service // nil: Stripe is not configured and billing routes answer 503
 }
 
 // Server is the HTTP API. Build one with New and serve Handler().
 type Server struct {
-	cfg      Config
-	store    polydev.Store
-	keys     *providerkeys.Service
-	prices   *pricing.Table
-	router   *router.Router
-	vms      polydev.VMController
-	convs    *conversations.Service
-	log      *slog.Logger
-	metrics  *metrics
-	csrf     *http.CrossOriginProtection
-	limiter  *limiter
-	hashes   *auth.Gate // bounds concurrent argon2id work
-	now      func() time.Time
-	handler  http.Handler
-	registry *prometheus.Registry
-	vnc      vncState
-	pages    Pages
-	mail     mail.Sender // nil: no mail (see Deps.Mail)
-	outbox   *outbox     // runs mail work off the request path; nil without mail
-	mcp      *mcp.Server // nil without a router
+	cfg       Config
+	store     polydev.Store
+	keys      *providerkeys.Service
+	prices    *pricing.Table
+	router    *router.Router
+	vms       polydev.VMController
+	convs     *conversations.Service
+	log       *slog.Logger
+	metrics   *metrics
+	csrf      *http.CrossOriginProtection
+	limiter   *limiter
+	hashes    *auth.Gate // bounds concurrent argon2id work
+	now       func() time.Time
+	handler   http.Handler
+	registry  *prometheus.Registry
+	vnc       vncState
+	pages     Pages
+	mail      mail.Sender // nil: no mail (see Deps.Mail)
+	outbox    *outbox     // runs mail work off the request path; nil without mail
+	mcp       *mcp.Server // nil without a router
+	billing   *billing.Service
+	tierRules *policy.TierRules
 }
 
 // New builds the server and its routes.
@@ -154,6 +159,11 @@ func New(cfg Config, d Deps) (*Server, error) {
 	// Conversations are sealed by the same vault as provider keys: one vault (and DEK cache) per process.
 	if d.Keys != nil {
 		s.convs = &conversations.Service{Store: d.Store, Vault: d.Keys.Vault, Now: func() time.Time { return s.now() }}
+	}
+	s.billing = d.Billing
+	s.tierRules = &policy.TierRules{Store: d.Store, Log: d.Log}
+	if d.VMs != nil {
+		s.tierRules.VMs = d.VMs
 	}
 	s.limiter = newLimiter(func() time.Time { return s.now() })
 	s.hashes = auth.NewGate(cfg.PasswordHashers, cfg.PasswordHashWait)

@@ -109,6 +109,9 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, admin *polyd
 			return err
 		}
 	}
+	if changed.Tier != u.Tier {
+		s.ApplyTierChange(r.Context(), polydev.TierChange{Applied: true, UserID: u.ID, From: u.Tier, To: changed.Tier})
+	}
 	s.log.Info("user changed", "request_id", requestIDFrom(r.Context()), "admin_id", admin.ID, "user_id", u.ID,
 		"tier", changed.Tier, "role", changed.Role, "disabled", changed.Disabled())
 	return writeJSON(w, http.StatusOK, userResponse{&changed})

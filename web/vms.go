@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/policy"
 )
 
 type createVMRequest struct {
@@ -90,7 +91,36 @@ func (s *Server) listVMs(w http.ResponseWriter, r *http.Request, u *polydev.User
 
 // startVM answers POST /api/vms/{id}/start and stopVM POST /api/vms/{id}/stop; both need the
 // controller and answer with the record.
+// startVM refuses to start a VM beyond the tier's quota of running VMs: after a downgrade the
+// VMs beyond it were stopped (policy.TierRules) and stay stopped until others are.
 func (s *Server) startVM(w http.ResponseWriter, r *http.Request, u *polydev.User) error {
+	if s.vms == nil {
+		return polydev.ErrVMOff
+	}
+	id, err := vmID(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.store.VMByID(r.Context(), u.ID, id); err != nil {
+		return err // another user's VM is the same 404 as a made-up one, before any quota talk
+	}
+	limits, err := s.store.TierLimitsFor(r.Context(), u.Tier)
+	if err != nil {
+		return err
+	}
+	mine, err := s.store.ListVMs(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	var running int64
+	for _, v := range mine {
+		if policy.Running(v.State) && v.ID != id {
+			running++
+		}
+	}
+	if running >= limits.MaxVMs {
+		return polydev.Errorf(polydev.EFORBIDDEN, "the %s tier allows %d running VMs; stop one first", u.Tier, limits.MaxVMs)
+	}
 	return s.changeVM(w, r, func(c polydev.VMController, id string) (*polydev.VM, error) { return c.Start(r.Context(), u, id) })
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/polydev/polydev/billing"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/mail"
 )
@@ -44,7 +46,8 @@ type Config struct {
 	// Upstream wait bounds (router.Timeouts): POLYDEV_UPSTREAM_FIRST_BYTE_TIMEOUT, POLYDEV_UPSTREAM_IDLE_TIMEOUT.
 	UpstreamFirstByte, UpstreamIdle time.Duration
 
-	VM VMConfig
+	VM      VMConfig
+	Billing billing.Config // POLYDEV_STRIPE_*, POLYDEV_BILLING_GRACE (cmd/polydev/billing.go); returns to PublicURL
 }
 
 // VMConfig is the VM controller's part of Config.
@@ -166,6 +169,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 		return nil, fmt.Errorf("POLYDEV_DATABASE_URL must start with postgres:// (leave it empty for SQLite)")
 	}
 	if err := c.loadMail(env); err != nil {
+		return nil, err
+	}
+	if c.Billing, err = loadBilling(env, cmp.Or(c.PublicURL, "http://"+c.Addr)); err != nil {
 		return nil, err
 	}
 	if c.PprofAddr != "" {

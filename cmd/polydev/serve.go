@@ -182,13 +182,17 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	bill, err := openBilling(cfg, hot, log)
+	if err != nil {
+		return err
+	}
 	srv, err := web.New(web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, TrustedProxies: cfg.TrustedProxies, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
 		PublicURL: cfg.PublicURL,
 	}, web.Deps{
 		Store: hot, Log: log, Registry: reg,
-		Keys: keys, Prices: prices, Router: rt, VMs: vmc, Pages: pages, Mail: mailSender(cfg, log),
+		Keys: keys, Prices: prices, Router: rt, VMs: vmc, Pages: pages, Mail: mailSender(cfg, log), Billing: bill,
 	})
 	if err != nil {
 		return err
@@ -196,6 +200,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// Registered before the HTTP server, so it closes after it: mail queued by the last requests
 	// is still sent.
 	cl.add("mail-outbox", srv.Close)
+	if bill != nil {
+		startGraceExpirer(ctx, cl, hot, log, srv)
+	}
 
 	reservations := &router.Sweeper{Store: limited, Log: log, SingleNode: db.Engine() == "sqlite"}
 	reservations.Start(ctx)
