@@ -5,38 +5,42 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/inbound/openai"
 	"github.com/polydev/polydev/gateway/llm"
+	pvopenai "github.com/polydev/polydev/gateway/provider/openai"
 )
 
 // embeddings answers POST /v1/embeddings in OpenAI's shape, for openai/, openai-compatible/ and
 // gemini/ embedding models (Anthropic has none: a 400 says so). Tier, allowed models, keys,
 // limits and the usage record are those of every gateway call (router.Call); the input tokens
-// are the upstream's count (estimated, and flagged so, where Gemini gives none).
+// are the upstream's count (estimated, and flagged so, where Gemini gives none). An OpenAI or
+// OpenAI-compatible model gets the client's body as written (passthrough: only the model
+// rewritten; encoding_format, dimensions and any newer field reach it), and its answer byte for
+// byte; Gemini's are translated.
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	arrival := time.Now()
-	u, err := s.authenticate(w, r)
-	if err != nil {
-		s.gatewayError(w, r, openai.WriteError, err)
+	sf := openaiSurface
+	u, body, f, route, ok := s.peekRoute(w, r, sf, "")
+	if !ok {
 		return
 	}
-	body, err := s.readGatewayBody(w, r)
-	if err != nil {
-		s.gatewayError(w, r, openai.WriteError, err)
+	if (route.Provider == polydev.ProviderOpenAI || route.Provider == polydev.ProviderOpenAICompatible) && s.router.Passthrough(route.Provider) {
+		f.Stream, f.MaxTokens = false, 0 // nothing is generated: no output is reserved
+		call := s.router.StartEmbed(u, route, &llm.EmbedRequest{}, arrival)
+		shape := openaiRaw
+		shape.provider = route.Provider
+		s.relayCall(w, r, sf, shape, call, &f, pvopenai.OpEmbeddings, body)
 		return
 	}
-	req, opts, err := openai.DecodeEmbeddings(body)
-	if err != nil {
-		s.gatewayError(w, r, openai.WriteError, err)
-		return
-	}
-	route, err := s.router.Resolve(r.Context(), req.Model)
+	defer body.Release()
+	req, opts, err := openai.DecodeEmbeddings(body.b)
 	if err != nil {
 		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
 	call := s.router.StartEmbed(u, route, req, arrival)
-	call.BodyBytes = len(body)
+	call.BodyBytes = len(body.b)
 	resp, err := call.Embed(r.Context())
 	if err != nil {
 		call.Finish(llm.Usage{}, err, httpStatusOf(err))

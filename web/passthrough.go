@@ -96,10 +96,16 @@ func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, m
 // reservation, failover and accounting. It releases body when it is done with it (the
 // upstream request holds its own reference until the transport closed it).
 func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, shape rawShape, u *polydev.User, route *router.Route, f *passthrough.Fields, op string, body *pooledBody, arrival time.Time) {
+	req := &llm.Request{Model: f.Model, Stream: f.Stream, MaxTokens: f.MaxTokens}
+	s.relayCall(w, r, sf, shape, s.router.Start(u, sf.name, route, req, arrival), f, op, body)
+}
+
+// relayCall runs a started call as a passthrough: body forwarded with the route's upstream model
+// spliced in, the answer relayed and metered, the call finished; body is released at the end.
+func (s *Server) relayCall(w http.ResponseWriter, r *http.Request, sf surface, shape rawShape, call *router.Call, f *passthrough.Fields, op string, body *pooledBody) {
 	defer body.Release()
 	ctx := r.Context()
-	req := &llm.Request{Model: f.Model, Stream: f.Stream, MaxTokens: f.MaxTokens}
-	call := s.router.Start(u, sf.name, route, req, arrival)
+	route := call.Route
 	call.BodyBytes = len(body.b)
 	raw := &provider.RawRequest{Op: op, Body: body.b, BodyRef: body, Header: r.Header, Stream: f.Stream}
 	raw.ModelAt, raw.ModelValue = f.Splice(route.Upstream)

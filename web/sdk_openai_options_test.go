@@ -213,9 +213,20 @@ func TestOpenAISDKEmbeddings(t *testing.T) {
 		}
 	})
 	t.Run("bad input", func(t *testing.T) {
-		for _, body := range []string{`{"model":"openai/text-embedding-3-small"}`, `{"model":"openai/text-embedding-3-small","input":""}`,
-			`{"model":"openai/text-embedding-3-small","input":"x","encoding_format":"hex"}`, `{"model":"openai/text-embedding-3-small","input":[1.5]}`} {
-			e.want(e.do("POST", "/v1/embeddings", body, "Authorization", "Bearer "+token), http.StatusBadRequest)
+		// OpenAI's own answer for its models (the body is forwarded as written); ours, before any
+		// upstream call, for a translated one.
+		for _, model := range []string{"openai/text-embedding-3-small", "gemini/gemini-embedding-001"} {
+			before := fakes[2].up.RequestCount()
+			for _, body := range []string{`{"model":"` + model + `"}`, `{"model":"` + model + `","input":""}`,
+				`{"model":"` + model + `","input":"x","encoding_format":"hex"}`, `{"model":"` + model + `","input":[1.5]}`} {
+				r := e.want(e.do("POST", "/v1/embeddings", body, "Authorization", "Bearer "+token), http.StatusBadRequest)
+				if !strings.Contains(string(r.body), `"type":"invalid_request_error"`) {
+					t.Errorf("%s: %s", body, r.body)
+				}
+			}
+			if fakes[2].up.RequestCount() != before {
+				t.Error("a refused request reached Gemini")
+			}
 		}
 	})
 }

@@ -12,7 +12,7 @@ import (
 
 // StartEmbed begins an embeddings call for route: the same admission, keys, reservations,
 // failover and usage record as a generation (Surface "embeddings"), with nothing reserved for
-// output.
+// output. e may be empty for a call run as a passthrough (Raw): the body carries the inputs.
 func (r *Router) StartEmbed(u *polydev.User, route *Route, e *llm.EmbedRequest, arrival time.Time) *Call {
 	e.Model = route.Upstream
 	c := r.Start(u, "embeddings", route, &llm.Request{Model: route.Upstream}, arrival)

@@ -45,20 +45,32 @@ type openaiEmbedRequest struct {
 	Dimensions     int             `json:"dimensions"`
 }
 
-// embedInputs reads OpenAI's input forms; token arrays are embedded by their JSON text.
+// embedInputs reads OpenAI's input forms (a string, an array of strings, an array of integer
+// tokens or of token arrays); token arrays are embedded by their JSON text. Empty strings and
+// other values are refused, as OpenAI refuses them.
 func embedInputs(raw json.RawMessage) ([]string, bool) {
 	var one string
 	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}, true
+		return []string{one}, one != ""
 	}
 	var many []json.RawMessage
 	if json.Unmarshal(raw, &many) != nil || len(many) == 0 {
 		return nil, false
 	}
+	var tokens []int64
+	if json.Unmarshal(raw, &tokens) == nil {
+		return []string{string(raw)}, true
+	}
 	out := make([]string, len(many))
 	for i, m := range many {
-		if json.Unmarshal(m, &out[i]) != nil {
+		if json.Unmarshal(m, &out[i]) == nil {
+			if out[i] == "" {
+				return nil, false
+			}
+		} else if json.Unmarshal(m, &tokens) == nil && len(tokens) > 0 {
 			out[i] = string(m)
+		} else {
+			return nil, false
 		}
 	}
 	return out, true
@@ -80,9 +92,17 @@ func (d openaiDialect) serveEmbeddings(u *Upstream, w http.ResponseWriter, r *ht
 		write(w, openaiNoModel)
 		return
 	}
+	if len(req.Input) == 0 {
+		write(w, openaiError(http.StatusBadRequest, ErrorReply{Message: "'input' is a required property"}, nil, nil))
+		return
+	}
 	inputs, ok := embedInputs(req.Input)
 	if !ok {
-		write(w, openaiError(http.StatusBadRequest, ErrorReply{Message: "'input' is a required property"}, nil, nil))
+		write(w, openaiError(http.StatusBadRequest, ErrorReply{Message: "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference."}, nil, nil))
+		return
+	}
+	if f := req.EncodingFormat; f != "" && f != "float" && f != "base64" {
+		write(w, openaiError(http.StatusBadRequest, ErrorReply{Message: "Invalid value: '" + f + "'. Supported values are: 'float' and 'base64'."}, "encoding_format", "invalid_value"))
 		return
 	}
 	if rep := u.next(rq.key); rep.status != http.StatusOK {

@@ -13,16 +13,17 @@ var _ provider.Passthrough = (*Provider)(nil)
 
 // Passthrough operations.
 const (
-	OpResponses = "responses" // POST {base}/responses, the Responses API
-	OpChat      = "chat"      // POST {base}/chat/completions (chat_passthrough.go)
+	OpResponses  = "responses"  // POST {base}/responses, the Responses API
+	OpChat       = "chat"       // POST {base}/chat/completions (chat_passthrough.go)
+	OpEmbeddings = "embeddings" // POST {base}/embeddings (embed_passthrough.go)
 )
 
 // forwardedHeaders are the client headers a passthrough request carries upstream: the beta
 // features the client opted into. Nothing else (credentials above all).
 var forwardedHeaders = []string{"Openai-Beta"}
 
-// SendRaw implements provider.Passthrough: the body goes to {base}/responses or
-// {base}/chat/completions as it is (a chat stream may gain stream_options.include_usage, see
+// SendRaw implements provider.Passthrough: the body goes to {base}/responses,
+// {base}/chat/completions or {base}/embeddings as it is (a chat stream may gain stream_options.include_usage, see
 // chatParts), with the key as a Bearer token and the client's openai-beta header.
 func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Target, r *provider.RawRequest) (*http.Response, error) {
 	path := ""
@@ -33,6 +34,8 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 	case OpChat:
 		path = "/chat/completions"
 		parts, n = chatParts(r)
+	case OpEmbeddings:
+		path = "/embeddings"
 	default:
 		return nil, llm.Errorf(Name, llm.ErrInvalidRequest, "operation %q is not supported", r.Op)
 	}
@@ -53,8 +56,11 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 
 // Meter implements provider.Passthrough.
 func (p *Provider) Meter(r *provider.RawRequest) provider.Meter {
-	if r.Op == OpChat {
+	switch r.Op {
+	case OpChat:
 		return newChatMeter(r)
+	case OpEmbeddings:
+		return &embedMeter{reqBytes: r.Len()}
 	}
 	return &responsesMeter{reqBytes: r.Len()}
 }
