@@ -202,6 +202,9 @@ func (r anthropicRender) stream(s Script) []frame {
 		{"id", r.id}, {"type", "message"}, {"role", "assistant"}, {"model", r.model},
 		{"content", arr{}}, {"stop_reason", nil}, {"stop_sequence", nil}, {"usage", startUsage},
 	}}}), false)
+	if s.StreamError != nil && s.StreamError.BeforeContent {
+		b.interrupt()
+	}
 
 	index := 0
 	startBlock := func(block obj) {

@@ -112,6 +112,10 @@ type StreamError struct {
 	// server_error, UNAVAILABLE.
 	Type    string
 	Message string // empty: the provider's canonical message for Type
+	// BeforeContent sends the error right after the stream's opening event, before any content
+	// block (Anthropic: message_start then error, as Anthropic reports overload); AfterDeltas is
+	// then ignored. Other providers' fakes open no stream before content: there it is AfterDeltas 0.
+	BeforeContent bool
 }
 
 // Malformed breaks a response part-way through.

@@ -2,10 +2,13 @@ package anthropic
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 
 	"github.com/polydev/polydev/gateway/llm"
 	"github.com/polydev/polydev/gateway/provider"
+	"github.com/polydev/polydev/gateway/provider/internal/upstream"
+	"github.com/polydev/polydev/gateway/sse"
 )
 
 var _ provider.Passthrough = (*Provider)(nil)
@@ -41,7 +44,35 @@ func (p *Provider) SendRaw(ctx context.Context, c *http.Client, t provider.Targe
 			req.Header[h] = v
 		}
 	}
-	return call(c, t).Send(req)
+	resp, err := call(c, t).Send(req)
+	if err != nil || r.Op != OpMessages {
+		return resp, err
+	}
+	return upstream.HoldUntilContent(ctx, Name, resp, holdClassify)
+}
+
+// holdClassify: message_start and pings are held; an error event before any content block fails
+// the attempt (Anthropic sends overloaded_error this way), so the router can try another key.
+func holdClassify(ev sse.Event) (bool, error) {
+	typ := ev.Type
+	if typ == "" {
+		var t struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(ev.Data, &t)
+		typ = t.Type
+	}
+	switch typ {
+	case "message_start", "ping", "":
+		return false, nil
+	case "error":
+		err := streamError(ev.Data)
+		if _, ok := llm.AsError(err); !ok {
+			err = upstream.Malformed(Name, true, err)
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 // Meter implements provider.Passthrough.
