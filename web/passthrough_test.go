@@ -264,3 +264,50 @@ func TestClaudeCodeCrossProvider(t *testing.T) {
 		t.Fatalf("server tool: %s", r.body)
 	}
 }
+
+// TestClaudeCodeOptionsCrossProvider: Claude Code's thinking and output_config.effort (recorded
+// from its npm release), and a structured-output request, reach OpenAI and Gemini as their own
+// reasoning_effort / thinkingConfig and response_format / responseJsonSchema; a model that cannot
+// reason (gpt-4o-mini) gets no reasoning field rather than a 400.
+func TestClaudeCodeOptionsCrossProvider(t *testing.T) {
+	t.Parallel()
+	e := gatewayEnv(t, "sqlite")
+	fakes := e.platformFakes()
+	token, _ := e.apiUser("cc-options@example.com", polydev.TierPlus)
+	recorded := testkit.Payload("agents/claude-code/messages_model_openai.json") // thinking adaptive, effort high
+	for _, c := range []struct {
+		f           fake
+		model, want string
+		absent      string
+	}{
+		{fakes[0], "openai/gpt-5", `"reasoning_effort":"high"`, ""},
+		{fakes[0], "openai/gpt-4o-mini", "", "reasoning_effort"},
+		{fakes[2], "gemini/gemini-2.5-flash", `"thinkingConfig":{"thinkingBudget":16384}`, ""},
+	} {
+		body := bytes.Replace(recorded, []byte(`"openai/gpt-4o"`), []byte(`"`+c.model+`"`), 1)
+		e.want(e.do("POST", "/v1/messages?beta=true", string(body), "x-api-key", token), http.StatusOK)
+		got := c.f.up.LastRequest().Body
+		if c.want != "" && !bytes.Contains(got, []byte(c.want)) || c.absent != "" && bytes.Contains(got, []byte(c.absent)) {
+			t.Fatalf("%s upstream body: %.600s", c.model, got)
+		}
+	}
+
+	const schema = `{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}`
+	structured := `{"model":"%s","max_tokens":200,"messages":[{"role":"user","content":"where?"}],"output_config":{"format":{"type":"json_schema","schema":` + schema + `},"effort":"low","task_budget":{"type":"tokens","total":1000}}}`
+	for _, c := range []struct {
+		f           fake
+		model, want string
+	}{
+		{fakes[0], "openai/gpt-5", `"response_format":{"type":"json_schema","json_schema":{"name":"response","schema":` + schema + `}}`},
+		{fakes[2], "gemini/gemini-2.5-flash", `"responseJsonSchema":` + schema},
+	} {
+		e.want(e.do("POST", "/v1/messages", fmt.Sprintf(structured, c.model), "x-api-key", token), http.StatusOK)
+		if got := c.f.up.LastRequest().Body; !bytes.Contains(got, []byte(c.want)) || bytes.Contains(got, []byte("task_budget")) {
+			t.Fatalf("%s upstream body: %s", c.model, got)
+		}
+	}
+	r := e.want(e.do("POST", "/v1/messages", `{"model":"openai/gpt-5","max_tokens":20,"messages":[{"role":"user","content":"hi"}],"thinking":{"type":"sometimes"}}`, "x-api-key", token), http.StatusBadRequest)
+	if !strings.Contains(string(r.body), `"type":"invalid_request_error"`) || !strings.Contains(string(r.body), "thinking.type") {
+		t.Fatalf("bad thinking: %s", r.body)
+	}
+}

@@ -45,6 +45,11 @@ type Reasoning struct {
 	Effort string
 	// BudgetTokens is an explicit thinking budget (Anthropic budget_tokens, Gemini thinkingBudget).
 	BudgetTokens int
+	// Hint marks a setting the client sends whatever the model (Claude Code's default thinking and
+	// effort, Gemini CLI's thinkingConfig): an adapter whose model cannot reason leaves it out
+	// instead of sending a field the provider would refuse. Without Hint the client asked for
+	// reasoning explicitly (OpenAI's reasoning_effort) and it is sent.
+	Hint bool
 }
 
 // effortBudgets maps effort levels to thinking budgets. Every value is within Anthropic's

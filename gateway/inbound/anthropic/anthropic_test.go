@@ -45,6 +45,7 @@ func TestDecodeRequest(t *testing.T) {
 		Tools:      []llm.Tool{{Name: "get_weather", Description: "w", Parameters: json.RawMessage(`{"type":"object"}`)}},
 		ToolChoice: llm.ToolChoice{Mode: llm.ToolChoiceRequired, DisableParallel: true},
 		MaxTokens:  1024, Temperature: &temp, TopP: &topP, Stop: []string{"END"}, Stream: true, User: "u-9",
+		Reasoning: &llm.Reasoning{Effort: llm.EffortMinimal, Hint: true}, // budget 1024: the effort that covers it
 	}
 	if !reflect.DeepEqual(r, want) {
 		g, _ := json.MarshalIndent(r, "", " ")

@@ -11,8 +11,9 @@
 // field for an upstream URL or key: a body carrying them is parsed as if they were absent.
 // Requests decoded here cross providers (an Anthropic model's requests are forwarded as written,
 // see gateway/passthrough), so what only Anthropic has is mapped or refused by name: the thinking
-// parameter is ignored and thinking blocks in the history dropped (other providers neither take
-// nor return Anthropic's signed thinking), cache_control marks are ignored, mid-conversation
+// parameter and output_config map onto the canonical reasoning and structured output (options.go),
+// thinking blocks in the history are dropped (other providers neither take nor return Anthropic's
+// signed thinking), cache_control marks are ignored, mid-conversation
 // system messages join the system prompt, PDF documents become document parts and text documents
 // text, server tools (web_search, ...) and URL or Files-API documents are refused.
 package anthropic
@@ -41,6 +42,9 @@ type wireRequest struct {
 	Metadata      *struct {
 		UserID string `json:"user_id"`
 	} `json:"metadata"`
+	Thinking     *wireThinking     `json:"thinking"`
+	OutputConfig *wireOutputConfig `json:"output_config"`
+	OutputFormat *wireOutputFormat `json:"output_format"` // the structured-outputs beta's name for output_config.format
 }
 
 type wireMessage struct {
@@ -127,6 +131,9 @@ func decodeRequest(body []byte, count bool) (*llm.Request, error) {
 		return nil, err
 	}
 	r.System = system
+	if err := decodeOptions(&w, r); err != nil {
+		return nil, err
+	}
 	if err := decodeTools(&w, r); err != nil {
 		return nil, err
 	}

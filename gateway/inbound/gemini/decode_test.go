@@ -73,7 +73,7 @@ func TestDecodeRequest(t *testing.T) {
 		},
 		ToolChoice: llm.ToolChoice{Mode: llm.ToolChoiceTool, Name: "get_time"},
 		MaxTokens:  512, Temperature: &temp, TopP: &topP, Stop: []string{"END"},
-		Reasoning: &llm.Reasoning{BudgetTokens: 1024},
+		Reasoning: &llm.Reasoning{BudgetTokens: 1024, Hint: true},
 	}
 	if !reflect.DeepEqual(r, want) {
 		g, _ := json.MarshalIndent(r, "", " ")

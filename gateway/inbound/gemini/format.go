@@ -46,7 +46,8 @@ func outputFormat(field string, g *wireGenConfig, r *llm.Request) error {
 }
 
 // thinking maps thinkingConfig: a budget (0 = no thinking, -1 = the model decides, which is the
-// default) or a level.
+// default) or a level. Gemini CLI sends it whatever the model, so it is a hint (llm.Reasoning.Hint):
+// left out for a model of another provider that cannot reason.
 func thinking(field string, t *wireThinkingConfig, r *llm.Request) error {
 	if t == nil {
 		return nil
@@ -54,7 +55,7 @@ func thinking(field string, t *wireThinkingConfig, r *llm.Request) error {
 	if t.ThinkingLevel != "" {
 		switch lv := strings.ToLower(t.ThinkingLevel); lv {
 		case llm.EffortMinimal, llm.EffortLow, llm.EffortMedium, llm.EffortHigh:
-			r.Reasoning = &llm.Reasoning{Effort: lv}
+			r.Reasoning = &llm.Reasoning{Effort: lv, Hint: true}
 		case "thinking_level_unspecified":
 		default:
 			return wire.Invalid(field+".thinkingLevel", "must be MINIMAL, LOW, MEDIUM or HIGH, not %q", t.ThinkingLevel)
@@ -64,9 +65,9 @@ func thinking(field string, t *wireThinkingConfig, r *llm.Request) error {
 	switch b := t.ThinkingBudget; {
 	case b == nil || *b == -1:
 	case *b == 0:
-		r.Reasoning = &llm.Reasoning{Effort: llm.EffortNone}
+		r.Reasoning = &llm.Reasoning{Effort: llm.EffortNone, Hint: true}
 	case *b > 0:
-		r.Reasoning = &llm.Reasoning{BudgetTokens: *b}
+		r.Reasoning = &llm.Reasoning{BudgetTokens: *b, Hint: true}
 	default:
 		return wire.Invalid(field+".thinkingBudget", "must be -1 (dynamic), 0 (off) or a number of tokens")
 	}

@@ -80,10 +80,21 @@ func unsupported(field string) error {
 	return polydev.Errorf(polydev.EINVALID, "%s: not supported by Anthropic models; remove it or choose another model", field)
 }
 
-// thinking reports whether the request asks for extended thinking.
+// thinking reports whether the request asks for extended thinking. A hint (llm.Reasoning.Hint)
+// that extended thinking could not honour on this request (a model before Claude 3.7, a changed
+// temperature, a forced tool, a cap too small for a budget) is left out rather than refused.
 func thinking(r *llm.Request) bool {
 	rs := r.Reasoning
-	return rs != nil && (rs.BudgetTokens > 0 || rs.Effort != "" && rs.Effort != llm.EffortNone)
+	if rs == nil || rs.BudgetTokens <= 0 && (rs.Effort == "" || rs.Effort == llm.EffortNone) {
+		return false
+	}
+	if !rs.Hint {
+		return true
+	}
+	_, known := llm.EffortBudget(rs.Effort)
+	forced := len(r.Tools) > 0 && (r.ToolChoice.Mode == llm.ToolChoiceRequired || r.ToolChoice.Mode == llm.ToolChoiceTool)
+	return (known || rs.BudgetTokens > 0) && atLeast(r.Model, 3, 7) && r.Temperature == nil && !forced && !useJSONTool(r) &&
+		(adaptiveThinking(r.Model) || r.MaxTokens == 0 || r.MaxTokens > minThinkingBudget)
 }
 
 // encodeOptions sets thinking and output_config; checkOptions has passed. w.MaxTokens grows by

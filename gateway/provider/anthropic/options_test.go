@@ -115,6 +115,22 @@ func TestOptionsRefused(t *testing.T) {
 			r.ResponseFormat, r.Tools = &llm.ResponseFormat{Type: llm.FormatJSONObject}, []llm.Tool{{Name: jsonToolName}}
 		}, "tools:"},
 	}
+	// The same combinations with a hint (an Anthropic-format client's default thinking, crossing
+	// back): thinking is left out, the request goes.
+	for _, c := range cases {
+		r := optReq(c.model, c.set)
+		if r.Reasoning == nil || c.name == "unknown effort" {
+			continue
+		}
+		r.Reasoning.Hint = true
+		if err := (&Provider{}).Check(r); err != nil {
+			t.Errorf("%s with a hint: %v", c.name, err)
+		}
+		body, err := encodeRequest(r, false, DefaultMaxTokens)
+		if err != nil || strings.Contains(string(body), `"thinking"`) {
+			t.Errorf("%s with a hint: %s %v", c.name, body, err)
+		}
+	}
 	for _, c := range cases {
 		r := optReq(c.model, c.set)
 		err := (&Provider{}).Check(r)

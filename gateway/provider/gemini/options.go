@@ -25,8 +25,8 @@ func encodeOptions(r *llm.Request, gc *wireGenConfig) error {
 		}
 	}
 	gc.Seed, gc.PresencePenalty, gc.FrequencyPenalty = r.Seed, r.PresencePenalty, r.FrequencyPenalty
-	if r.Reasoning == nil {
-		return nil
+	if r.Reasoning == nil || r.Reasoning.Hint && !thinkingModel(r.Model) {
+		return nil // a hint for a model without thinking (Gemini 1.x, 2.0) is left out
 	}
 	tc, err := thinkingConfig(r.Model, r.Reasoning)
 	gc.ThinkingConfig = tc
@@ -66,6 +66,15 @@ func thinkingConfig(model string, rs *llm.Reasoning) (*wireThinkingConfig, error
 
 func badEffort(e string) error {
 	return polydev.Errorf(polydev.EINVALID, "reasoning_effort: %q is not a level Gemini models can map (none, minimal, low, medium, high, xhigh)", e)
+}
+
+// thinkingModel: Gemini 2.5 and later think (and take thinkingConfig); 1.x and 2.0 refuse it.
+func thinkingModel(model string) bool {
+	rest, ok := strings.CutPrefix(strings.TrimPrefix(model, "models/"), "gemini-")
+	if !ok {
+		return false
+	}
+	return !strings.HasPrefix(rest, "1") && !strings.HasPrefix(rest, "2.0") && !strings.HasPrefix(rest, "2-")
 }
 
 // thinkingLevels: Gemini 3 and later take thinkingLevel; 1.x and 2.x take thinkingBudget.

@@ -34,6 +34,10 @@ func TestEncodeOptions(t *testing.T) {
 			`{"generationConfig":{"thinkingConfig":{"thinkingLevel":"high"}}}`},
 		{"none on 3: minimal", "gemini-3-flash-preview", func(r *llm.Request) { r.Reasoning = &llm.Reasoning{Effort: "none"} },
 			`{"generationConfig":{"thinkingConfig":{"thinkingLevel":"minimal"}}}`},
+		{"a hint on 2.5", "gemini-2.5-flash", func(r *llm.Request) { r.Reasoning = &llm.Reasoning{Effort: "low", Hint: true} },
+			`{"generationConfig":{"thinkingConfig":{"thinkingBudget":2048}}}`},
+		{"a hint on 2.0: left out", "gemini-2.0-flash", func(r *llm.Request) { r.Reasoning, r.Seed = &llm.Reasoning{Effort: "low", Hint: true}, &seed },
+			`{"generationConfig":{"seed":3}}`},
 		{"a budget on 3: the level covering it", "gemini-3-flash-preview", func(r *llm.Request) { r.Reasoning = &llm.Reasoning{BudgetTokens: 3000} },
 			`{"generationConfig":{"thinkingConfig":{"thinkingLevel":"medium"}}}`},
 	}

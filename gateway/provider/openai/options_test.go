@@ -40,3 +40,24 @@ func TestEncodeOptions(t *testing.T) {
 	body, _ := encodeRequest(&llm.Request{Model: "m"}, false, "max_tokens")
 	providertest.AssertFields(t, body, `{}`, "response_format", "reasoning_effort", "seed", "frequency_penalty", "presence_penalty")
 }
+
+// TestReasoningHint: a hint (Claude Code's default thinking crossing to OpenAI) becomes
+// reasoning_effort on reasoning models and is left out on models that refuse the field.
+func TestReasoningHint(t *testing.T) {
+	t.Parallel()
+	for model, sent := range map[string]bool{
+		"gpt-5": true, "gpt-6.2-sol": true, "o3-mini": true, "o1": true, "gpt-5.1-codex": true, "ft:o4-mini:acme::1": true,
+		"gpt-4o-mini": false, "gpt-4.1": false, "gpt-3.5-turbo": false, "llama-3.1-8b": false, "omni-moderation-latest": false,
+	} {
+		r := &llm.Request{Model: model, Reasoning: &llm.Reasoning{Effort: "high", Hint: true}, Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("x")}}}}
+		body, err := encodeRequest(r, false, "max_completion_tokens")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sent {
+			providertest.AssertFields(t, body, `{"reasoning_effort":"high"}`)
+		} else {
+			providertest.AssertFields(t, body, `{}`, "reasoning_effort")
+		}
+	}
+}
