@@ -24,7 +24,8 @@ type UsageRecord struct {
 	CacheReadTokens  int64     `json:"cacheReadTokens"`
 	CacheWriteTokens int64     `json:"cacheWriteTokens"`
 	ReasoningTokens  int64     `json:"reasoningTokens"`
-	Estimated        bool      `json:"estimated"` // some counts are estimates (the provider did not report them)
+	WebSearches      int64     `json:"webSearches"` // the provider's server-side web searches, billed per search
+	Estimated        bool      `json:"estimated"`   // some counts are estimates (the provider did not report them)
 	Cost             Money     `json:"cost"`
 	DurationMS       int64     `json:"durationMs"`
 	TTFBMS           int64     `json:"ttfbMs"`

@@ -143,6 +143,10 @@ func appendRecord(b []byte, r *polydev.UsageRecord) []byte {
 		r.ReasoningTokens, int64(r.Cost), r.DurationMS, r.TTFBMS, r.OverheadUS, r.CreatedAt.UnixNano()} {
 		b = binary.AppendVarint(b, n)
 	}
+	if r.WebSearches != 0 {
+		// Added after version 1 shipped: an optional trailing number, absent in older records.
+		b = binary.AppendVarint(b, r.WebSearches)
+	}
 	return b
 }
 
@@ -170,11 +174,20 @@ func decodeRecord(p []byte) (*polydev.UsageRecord, error) {
 		}
 		nums[i], p = v, p[k:]
 	}
+	var webSearches int64
+	if len(p) > 0 {
+		v, k := binary.Varint(p)
+		if k <= 0 {
+			return nil, errJournalRecord
+		}
+		webSearches, p = v, p[k:]
+	}
 	if len(p) != 0 {
 		return nil, errJournalRecord
 	}
 	return &polydev.UsageRecord{
-		ID: strs[0], UserID: strs[1], KeyID: strs[2], Provider: polydev.Provider(strs[3]), Model: strs[4], Surface: strs[5],
+		WebSearches: webSearches,
+		ID:          strs[0], UserID: strs[1], KeyID: strs[2], Provider: polydev.Provider(strs[3]), Model: strs[4], Surface: strs[5],
 		Status: strs[6], ErrorCode: strs[7], SessionID: strs[8], ReservationID: strs[9],
 		PlatformKey: flags&flagPlatformKey != 0, Stream: flags&flagStream != 0, Estimated: flags&flagEstimated != 0,
 		Unpriced:   flags&flagUnpriced != 0,

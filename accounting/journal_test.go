@@ -20,7 +20,7 @@ func journalRec(i int) *polydev.UsageRecord {
 	return &polydev.UsageRecord{
 		ID: polydev.NewID(), UserID: "u1", KeyID: "k1", PlatformKey: true, Provider: polydev.ProviderOpenAI, Model: "gpt-4o-mini",
 		Surface: "openai", Stream: i%2 == 0, Status: polydev.UsageOK, HTTPStatus: 200, InputTokens: int64(i), OutputTokens: 7,
-		CacheReadTokens: 1, CacheWriteTokens: 2, ReasoningTokens: 3, Estimated: true, Unpriced: i%3 == 0, Cost: polydev.Money(100 + i),
+		CacheReadTokens: 1, CacheWriteTokens: 2, ReasoningTokens: 3, WebSearches: int64(i % 2), Estimated: true, Unpriced: i%3 == 0, Cost: polydev.Money(100 + i),
 		DurationMS: 5, TTFBMS: 1, OverheadUS: 40, SessionID: "s", ReservationID: "r" + polydev.NewID(),
 		CreatedAt: time.Unix(1_800_000_000, int64(i)).UTC(),
 	}

@@ -1,7 +1,10 @@
 package pricing
 
 import (
+	"encoding/json"
+	"fmt"
 	"math/bits"
+	"sync"
 
 	"github.com/polydev/polydev"
 )
@@ -18,11 +21,13 @@ type Usage struct {
 	OutputTokens     int // all generated tokens, reasoning included
 	CacheReadTokens  int // part of InputTokens
 	CacheWriteTokens int // part of InputTokens
+	WebSearches      int // server-side web searches, billed per search (WebSearchPer1K)
 }
 
 // Cost returns what usage costs at price p, in micro-dollars, rounded to the nearest micro-dollar.
 // Cached and cache-written prompt tokens are billed at their own prices, the rest of the input at the
-// base price; reasoning tokens are part of the output. A price of zero for cached input means the
+// base price; reasoning tokens are part of the output; server-side web searches cost their
+// provider's fee per search (WebSearchPer1K, whatever the model's row says). A price of zero for cached input means the
 // model has no cache discount: those tokens are billed at the base price. A prompt longer than the
 // price's long-context threshold bills the whole request at the long-context rates.
 //
@@ -54,6 +59,10 @@ func Cost(p *polydev.ModelPrice, u Usage) polydev.Money {
 	s.add(read, cachedPrice)
 	s.add(write, writePrice)
 	s.add(nonNeg(u.OutputTokens), p.OutputPerMTok)
+	if prov, _, ok := polydev.SplitModel(p.Model); ok && u.WebSearches > 0 {
+		// Per 1,000 searches; the sum is in micro-dollars per million, so ×1000 per search.
+		s.add(nonNeg(u.WebSearches), WebSearchPer1K(prov)*1000)
+	}
 	s.add(1, 500_000) // rounds the division below to the nearest micro-dollar
 	if s.hi >= 1_000_000 {
 		return polydev.MaxMoney // the quotient would not even fit 64 bits
@@ -85,3 +94,25 @@ func nonNeg(n int) uint64 {
 	}
 	return uint64(n)
 }
+
+// WebSearchPer1K is what 1,000 server-side web searches cost on prov's models (Anthropic's web
+// search tool), from the embedded table's serverTools; 0 for a provider without such a fee.
+func WebSearchPer1K(prov polydev.Provider) polydev.Money {
+	return serverTools()[prov]
+}
+
+var serverTools = sync.OnceValue(func() map[polydev.Provider]polydev.Money {
+	var f defaultsFile
+	if err := json.Unmarshal(defaultsJSON, &f); err != nil {
+		panic("pricing: embedded prices.json is invalid: " + err.Error())
+	}
+	out := map[polydev.Provider]polydev.Money{}
+	for prov, st := range f.ServerTools {
+		m, err := polydev.MoneyFromDollars(st.WebSearchPer1K)
+		if err != nil || !prov.Valid() {
+			panic(fmt.Sprintf("pricing: prices.json serverTools %q: %v", prov, err))
+		}
+		out[prov] = m
+	}
+	return out
+})

@@ -27,6 +27,10 @@ type defaultsFile struct {
 	Sources []string             `json:"sources"`
 	Note    string               `json:"note"`
 	Models  map[string]fileModel `json:"models"`
+	// ServerTools are fees per provider for its server-side tools (the embedded table only).
+	ServerTools map[polydev.Provider]struct {
+		WebSearchPer1K float64 `json:"webSearchPer1K"`
+	} `json:"serverTools"`
 }
 
 type fileModel struct {

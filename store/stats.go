@@ -106,7 +106,7 @@ func (db *DB) PlatformStats(ctx context.Context, activeSince time.Time) (*polyde
 // shared with the accounting queries so that columns added for accounting do not change this page.
 const requestLogColumns = `id, user_id, key_id, platform_key, provider, model, surface, stream, status, http_status, error_code,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, cost_micros,
-	duration_ms, ttfb_ms, overhead_us, session_id, created_at, unpriced`
+	duration_ms, ttfb_ms, overhead_us, session_id, created_at, unpriced, web_searches`
 
 // RequestLogs implements polydev.StatsStore. The cursor is a record id: the page continues strictly
 // after it in (created_at, id) order, so records sharing a millisecond are neither skipped nor repeated.
@@ -140,7 +140,7 @@ func (db *DB) RequestLogs(ctx context.Context, userID, beforeID string, limit in
 		var cost, created int64
 		err := rows.Scan(&r.ID, &r.UserID, &r.KeyID, &r.PlatformKey, &r.Provider, &r.Model, &r.Surface, &r.Stream, &r.Status,
 			&r.HTTPStatus, &r.ErrorCode, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created, &r.Unpriced)
+			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created, &r.Unpriced, &r.WebSearches)
 		if err != nil {
 			return nil, err
 		}

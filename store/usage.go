@@ -13,7 +13,7 @@ import (
 
 const usageColumns = `id, user_id, key_id, platform_key, provider, model, surface, stream, status, http_status, error_code,
 	input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, estimated, cost_micros,
-	duration_ms, ttfb_ms, overhead_us, session_id, created_at, reservation_id, unpriced`
+	duration_ms, ttfb_ms, overhead_us, session_id, created_at, reservation_id, unpriced, web_searches`
 
 // InsertUsage implements polydev.UsageStore.
 func (db *DB) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) error {
@@ -126,7 +126,7 @@ func (db *DB) maxChunk() int {
 	return usageChunks[0]
 }
 
-const usageColumnCount = 25
+const usageColumnCount = 26
 
 // usageInsert and reservationDelete hold the statement text for each chunk size, built once from
 // fixed placeholders: never from input.
@@ -165,7 +165,7 @@ func (db *DB) insertUsageRows(ctx context.Context, tx *sql.Tx, recs []*polydev.U
 			r := recs[i]
 			args = append(args, r.ID, r.UserID, r.KeyID, r.PlatformKey, r.Provider, r.Model, r.Surface, r.Stream, r.Status, r.HTTPStatus, r.ErrorCode,
 				r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.ReasoningTokens, r.Estimated, int64(r.Cost),
-				r.DurationMS, r.TTFBMS, r.OverheadUS, r.SessionID, ms(r.CreatedAt), r.ReservationID, r.Unpriced)
+				r.DurationMS, r.TTFBMS, r.OverheadUS, r.SessionID, ms(r.CreatedAt), r.ReservationID, r.Unpriced, r.WebSearches)
 		}
 		if n == 1 {
 			// One row: the rows affected say whether it was new. (RETURNING, in SQLite, costs twice the insert.)
@@ -258,7 +258,7 @@ func (db *DB) ListUsage(ctx context.Context, userID string, before time.Time, li
 		var cost, created int64
 		err := rows.Scan(&r.ID, &r.UserID, &r.KeyID, &r.PlatformKey, &r.Provider, &r.Model, &r.Surface, &r.Stream, &r.Status,
 			&r.HTTPStatus, &r.ErrorCode, &r.InputTokens, &r.OutputTokens, &r.CacheReadTokens, &r.CacheWriteTokens,
-			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created, &r.ReservationID, &r.Unpriced)
+			&r.ReasoningTokens, &r.Estimated, &cost, &r.DurationMS, &r.TTFBMS, &r.OverheadUS, &r.SessionID, &created, &r.ReservationID, &r.Unpriced, &r.WebSearches)
 		if err != nil {
 			return nil, err
 		}

@@ -34,6 +34,9 @@ type Usage struct {
 	CacheReadTokens  int // part of InputTokens: read from the provider's prompt cache
 	CacheWriteTokens int // part of InputTokens: written to the prompt cache (Anthropic)
 	ReasoningTokens  int // part of OutputTokens: spent thinking (OpenAI o-series, Gemini thoughts)
+	// WebSearches counts the provider's server-side web searches (Anthropic's web_search tool,
+	// usage.server_tool_use.web_search_requests), billed per search beside the tokens.
+	WebSearches int
 
 	// Partial means the generation did not finish normally (the client cancelled, the upstream
 	// failed or cut the stream): the numbers cover what was produced until then, which is what the

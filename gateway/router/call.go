@@ -340,7 +340,7 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 		ID: polydev.NewTimeID(now), UserID: c.User.ID, Provider: c.Route.Provider, Model: c.Route.Model, Surface: c.Surface,
 		Stream: c.Req.Stream, Status: polydev.UsageOK, HTTPStatus: httpStatus,
 		InputTokens: int64(u.InputTokens), OutputTokens: int64(u.OutputTokens), CacheReadTokens: int64(u.CacheReadTokens),
-		CacheWriteTokens: int64(u.CacheWriteTokens), ReasoningTokens: int64(u.ReasoningTokens), Estimated: u.Estimated(),
+		CacheWriteTokens: int64(u.CacheWriteTokens), ReasoningTokens: int64(u.ReasoningTokens), WebSearches: int64(u.WebSearches), Estimated: u.Estimated(),
 		DurationMS: time.Since(c.start).Milliseconds(), TTFBMS: c.ttfb.Milliseconds(), OverheadUS: c.Overhead().Microseconds(),
 		SessionID: c.SessionID, CreatedAt: now,
 	}
@@ -352,7 +352,7 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 		rec.ReservationID = c.reservation.ID
 	}
 	rec.Cost = pricing.Cost(c.Route.Price, pricing.Usage{InputTokens: u.InputTokens, OutputTokens: u.OutputTokens,
-		CacheReadTokens: u.CacheReadTokens, CacheWriteTokens: u.CacheWriteTokens})
+		CacheReadTokens: u.CacheReadTokens, CacheWriteTokens: u.CacheWriteTokens, WebSearches: u.WebSearches})
 	c.Usage, c.Cost = u, rec.Cost
 	if err != nil {
 		rec.Status, rec.ErrorCode = polydev.UsageError, polydev.ErrorCode(err)

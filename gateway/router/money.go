@@ -22,7 +22,7 @@ func errUnpriced(route *Route, k *polydev.ProviderKey) error {
 // request free (negative counts) nor wrap a key's spend around (10^15 tokens).
 func (r *Router) boundUsage(route *Route, u llm.Usage) llm.Usage {
 	clamped := false
-	for _, n := range []*int{&u.InputTokens, &u.OutputTokens, &u.CacheReadTokens, &u.CacheWriteTokens, &u.ReasoningTokens} {
+	for _, n := range []*int{&u.InputTokens, &u.OutputTokens, &u.CacheReadTokens, &u.CacheWriteTokens, &u.ReasoningTokens, &u.WebSearches} {
 		if *n < 0 || *n > pricing.MaxTokens {
 			*n = min(max(*n, 0), pricing.MaxTokens)
 			clamped = true

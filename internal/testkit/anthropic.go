@@ -165,6 +165,14 @@ func (r anthropicRender) inputUsage() obj {
 	}
 }
 
+// serverToolUse is the usage member counting server tool requests, when there were any.
+func (r anthropicRender) serverToolUse() obj {
+	if r.usage.WebSearches == 0 {
+		return nil
+	}
+	return obj{{"server_tool_use", obj{{"web_search_requests", r.usage.WebSearches}, {"web_fetch_requests", 0}}}}
+}
+
 func (r anthropicRender) body() []byte {
 	content := arr{}
 	if r.text != "" {
@@ -174,6 +182,7 @@ func (r anthropicRender) body() []byte {
 		content = append(content, obj{{"type", "tool_use"}, {"id", c.id}, {"name", c.name}, {"input", c.args}})
 	}
 	usage := append(r.inputUsage(), field{"output_tokens", r.usage.CompletionTokens}, field{"service_tier", "standard"})
+	usage = append(usage, r.serverToolUse()...)
 	return compact(obj{
 		{"id", r.id},
 		{"type", "message"},
@@ -240,7 +249,7 @@ func (r anthropicRender) stream(s Script) []frame {
 	b.add(ev("message_delta", obj{
 		{"type", "message_delta"},
 		{"delta", obj{{"stop_reason", r.stop}, {"stop_sequence", nil}}},
-		{"usage", obj{{"output_tokens", r.usage.CompletionTokens}}},
+		{"usage", append(obj{{"output_tokens", r.usage.CompletionTokens}}, r.serverToolUse()...)},
 	}), false)
 	b.add(ev("message_stop", obj{{"type", "message_stop"}}), false)
 	return b.frames

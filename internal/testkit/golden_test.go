@@ -24,6 +24,8 @@ func goldenCases() []goldenCase {
 	toolUse := ToolCallScript()
 	streamErr := DefaultScript()
 	streamErr.StreamError = &StreamError{AfterDeltas: 3}
+	search := DefaultScript()
+	search.Usage.WebSearches = 2
 	startErr := DefaultScript()
 	startErr.StreamError = &StreamError{BeforeContent: true}
 	return []goldenCase{
@@ -51,6 +53,8 @@ func goldenCases() []goldenCase {
 		{"anthropic/messages_stream_tool_use.sse", NewAnthropic, []Option{WithScript(toolUse)}, generation(Anthropic, true), 200},
 		{"anthropic/messages_stream_overloaded.sse", NewAnthropic, []Option{WithScript(streamErr)}, generation(Anthropic, true), 200},
 		{"anthropic/messages_stream_overloaded_before_content.sse", NewAnthropic, []Option{WithScript(startErr)}, generation(Anthropic, true), 200},
+		{"anthropic/messages_web_search.json", NewAnthropic, []Option{WithScript(search)}, generation(Anthropic, false), 200},
+		{"anthropic/messages_stream_web_search.sse", NewAnthropic, []Option{WithScript(search)}, generation(Anthropic, true), 200},
 		{"anthropic/models.json", NewAnthropic, nil, call{method: "GET", path: "/v1/models"}, 200},
 		{"anthropic/error_400_missing_version.json", NewAnthropic, nil, call{path: "/v1/messages", body: anthropicBody, header: map[string]string{"Anthropic-Version": ""}}, 400},
 		{"anthropic/error_401.json", NewAnthropic, nil, call{path: "/v1/messages", body: anthropicBody, key: keyOf("sk-ant-wrong")}, 401},

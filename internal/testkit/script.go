@@ -73,6 +73,9 @@ type Usage struct {
 	CachedTokens     int // input tokens read from the prompt cache (part of PromptTokens)
 	CacheWriteTokens int // input tokens written to the cache (Anthropic only; part of PromptTokens)
 	ReasoningTokens  int // output tokens spent thinking (part of CompletionTokens)
+	// WebSearches is the server-side web searches the answer reports (Anthropic only:
+	// usage.server_tool_use.web_search_requests, in the body and the final message_delta).
+	WebSearches int
 }
 
 // Total is PromptTokens + CompletionTokens.

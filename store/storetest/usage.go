@@ -21,6 +21,7 @@ func testUsage(t *testing.T, s polydev.Store) {
 			Surface: "openai", Status: polydev.UsageOK, HTTPStatus: 200, InputTokens: 10, OutputTokens: 5, Cost: cost, CreatedAt: at}
 	}
 	a, b := rec(now.Add(-time.Second), 300), rec(now, 200)
+	a.WebSearches = 3 // server-side web searches round-trip with the record
 	must(t, s.InsertUsage(ctx(t), []*polydev.UsageRecord{a, b}))
 	must(t, s.InsertUsage(ctx(t), []*polydev.UsageRecord{b})) // a retry must not count twice
 	noKey := rec(now, 0)
@@ -43,6 +44,11 @@ func testUsage(t *testing.T, s polydev.Store) {
 	}
 	if *list[2] != *a {
 		t.Fatalf("record round trip = %+v, want %+v", list[2], a)
+	}
+	logs, err := s.RequestLogs(ctx(t), u.ID, "", 10)
+	must(t, err)
+	if len(logs) != 3 || logs[2].ID != a.ID || logs[2].WebSearches != 3 {
+		t.Fatalf("RequestLogs = %+v", logs)
 	}
 	page, err := s.ListUsage(ctx(t), u.ID, now, 10)
 	must(t, err)

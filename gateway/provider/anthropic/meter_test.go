@@ -27,9 +27,9 @@ func sendRaw(t *testing.T, up *testkit.Upstream, op, body string, stream bool, h
 
 func TestMeterStreamAndBody(t *testing.T) {
 	t.Parallel()
-	s := testkit.Script{Text: "one two three", Chunks: 3, Usage: testkit.Usage{PromptTokens: 5000, CompletionTokens: 42, CachedTokens: 3000, CacheWriteTokens: 1500}}
+	s := testkit.Script{Text: "one two three", Chunks: 3, Usage: testkit.Usage{PromptTokens: 5000, CompletionTokens: 42, CachedTokens: 3000, CacheWriteTokens: 1500, WebSearches: 2}}
 	up := testkit.NewAnthropic(t, testkit.WithScript(s))
-	want := llm.Usage{InputTokens: 5000, OutputTokens: 42, CacheReadTokens: 3000, CacheWriteTokens: 1500}
+	want := llm.Usage{InputTokens: 5000, OutputTokens: 42, CacheReadTokens: 3000, CacheWriteTokens: 1500, WebSearches: 2}
 	body := `{"model":"claude-haiku-4-5","max_tokens":100,"messages":[{"role":"user","content":"hi"}]}`
 
 	resp := sendRaw(t, up, OpMessages, body, false, nil)
@@ -110,5 +110,36 @@ func TestSendRawHeaders(t *testing.T) {
 	}
 	if _, err := (&Provider{}).SendRaw(t.Context(), http.DefaultClient, provider.Target{BaseURL: up.URL}, &provider.RawRequest{Op: "files"}); err == nil {
 		t.Fatal("unknown op accepted")
+	}
+}
+
+// TestTranslatedWebSearches: the translated path reads usage.server_tool_use.web_search_requests
+// too, from a whole answer and from a stream's final message_delta.
+func TestTranslatedWebSearches(t *testing.T) {
+	t.Parallel()
+	s := testkit.DefaultScript()
+	s.Usage.WebSearches = 3
+	up := testkit.NewAnthropic(t, testkit.WithScript(s))
+	p, target := &Provider{}, provider.Target{BaseURL: up.URL, APIKey: up.Key}
+	req := &llm.Request{Model: "claude-haiku-4-5", MaxTokens: 100, Messages: []llm.Message{{Role: llm.RoleUser, Content: []llm.Part{llm.TextPart("hi")}}}}
+	resp, err := p.Do(t.Context(), http.DefaultClient, target, req)
+	if err != nil || resp.Usage.WebSearches != 3 {
+		t.Fatalf("Do: usage %+v err %v", resp.Usage, err)
+	}
+	req.Stream = true
+	st, err := p.Stream(t.Context(), http.DefaultClient, target, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for {
+		if _, err := st.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u := st.Usage(); u.WebSearches != 3 || u.OutputTokens != s.Usage.CompletionTokens {
+		t.Fatalf("Stream: usage %+v", u)
 	}
 }

@@ -14,6 +14,11 @@ type wireUsage struct {
 	OutputTokens             *int `json:"output_tokens"`
 	CacheCreationInputTokens *int `json:"cache_creation_input_tokens"`
 	CacheReadInputTokens     *int `json:"cache_read_input_tokens"`
+	// ServerToolUse counts the server tools' requests (billed per request, beside the tokens):
+	// web_search_requests, web_fetch_requests (fetches cost tokens only, not counted).
+	ServerToolUse *struct {
+		WebSearchRequests *int `json:"web_search_requests"`
+	} `json:"server_tool_use"`
 }
 
 func val(p *int) int {
@@ -24,8 +29,12 @@ func val(p *int) int {
 }
 
 // applyInput sets the input side of u from w: Anthropic's input_tokens excludes cached and
-// cache-written tokens, llm.Usage.InputTokens includes them.
+// cache-written tokens, llm.Usage.InputTokens includes them. The web searches of server tools,
+// cumulative like the rest, are taken wherever they appear.
 func (w *wireUsage) applyInput(u *llm.Usage) bool {
+	if st := w.ServerToolUse; st != nil && st.WebSearchRequests != nil {
+		u.WebSearches = *st.WebSearchRequests
+	}
 	if w.InputTokens == nil && w.CacheReadInputTokens == nil && w.CacheCreationInputTokens == nil {
 		return false
 	}
