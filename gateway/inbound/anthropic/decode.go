@@ -176,14 +176,14 @@ func decodeTools(w *wireRequest, r *llm.Request) error {
 		if t.Type != "" && t.Type != "custom" {
 			return wire.Invalid(field+".type", "server tool %q runs only on anthropic/ models", t.Type)
 		}
-		if !validToolName(t.Name) {
+		if !wire.ValidToolName(t.Name) {
 			return wire.Invalid(field+".name", "must be 1 to 64 letters, digits, underscores or dashes")
 		}
 		if names[t.Name] {
 			return wire.Invalid(field+".name", "%q is declared twice", t.Name)
 		}
 		names[t.Name] = true
-		if !isObject(t.InputSchema) {
+		if !wire.IsObject(t.InputSchema) {
 			return wire.Invalid(field+".input_schema", "required: a JSON Schema object")
 		}
 		r.Tools = append(r.Tools, llm.Tool{Name: t.Name, Description: t.Description, Parameters: t.InputSchema})
@@ -446,7 +446,7 @@ func assistantParts(field string, blocks []wireBlock, calls map[string]bool) ([]
 			if len(input) == 0 || string(input) == "null" {
 				input = json.RawMessage("{}")
 			}
-			if !isObject(input) {
+			if !wire.IsObject(input) {
 				return nil, wire.Invalid(bf+".input", "must be an object")
 			}
 			calls[b.ID] = true
@@ -458,22 +458,4 @@ func assistantParts(field string, blocks []wireBlock, calls map[string]bool) ([]
 		}
 	}
 	return parts, nil
-}
-
-func validToolName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func isObject(raw json.RawMessage) bool {
-	var v map[string]json.RawMessage
-	return len(raw) > 0 && json.Unmarshal(raw, &v) == nil && v != nil
 }

@@ -181,7 +181,7 @@ func modelParts(field string, turn int, parts []wirePart, calls *[]*call) ([]llm
 			args := fc.Args
 			if len(args) == 0 || string(args) == "null" {
 				args = json.RawMessage("{}")
-			} else if !isObject(args) {
+			} else if !wire.IsObject(args) {
 				return nil, wire.Invalid(pf+".functionCall.args", "must be an object")
 			}
 			id := fc.ID
@@ -355,9 +355,4 @@ func responseText(field string, raw json.RawMessage) (text string, isErr bool, e
 		return "", false, wire.Invalid(field, "must be an object")
 	}
 	return string(compact), false, nil
-}
-
-func isObject(raw json.RawMessage) bool {
-	var v map[string]json.RawMessage
-	return json.Unmarshal(raw, &v) == nil && v != nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/gateway/inbound/internal/wire"
 	"github.com/polydev/polydev/gateway/llm"
 	"github.com/polydev/polydev/internal/testkit"
 )
@@ -273,7 +274,7 @@ func TestDecodeGeminiCLI(t *testing.T) {
 			t.Errorf("%s: system %d bytes, %d messages, %d tools", name, len(r.System), len(r.Messages), len(r.Tools))
 		}
 		for _, tool := range r.Tools {
-			if !isObject(tool.Parameters) && len(tool.Parameters) > 0 {
+			if !wire.IsObject(tool.Parameters) && len(tool.Parameters) > 0 {
 				t.Errorf("%s: tool %s parameters %s", name, tool.Name, tool.Parameters)
 			}
 		}

@@ -67,7 +67,7 @@ func parameters(field string, d *wireFunctionDecl) (json.RawMessage, error) {
 	case hasSchema && hasJSON:
 		return nil, wire.Invalid(field, "parameters and parametersJsonSchema are mutually exclusive")
 	case hasJSON:
-		if !isObject(d.ParametersJSONSchema) {
+		if !wire.IsObject(d.ParametersJSONSchema) {
 			return nil, wire.Invalid(field+".parametersJsonSchema", "must be a JSON Schema object")
 		}
 		return d.ParametersJSONSchema, nil

@@ -174,7 +174,7 @@ func decodeTools(w *wireRequest, r *llm.Request) error {
 		if t.Function == nil {
 			return wire.Invalid(field+".function", "required")
 		}
-		if !validToolName(t.Function.Name) {
+		if !wire.ValidToolName(t.Function.Name) {
 			return wire.Invalid(field+".function.name", "must be 1 to 64 letters, digits, underscores or dashes")
 		}
 		if names[t.Function.Name] {
@@ -185,7 +185,7 @@ func decodeTools(w *wireRequest, r *llm.Request) error {
 		if string(params) == "null" {
 			params = nil
 		}
-		if len(params) > 0 && !isObject(params) {
+		if len(params) > 0 && !wire.IsObject(params) {
 			return wire.Invalid(field+".function.parameters", "must be a JSON Schema object")
 		}
 		r.Tools = append(r.Tools, llm.Tool{Name: t.Function.Name, Description: t.Function.Description, Parameters: params})
@@ -423,24 +423,6 @@ func assistantMessage(field string, m *wireMessage, calls map[string]bool) (llm.
 		return msg, wire.Invalid(field, "an assistant message needs content or tool_calls")
 	}
 	return msg, nil
-}
-
-func validToolName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func isObject(raw json.RawMessage) bool {
-	var v map[string]json.RawMessage
-	return json.Unmarshal(raw, &v) == nil && v != nil
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -158,12 +158,12 @@ func decodeResponseFormat(f *wireResponseFormat, r *llm.Request) error {
 	if js == nil {
 		return wire.Invalid("response_format.json_schema", "required when type is \"json_schema\"")
 	}
-	if !validToolName(js.Name) {
+	if !wire.ValidToolName(js.Name) {
 		return wire.Invalid("response_format.json_schema.name", "must be 1 to 64 letters, digits, underscores or dashes")
 	}
 	rf := &llm.ResponseFormat{Type: llm.FormatJSONSchema, Name: js.Name, Description: js.Description, Strict: js.Strict != nil && *js.Strict}
 	if present(js.Schema) {
-		if !isObject(js.Schema) {
+		if !wire.IsObject(js.Schema) {
 			return wire.Invalid("response_format.json_schema.schema", "must be a JSON Schema object")
 		}
 		rf.Schema = js.Schema

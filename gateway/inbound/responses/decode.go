@@ -434,22 +434,4 @@ func parseImageURL(field, u string) (*llm.Image, error) {
 	return nil, wire.Invalid(field, "must be an http(s) URL or a base64 data URL")
 }
 
-func validToolName(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func isObject(raw json.RawMessage) bool {
-	var v map[string]json.RawMessage
-	return json.Unmarshal(raw, &v) == nil && v != nil
-}
-
 func itoa(i int) string { return strconv.Itoa(i) }

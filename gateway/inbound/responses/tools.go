@@ -52,7 +52,7 @@ func (tc *toolCollector) addIn(field, ns string, tools []wireTool) error {
 			if ns != "" {
 				return wire.Invalid(f+".type", "namespaces do not nest")
 			}
-			if !validToolName(t.Name) {
+			if !wire.ValidToolName(t.Name) {
 				return wire.Invalid(f+".name", "must be 1 to 64 letters, digits, underscores or dashes")
 			}
 			if err := tc.addIn(f+".tools", t.Name, t.Tools); err != nil {
@@ -79,7 +79,7 @@ func (tc *toolCollector) one(field, ns string, t *wireTool) error {
 		if string(params) == "null" {
 			params = nil
 		}
-		if len(params) > 0 && !isObject(params) {
+		if len(params) > 0 && !wire.IsObject(params) {
 			return wire.Invalid(field+".parameters", "must be a JSON Schema object")
 		}
 		tool.Parameters = params
@@ -95,7 +95,7 @@ func (tc *toolCollector) one(field, ns string, t *wireTool) error {
 	default:
 		return wire.Invalid(field+".type", "%q is a tool OpenAI runs itself; on this route only function and custom tools are supported", t.Type)
 	}
-	if !validToolName(t.Name) {
+	if !wire.ValidToolName(t.Name) {
 		return wire.Invalid(field+".name", "must be 1 to 64 letters, digits, underscores or dashes")
 	}
 	if len(tc.r.Tools) >= maxTools {
