@@ -197,18 +197,8 @@ func decodeTools(w *wireRequest, r *llm.Request) error {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
 	}
-	var mode string
-	if json.Unmarshal(raw, &mode) == nil {
-		switch mode {
-		case "auto", "none", "required":
-			r.ToolChoice.Mode = llm.ToolChoiceMode(mode)
-		default:
-			return wire.Invalid("tool_choice", "must be \"none\", \"auto\", \"required\" or a function")
-		}
-		if mode == "required" && len(r.Tools) == 0 {
-			return wire.Invalid("tool_choice", "\"required\" needs tools")
-		}
-		return nil
+	if isString, err := wire.StringToolChoice(raw, r); isString {
+		return err
 	}
 	var named struct {
 		Type     string `json:"type"`

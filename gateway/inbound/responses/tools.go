@@ -158,18 +158,8 @@ func decodeToolChoice(raw json.RawMessage, tc *toolCollector, r *llm.Request) er
 	if !present(raw) {
 		return nil
 	}
-	var mode string
-	if json.Unmarshal(raw, &mode) == nil {
-		switch mode {
-		case "auto", "none", "required":
-			r.ToolChoice.Mode = llm.ToolChoiceMode(mode)
-		default:
-			return wire.Invalid("tool_choice", "must be \"none\", \"auto\", \"required\" or a function")
-		}
-		if mode == "required" && len(r.Tools) == 0 {
-			return wire.Invalid("tool_choice", "\"required\" needs tools")
-		}
-		return nil
+	if isString, err := wire.StringToolChoice(raw, r); isString {
+		return err
 	}
 	var named struct {
 		Type      string `json:"type"`
