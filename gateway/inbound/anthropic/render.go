@@ -8,7 +8,6 @@ import (
 	"github.com/polydev/polydev/gateway/inbound/internal/wire"
 	"github.com/polydev/polydev/gateway/internal/jsonw"
 	"github.com/polydev/polydev/gateway/llm"
-	"github.com/polydev/polydev/gateway/sse"
 )
 
 // StopReason maps a stop reason to Anthropic's stop_reason.
@@ -171,55 +170,27 @@ func WriteError(w http.ResponseWriter, err error) {
 // together with the first content, so an upstream that fails before producing anything can still
 // be answered with a plain HTTP error.
 type StreamWriter struct {
-	w        http.ResponseWriter
-	sw       *sse.Writer
-	buf      []byte
-	id       string
-	model    string
-	start    llm.Usage // usage known at the start event
-	headerOK bool
-	msgSent  bool
-	block    int   // index of the open block, or -1
-	blockIs  int   // tool index of the open block, -1 for text
-	next     int   // next block index
-	tools    []int // tool index → block index
-	done     bool
-	stopped  bool // the stop frame was written
+	wire.Stream
+	buf     []byte
+	id      string
+	model   string
+	start   llm.Usage // usage known at the start event
+	msgSent bool
+	block   int   // index of the open block, or -1
+	blockIs int   // tool index of the open block, -1 for text
+	next    int   // next block index
+	tools   []int // tool index → block index
+	done    bool
+	stopped bool // the stop frame was written
 }
 
 // NewStreamWriter returns a writer for one response.
 func NewStreamWriter(w http.ResponseWriter) *StreamWriter {
-	return &StreamWriter{w: w, sw: sse.NewWriter(w), buf: make([]byte, 0, 512), block: -1}
+	return &StreamWriter{Stream: wire.NewStream(w), buf: make([]byte, 0, 512), block: -1}
 }
-
-// Heartbeat commits the 200 now and sends an SSE comment whenever the stream is idle for every;
-// errors before content then arrive as error events. Call Stop before the handler returns.
-func (s *StreamWriter) Heartbeat(every time.Duration) error {
-	s.commit()
-	if err := s.sw.Send(nil); err != nil {
-		return err
-	}
-	s.sw.Heartbeat(every)
-	return nil
-}
-
-// Stop ends the heartbeat; nothing is written afterwards.
-func (s *StreamWriter) Stop() { s.sw.Stop() }
 
 // Stopped reports whether the stop frame was written (wire.StreamRenderer).
 func (s *StreamWriter) Stopped() bool { return s.stopped }
-
-// SSE is the writer under s (wire.StreamRenderer).
-func (s *StreamWriter) SSE() *sse.Writer { return s.sw }
-
-func (s *StreamWriter) commit() {
-	if s.headerOK {
-		return
-	}
-	s.headerOK = true
-	wire.StreamHeaders(s.w.Header())
-	s.w.WriteHeader(http.StatusOK)
-}
 
 func event(b []byte, name string) []byte {
 	b = append(b, "event: "...)
@@ -285,7 +256,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 		s.id, s.model, s.start = ev.ID, ev.Model, ev.Usage
 		return nil
 	}
-	s.commit()
+	s.Commit()
 	b := s.buf[:0]
 	if !s.msgSent {
 		s.msgSent = true
@@ -340,7 +311,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 	if len(b) == 0 {
 		return nil
 	}
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 func (s *StreamWriter) toolBlock(tool int) int {
@@ -357,16 +328,16 @@ func (s *StreamWriter) Error(err error) error {
 		return nil
 	}
 	s.done = true
-	if !s.headerOK {
-		s.headerOK = true
-		WriteError(s.w, err)
+	if !s.HeaderOK {
+		s.HeaderOK = true
+		WriteError(s.W, err)
 		return nil
 	}
 	b := event(s.buf[:0], "error")
 	b, _ = AppendError(b, err)
 	b = append(b, "\n\n"...)
 	s.buf = b
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 // Relay copies s to the client until it ends, the upstream fails (rendered with Error) or the

@@ -6,7 +6,6 @@ import (
 
 	"github.com/polydev/polydev/gateway/inbound/internal/wire"
 	"github.com/polydev/polydev/gateway/llm"
-	"github.com/polydev/polydev/gateway/sse"
 )
 
 // StreamWriter renders stream events as streamGenerateContent does: a GenerateContentResponse per
@@ -16,17 +15,15 @@ import (
 // elements of one JSON array, written as they come. Nothing is written before the first content,
 // so an upstream that fails before producing anything is answered with a plain HTTP error.
 type StreamWriter struct {
-	w        http.ResponseWriter
-	sw       *sse.Writer
-	sse      bool
-	buf      []byte
-	id       string
-	model    string
-	headerOK bool
-	chunks   int // chunks written
-	tools    []pendingCall
-	done     bool
-	stopped  bool
+	wire.Stream
+	sse     bool
+	buf     []byte
+	id      string
+	model   string
+	chunks  int // chunks written
+	tools   []pendingCall
+	done    bool
+	stopped bool
 }
 
 // pendingCall is a function call whose arguments are still arriving.
@@ -39,7 +36,7 @@ type pendingCall struct {
 
 // NewStreamWriter returns a writer for one response; alt selects alt=sse framing.
 func NewStreamWriter(w http.ResponseWriter, alt bool) *StreamWriter {
-	return &StreamWriter{w: w, sw: sse.NewWriter(w), sse: alt, buf: make([]byte, 0, 512)}
+	return &StreamWriter{Stream: wire.NewStream(w), sse: alt, buf: make([]byte, 0, 512)}
 }
 
 // Heartbeat commits the 200 and sends an SSE comment whenever the stream is idle for every, which
@@ -49,28 +46,22 @@ func (s *StreamWriter) Heartbeat(every time.Duration) error {
 		return nil
 	}
 	s.commit()
-	if err := s.sw.Send(nil); err != nil {
+	if err := s.SW.Send(nil); err != nil {
 		return err
 	}
-	s.sw.Heartbeat(every)
+	s.SW.Heartbeat(every)
 	return nil
 }
-
-// Stop ends the heartbeat; nothing is written afterwards.
-func (s *StreamWriter) Stop() { s.sw.Stop() }
 
 // Stopped reports whether the final chunk was written (wire.StreamRenderer).
 func (s *StreamWriter) Stopped() bool { return s.stopped }
 
-// SSE is the writer under s (wire.StreamRenderer).
-func (s *StreamWriter) SSE() *sse.Writer { return s.sw }
-
 func (s *StreamWriter) commit() {
-	if s.headerOK {
+	if s.HeaderOK {
 		return
 	}
-	s.headerOK = true
-	h := s.w.Header()
+	s.HeaderOK = true
+	h := s.W.Header()
 	if s.sse {
 		wire.StreamHeaders(h)
 	} else {
@@ -79,7 +70,7 @@ func (s *StreamWriter) commit() {
 		h.Set("X-Accel-Buffering", "no")
 		h.Del("Content-Length")
 	}
-	s.w.WriteHeader(http.StatusOK)
+	s.W.WriteHeader(http.StatusOK)
 }
 
 // open starts one chunk's framing.
@@ -165,7 +156,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 	}
 	s.commit()
 	s.buf = b
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 func (s *StreamWriter) tool(index int) *pendingCall {
@@ -185,9 +176,9 @@ func (s *StreamWriter) Error(err error) error {
 		return nil
 	}
 	s.done = true
-	if !s.headerOK {
-		s.headerOK = true
-		WriteError(s.w, err)
+	if !s.HeaderOK {
+		s.HeaderOK = true
+		WriteError(s.W, err)
 		return nil
 	}
 	b := s.open(s.buf[:0])
@@ -197,7 +188,7 @@ func (s *StreamWriter) Error(err error) error {
 		b = append(b, ']')
 	}
 	s.buf = b
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 // RelayHeartbeat copies s to the client until it ends, the upstream fails (rendered with Error) or

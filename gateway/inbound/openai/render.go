@@ -9,7 +9,6 @@ import (
 	"github.com/polydev/polydev/gateway/inbound/internal/wire"
 	"github.com/polydev/polydev/gateway/internal/jsonw"
 	"github.com/polydev/polydev/gateway/llm"
-	"github.com/polydev/polydev/gateway/sse"
 )
 
 // FinishReason maps a stop reason to OpenAI's finish_reason.
@@ -144,15 +143,13 @@ func WriteError(w http.ResponseWriter, err error) {
 // upstream that fails before producing anything can still be answered with a plain HTTP error
 // (Error does that) and a router may still fail over.
 type StreamWriter struct {
-	w        http.ResponseWriter
-	sw       *sse.Writer
+	wire.Stream
 	opts     Options
 	buf      []byte
 	prefix   []byte // `data: {"id":...,"delta":`, built at the start event
 	suffix   []byte // `,"logprobs":null,"finish_reason":null}]...}` + "\n\n"
 	head     []byte // `data: {"id":...,"model":...,` for the usage chunk
 	started  bool
-	headerOK bool // the 200 and stream headers were sent
 	roleDone bool // the first chunk, with the assistant role, was sent
 	done     bool
 	stopped  bool // the stop frame was written
@@ -160,39 +157,13 @@ type StreamWriter struct {
 
 // NewStreamWriter returns a writer for one response.
 func NewStreamWriter(w http.ResponseWriter, opts Options) *StreamWriter {
-	return &StreamWriter{w: w, sw: sse.NewWriter(w), opts: opts, buf: make([]byte, 0, 512)}
+	return &StreamWriter{Stream: wire.NewStream(w), opts: opts, buf: make([]byte, 0, 512)}
 }
-
-// Heartbeat commits the 200 now and sends an SSE comment whenever the stream is idle for every;
-// errors before content then arrive in-stream. Call Stop before the handler returns.
-func (s *StreamWriter) Heartbeat(every time.Duration) error {
-	s.commit()
-	if err := s.sw.Send(nil); err != nil { // the headers: flushed now, or at the next flush when held
-		return err
-	}
-	s.sw.Heartbeat(every)
-	return nil
-}
-
-// Stop ends the heartbeat; nothing is written afterwards.
-func (s *StreamWriter) Stop() { s.sw.Stop() }
 
 // Stopped reports whether the stop frame was written (wire.StreamRenderer).
 func (s *StreamWriter) Stopped() bool { return s.stopped }
 
-// SSE is the writer under s (wire.StreamRenderer).
-func (s *StreamWriter) SSE() *sse.Writer { return s.sw }
-
 // commit sends the status line and stream headers (they reach the client with the first flush).
-func (s *StreamWriter) commit() {
-	if s.headerOK {
-		return
-	}
-	s.headerOK = true
-	wire.StreamHeaders(s.w.Header())
-	s.w.WriteHeader(http.StatusOK)
-}
-
 func (s *StreamWriter) begin(id, model string) {
 	s.started = true
 	if id == "" {
@@ -231,7 +202,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 		s.begin("", "")
 	}
 	b := s.buf[:0]
-	s.commit()
+	s.Commit()
 	if !s.roleDone {
 		s.roleDone = true
 		b = append(b, s.prefix...)
@@ -278,7 +249,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 		b = append(b, "}\n\ndata: [DONE]\n\n"...)
 	}
 	s.buf = b
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 // Error reports err: as an HTTP error response when nothing was sent yet, otherwise as an error
@@ -289,16 +260,16 @@ func (s *StreamWriter) Error(err error) error {
 		return nil
 	}
 	s.done = true
-	if !s.headerOK {
-		s.headerOK = true
-		WriteError(s.w, err)
+	if !s.HeaderOK {
+		s.HeaderOK = true
+		WriteError(s.W, err)
 		return nil
 	}
 	b := append(s.buf[:0], "data: "...)
 	b = AppendError(b, err)
 	b = append(b, "\n\n"...)
 	s.buf = b
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 // Relay copies s to the client until it ends, the upstream fails (rendered with Error) or the

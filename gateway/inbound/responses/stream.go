@@ -8,7 +8,6 @@ import (
 	"github.com/polydev/polydev/gateway/inbound/internal/wire"
 	"github.com/polydev/polydev/gateway/internal/jsonw"
 	"github.com/polydev/polydev/gateway/llm"
-	"github.com/polydev/polydev/gateway/sse"
 )
 
 // StreamWriter renders stream events as the Responses API's server-sent events:
@@ -26,17 +25,15 @@ import (
 // until the first content, so an upstream that fails before producing anything is answered with a
 // plain HTTP error (and a router may still fail over); after that a failure is response.failed.
 type StreamWriter struct {
-	w        http.ResponseWriter
-	sw       *sse.Writer
-	opts     *Options
-	buf      []byte
-	head     head
-	seq      int
-	started  bool
-	headerOK bool // the 200 and stream headers were sent
-	opened   bool // response.created and response.in_progress were sent
-	done     bool
-	stopped  bool
+	wire.Stream
+	opts    *Options
+	buf     []byte
+	head    head
+	seq     int
+	started bool
+	opened  bool // response.created and response.in_progress were sent
+	done    bool
+	stopped bool
 
 	output [][]byte // finished items by output_index (nil while in progress)
 	msg    *openMessage
@@ -58,37 +55,11 @@ type openCall struct {
 
 // NewStreamWriter returns a writer for one response.
 func NewStreamWriter(w http.ResponseWriter, opts *Options) *StreamWriter {
-	return &StreamWriter{w: w, sw: sse.NewWriter(w), opts: opts, buf: make([]byte, 0, 512)}
+	return &StreamWriter{Stream: wire.NewStream(w), opts: opts, buf: make([]byte, 0, 512)}
 }
-
-// Heartbeat commits the 200 now and sends an SSE comment whenever the stream is idle for every;
-// errors before content then arrive in-stream. Call Stop before the handler returns.
-func (s *StreamWriter) Heartbeat(every time.Duration) error {
-	s.commit()
-	if err := s.sw.Send(nil); err != nil {
-		return err
-	}
-	s.sw.Heartbeat(every)
-	return nil
-}
-
-// Stop ends the heartbeat; nothing is written afterwards.
-func (s *StreamWriter) Stop() { s.sw.Stop() }
 
 // Stopped reports whether the final event was written (wire.StreamRenderer).
 func (s *StreamWriter) Stopped() bool { return s.stopped }
-
-// SSE is the writer under s (wire.StreamRenderer).
-func (s *StreamWriter) SSE() *sse.Writer { return s.sw }
-
-func (s *StreamWriter) commit() {
-	if s.headerOK {
-		return
-	}
-	s.headerOK = true
-	wire.StreamHeaders(s.w.Header())
-	s.w.WriteHeader(http.StatusOK)
-}
 
 func (s *StreamWriter) begin() {
 	s.started = true
@@ -291,7 +262,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 	if !s.started {
 		s.begin()
 	}
-	s.commit()
+	s.Commit()
 	b := s.buf[:0]
 	if !s.opened {
 		b = s.openResponse(b)
@@ -335,7 +306,7 @@ func (s *StreamWriter) Write(ev llm.Event) error {
 	if len(b) == 0 {
 		return nil
 	}
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 // Error reports err: as an HTTP error response when nothing was sent yet, otherwise as
@@ -345,9 +316,9 @@ func (s *StreamWriter) Error(err error) error {
 		return nil
 	}
 	s.done = true
-	if !s.headerOK {
-		s.headerOK = true
-		WriteError(s.w, err)
+	if !s.HeaderOK {
+		s.HeaderOK = true
+		WriteError(s.W, err)
 		return nil
 	}
 	if !s.started {
@@ -362,7 +333,7 @@ func (s *StreamWriter) Error(err error) error {
 	b = s.head.appendResponse(b, statusFailed, "", s.finished(), nil, appendErrorObject(nil, err))
 	b = end(b)
 	s.buf = b
-	return s.sw.Send(b)
+	return s.SW.Send(b)
 }
 
 // Relay copies st to the client until it ends, the upstream fails (rendered with Error) or the
