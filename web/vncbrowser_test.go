@@ -116,8 +116,11 @@ var devtoolsURL = regexp.MustCompile(`DevTools listening on (ws://127\.0\.0\.1:(
 // throwaway profile and connects to its first page.
 func startChromium(ctx context.Context, t *testing.T, bin string) *cdpPage {
 	t.Helper()
+	// Loopback only: no background traffic, and every host name but 127.0.0.1 fails to resolve, so
+	// nothing the page or the browser itself asks for can leave the machine.
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--remote-debugging-port=0",
-		"--remote-debugging-address=127.0.0.1", "--user-data-dir="+t.TempDir(), "about:blank")
+		"--remote-debugging-address=127.0.0.1", "--disable-background-networking", "--disable-component-update",
+		"--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1", "--user-data-dir="+t.TempDir(), "about:blank")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -51,6 +51,10 @@ func newBrowser(t *testing.T, s *site) *browser {
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
 		chromedp.ExecPath(chromium),
 		chromedp.Flag("ignore-certificate-errors", true), // the test server's self-signed loopback certificate
+		// Loopback only: every host name but 127.0.0.1 fails to resolve, so nothing a page (or the
+		// browser itself) asks for can leave the machine.
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		chromedp.Flag("disable-component-update", true),
 		chromedp.WindowSize(1280, 900),
 	)
 	if os.Geteuid() == 0 {
