@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/billing"
 	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/pricing"
@@ -33,6 +34,9 @@ type PageAPI struct {
 	Now            func() time.Time
 	SignupDisabled bool
 	MailOn         bool // the server sends mail: sign-up is verified by a link, passwords reset by mail
+	// Billing is Stripe checkout, portal and subscription status; nil when billing is not configured
+	// (then admins set tiers and the pages say so).
+	Billing *billing.Service
 	// User resolves the browser session of a page request (cookie only: pages are never fetched with
 	// a bearer token). The error is a *polydev.Error: EUNAUTHORIZED when there is no live session.
 	User func(w http.ResponseWriter, r *http.Request) (*polydev.User, error)
@@ -41,7 +45,7 @@ type PageAPI struct {
 func (s *Server) pageAPI() PageAPI {
 	return PageAPI{
 		Store: s.store, Keys: s.keys, Prices: s.prices, Convs: s.convs, Router: s.router, VMs: s.vms, Log: s.log,
-		Now: func() time.Time { return s.now() }, SignupDisabled: s.cfg.SignupDisabled, MailOn: s.mail != nil,
+		Now: func() time.Time { return s.now() }, SignupDisabled: s.cfg.SignupDisabled, MailOn: s.mail != nil, Billing: s.billing,
 		User: s.pageUser,
 	}
 }

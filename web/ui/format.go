@@ -100,3 +100,8 @@ func derefMoney(p *polydev.Money) polydev.Money {
 	}
 	return *p
 }
+
+// cents shows an amount in a currency's smallest unit (as Stripe counts) with two decimals.
+func cents(n int64) string {
+	return strconv.FormatFloat(float64(n)/100, 'f', 2, 64)
+}

@@ -15,6 +15,7 @@ var userNav = []navItem{
 	{"security", "Security", "/settings/security"},
 	{"tokens", "API tokens", "/settings/tokens"},
 	{"mcp", "MCP", "/settings/mcp"},
+	{"subscription", "Plan", "/settings/subscription"},
 	{"logs", "Request logs", "/logs"},
 	{"vms", "VMs", "/vms"},
 }

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/polydev/polydev"
 )
@@ -15,6 +16,7 @@ func (u *UI) home(w http.ResponseWriter, r *http.Request, v *view) error {
 type tierRow struct {
 	*polydev.TierLimits
 	Current bool
+	Buy     bool // a signed-in user may upgrade to it through checkout here
 }
 
 func (u *UI) pricing(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -22,9 +24,13 @@ func (u *UI) pricing(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
+	var buy []polydev.Tier
+	if v.User != nil && u.api.Billing != nil {
+		buy = upgradesFor(v.User.Tier, u.api.Billing.Tiers())
+	}
 	rows := make([]tierRow, len(tiers))
 	for i, t := range tiers {
-		rows[i] = tierRow{TierLimits: t, Current: v.User != nil && v.User.Tier == t.Tier}
+		rows[i] = tierRow{TierLimits: t, Current: v.User != nil && v.User.Tier == t.Tier, Buy: slices.Contains(buy, t.Tier)}
 	}
 	v.Title, v.Nav, v.Data = "Pricing", "pricing", rows
 	return u.render(w, r, "pricing", v)

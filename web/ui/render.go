@@ -42,7 +42,7 @@ type pageSet struct {
 }
 
 func parsePages() (*pageSet, error) {
-	funcs := template.FuncMap{"asset": assetURL, "money": money, "num": num, "pct": pct, "when": when, "ago": ago, "deref": deref, "add": add, "sub": sub, "derefMoney": derefMoney, "blank": blankModel}
+	funcs := template.FuncMap{"asset": assetURL, "money": money, "num": num, "pct": pct, "when": when, "ago": ago, "deref": deref, "add": add, "sub": sub, "derefMoney": derefMoney, "blank": blankModel, "cents": cents}
 	// The layout and the partials (templates/_*.html: charts, ...) are in every page's set.
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/_*.html")
 	if err != nil {

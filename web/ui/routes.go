@@ -18,6 +18,7 @@ func (u *UI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings/security", u.signedIn(u.security))
 	mux.HandleFunc("GET /settings/tokens", u.signedIn(u.tokens))
 	mux.HandleFunc("GET /settings/mcp", u.signedIn(u.mcp))
+	mux.HandleFunc("GET /settings/subscription", u.signedIn(u.subscription))
 	mux.HandleFunc("GET /logs", u.signedIn(u.logs))
 	mux.HandleFunc("GET /vms", u.signedIn(u.vms))
 	mux.HandleFunc("GET /admin", u.admin(u.adminHome))
