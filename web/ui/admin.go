@@ -103,14 +103,8 @@ func (u *UI) adminProviders(w http.ResponseWriter, r *http.Request, v *view) err
 		return err
 	}
 	slices.SortStableFunc(keys, func(a, b *polydev.ProviderKey) int { return int(a.Priority - b.Priority) })
-	now := u.api.Now()
-	d := &securityData{Providers: polydev.Providers}
+	d := &securityData{Providers: polydev.Providers, Keys: u.keyRows(r.Context(), keys)}
 	for _, k := range keys {
-		row := keyRow{ProviderKey: k, Available: k.Available(now), MonthSpend: k.Usage.SpendThisMonth(now), RequestsDay: k.Usage.RequestsToday(now)}
-		if k.MonthlyBudget != nil {
-			row.BudgetDollar = trimDollars(*k.MonthlyBudget)
-		}
-		d.Keys = append(d.Keys, row)
 		d.NextOrder = max(d.NextOrder, k.Priority+1)
 	}
 	v.Script = "reorder.js"

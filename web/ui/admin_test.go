@@ -60,6 +60,21 @@ func TestAdminPagesInChromium(t *testing.T) {
 		t.Fatalf("page order after reload:\n%s", rows)
 	}
 
+	// A key whose ciphertext was tampered with is flagged, as the API's listing flags it.
+	keys, err := s.Store.ListProviderKeys(ctx, "")
+	must(t, err)
+	for _, k := range keys {
+		if k.Name == "first" {
+			k.Secret = append([]byte(nil), k.Secret...)
+			k.Secret[len(k.Secret)-1] ^= 1 // one bit of the tag
+			must(t, s.Store.UpdateProviderKey(ctx, k))
+		}
+	}
+	b.visit("/admin/providers")
+	if rows := b.text("#platform-keys tbody"); strings.Count(rows, "unreadable") != 1 {
+		t.Fatalf("want exactly the tampered key flagged unreadable:\n%s", rows)
+	}
+
 	// A price override, then its reset.
 	b.visit("/admin/pricing")
 	b.fill("#set-price input[name=model]", "openai/gpt-4o-mini")

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/polydev/polydev"
@@ -24,9 +25,29 @@ type securityData struct {
 type keyRow struct {
 	*polydev.ProviderKey
 	Available    bool
+	Unreadable   bool // the stored key no longer decrypts (tampered, moved, or its data key retired)
 	MonthSpend   polydev.Money
 	RequestsDay  int64
 	BudgetDollar string
+}
+
+// keyRows shows keys as rows, each checked for whether it still decrypts (as the API's listing does:
+// one AES-GCM open per key with the data key cached; the plaintext is dropped at once).
+func (u *UI) keyRows(ctx context.Context, keys []*polydev.ProviderKey) []keyRow {
+	now := u.api.Now()
+	rows := make([]keyRow, len(keys))
+	for i, k := range keys {
+		rows[i] = keyRow{ProviderKey: k, Available: k.Available(now), MonthSpend: k.Usage.SpendThisMonth(now), RequestsDay: k.Usage.RequestsToday(now)}
+		if k.MonthlyBudget != nil {
+			rows[i].BudgetDollar = trimDollars(*k.MonthlyBudget)
+		}
+		if u.api.Keys != nil {
+			if _, err := u.api.Keys.Secret(ctx, k); err != nil {
+				rows[i].Unreadable, rows[i].Available = true, false
+			}
+		}
+	}
+	return rows
 }
 
 func (u *UI) security(w http.ResponseWriter, r *http.Request, v *view) error {
@@ -45,13 +66,8 @@ func (u *UI) security(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	now := u.api.Now()
+	d.Keys = u.keyRows(ctx, keys)
 	for _, k := range keys {
-		row := keyRow{ProviderKey: k, Available: k.Available(now), MonthSpend: k.Usage.SpendThisMonth(now), RequestsDay: k.Usage.RequestsToday(now)}
-		if k.MonthlyBudget != nil {
-			row.BudgetDollar = trimDollars(*k.MonthlyBudget)
-		}
-		d.Keys = append(d.Keys, row)
 		d.HasKey = d.HasKey || k.Active
 		d.NextOrder = max(d.NextOrder, k.Priority+1)
 	}
