@@ -36,6 +36,7 @@ func TestMailedLinksInChromium(t *testing.T) {
 	}
 	b.visit("/account/verify-email#token=" + verify[1])
 	b.until(`!document.querySelector("#verified").hidden`)
+	b.shot("verify-email")
 	if loc := b.location(); regexp.MustCompile(`pdv_`).MatchString(loc) {
 		t.Fatalf("the secret stayed in the address bar: %s", loc)
 	}
@@ -51,11 +52,13 @@ func TestMailedLinksInChromium(t *testing.T) {
 	b.fill("input[name=email]", "ada@example.com")
 	b.click("#forgot button[type=submit]")
 	b.until(`!document.querySelector("#sent").hidden`)
+	b.shot("forgot-password")
 	reset := regexp.MustCompile(`/account/reset-password#token=(pdr_[A-Za-z0-9_-]{43})`).FindStringSubmatch(smtpd.Next(t).Body)
 	if reset == nil {
 		t.Fatal("no reset link in the mail")
 	}
 	b.visit("/account/reset-password#token=" + reset[1])
+	b.shot("reset-password")
 	b.fill("input[name=password]", "a brand new passphrase")
 	b.click("#reset button[type=submit]")
 	b.waitPath("/login")
