@@ -37,17 +37,12 @@ func (u *UI) renderAdmin(w http.ResponseWriter, r *http.Request, v *view, name, 
 }
 
 type adminOverview struct {
-	Stats      *polydev.PlatformStats
-	Tiers      []tierCount
-	Totals     polydev.UsageTotals
-	Tokens     chart
-	Requests   chart
-	Cost       chart
-	ByModel    breakdown
-	ByProvider breakdown
-	VMs        polydev.VMCounts
-	VMsOn      bool
-	Pool       polydev.VMPoolStats
+	usageView
+	Stats *polydev.PlatformStats
+	Tiers []tierCount
+	VMs   polydev.VMCounts
+	VMsOn bool
+	Pool  polydev.VMPoolStats
 }
 
 type tierCount struct {
@@ -68,18 +63,7 @@ func (u *UI) adminHome(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	days := st.Days(since, today)
-	d := &adminOverview{Stats: ps, Totals: st.Totals, VMsOn: u.api.VMs != nil,
-		Tokens: dayChart("tokens", "Tokens per day, all users", days, num,
-			series{"b1", "input", func(t polydev.UsageTotals) int64 { return t.InputTokens }},
-			series{"b2", "output", func(t polydev.UsageTotals) int64 { return t.OutputTokens }}),
-		Requests: dayChart("requests", "Requests per day", days, num,
-			series{"b1", "requests", func(t polydev.UsageTotals) int64 { return t.Requests }}),
-		Cost: dayChart("cost", "Cost per day", days, func(m int64) string { return money(polydev.Money(m)) },
-			series{"b3", "cost", func(t polydev.UsageTotals) int64 { return int64(t.Cost) }}),
-		ByModel:    breakdown{Name: "Model", Rows: shares(st.ByModel)},
-		ByProvider: breakdown{Name: "Provider", Rows: shares(st.ByProvider)},
-	}
+	d := &adminOverview{usageView: newUsageView(st, since, today, "all users"), Stats: ps, VMsOn: u.api.VMs != nil}
 	for _, t := range polydev.Tiers {
 		d.Tiers = append(d.Tiers, tierCount{t, ps.UsersByTier[t]})
 	}

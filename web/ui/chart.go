@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/polydev/polydev"
 )
@@ -118,4 +119,36 @@ func shares(bs []polydev.UsageBucket) []shareRow {
 		out[i] = shareRow{Key: b.Key, Totals: b.UsageTotals, Tokens: t, Width: w}
 	}
 	return out
+}
+
+// usageView is the usage part of the dashboard and of the admin overview: totals, the three day
+// charts and the breakdowns by model and provider (templates/_chart.html "usage" draws them).
+type usageView struct {
+	Totals     polydev.UsageTotals
+	Tokens     chart
+	Requests   chart
+	Cost       chart
+	ByModel    breakdown
+	ByProvider breakdown
+}
+
+// newUsageView draws st's days from since to today; whose names the tokens chart ("", "all users").
+func newUsageView(st *polydev.UsageStats, since, today time.Time, whose string) usageView {
+	days := st.Days(since, today)
+	title := "Tokens per day"
+	if whose != "" {
+		title += ", " + whose
+	}
+	return usageView{
+		Totals: st.Totals,
+		Tokens: dayChart("tokens", title, days, num,
+			series{"b1", "input", func(t polydev.UsageTotals) int64 { return t.InputTokens }},
+			series{"b2", "output", func(t polydev.UsageTotals) int64 { return t.OutputTokens }}),
+		Requests: dayChart("requests", "Requests per day", days, num,
+			series{"b1", "requests", func(t polydev.UsageTotals) int64 { return t.Requests }}),
+		Cost: dayChart("cost", "Cost per day", days, func(m int64) string { return money(polydev.Money(m)) },
+			series{"b3", "cost", func(t polydev.UsageTotals) int64 { return int64(t.Cost) }}),
+		ByModel:    breakdown{Name: "Model", Rows: shares(st.ByModel)},
+		ByProvider: breakdown{Name: "Provider", Rows: shares(st.ByProvider)},
+	}
 }

@@ -13,18 +13,13 @@ import (
 const dashboardDays = 30
 
 type dashboardData struct {
-	Totals     polydev.UsageTotals
-	Tokens     chart
-	Requests   chart
-	Cost       chart
-	ByModel    breakdown
-	ByProvider breakdown
-	Recent     []conversations.Summary
-	VMs        []*polydev.VM
-	VMsOn      bool
-	Limits     *polydev.TierLimits
-	Keys       keyStatus
-	Ephemeral  policy.Ephemeral
+	usageView
+	Recent    []conversations.Summary
+	VMs       []*polydev.VM
+	VMsOn     bool
+	Limits    *polydev.TierLimits
+	Keys      keyStatus
+	Ephemeral policy.Ephemeral
 }
 
 // keyStatus summarises the user's own provider keys.
@@ -42,20 +37,7 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, v *view) error {
 	if err != nil {
 		return err
 	}
-	days := st.Days(since, today)
-	d := &dashboardData{
-		Totals: st.Totals,
-		Tokens: dayChart("tokens", "Tokens per day", days, num,
-			series{"b1", "input", func(t polydev.UsageTotals) int64 { return t.InputTokens }},
-			series{"b2", "output", func(t polydev.UsageTotals) int64 { return t.OutputTokens }}),
-		Requests: dayChart("requests", "Requests per day", days, num,
-			series{"b1", "requests", func(t polydev.UsageTotals) int64 { return t.Requests }}),
-		Cost: dayChart("cost", "Cost per day", days, func(m int64) string { return money(polydev.Money(m)) },
-			series{"b3", "cost", func(t polydev.UsageTotals) int64 { return int64(t.Cost) }}),
-		ByModel:    breakdown{Name: "Model", Rows: shares(st.ByModel)},
-		ByProvider: breakdown{Name: "Provider", Rows: shares(st.ByProvider)},
-		VMsOn:      u.api.VMs != nil,
-	}
+	d := &dashboardData{usageView: newUsageView(st, since, today, ""), VMsOn: u.api.VMs != nil}
 	if u.api.Convs != nil {
 		if d.Recent, err = u.api.Convs.List(ctx, user.ID, 5); err != nil {
 			return err
