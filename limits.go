@@ -38,7 +38,10 @@ type LimitStore interface {
 
 // LimitError says which limit refused a request and when it resets.
 type LimitError struct {
-	Limit   string    // "monthly_budget", "daily_limit", "rate_limit_rpm", "concurrency", "tier_requests_per_day", "tier_requests_per_minute"
+	// Limit is "monthly_budget", "daily_limit", "rate_limit_rpm", "concurrency",
+	// "tier_requests_per_day", "tier_requests_per_minute", or the gateway admission's
+	// "requests_in_flight" and "body_bytes_in_flight" (checked before a body is read).
+	Limit   string
 	Scope   string    // what the limit belongs to: "key <name>" or "your <tier> tier"
 	ResetAt time.Time // zero when it frees as requests finish (concurrency)
 	// RetryAfter is how long from the refusal until a request can pass again, by the limiter's own
@@ -61,6 +64,8 @@ var limitText = map[string]string{
 	"concurrency":              "concurrent request limit",
 	"tier_requests_per_day":    "requests per day",
 	"tier_requests_per_minute": "requests per minute",
+	"requests_in_flight":       "limit of requests in flight",
+	"body_bytes_in_flight":     "limit of request bytes in flight",
 }
 
 // Code is the error code a client gets: payment required for money, rate limited for the rest.

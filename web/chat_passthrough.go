@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/inbound/openai"
@@ -26,16 +25,16 @@ var openaiRaw = rawShape{
 // OpenAI's or an OpenAI-compatible server's (every field reaches it: logprobs, n, seed, ...),
 // translated through the canonical model otherwise.
 func (s *Server) chatCompletionsV1(w http.ResponseWriter, r *http.Request) {
-	arrival := time.Now()
 	sf := openaiSurface
-	u, body, f, route, ok := s.peekRoute(w, r, sf, openaiRaw.maxTokensField)
+	a, f, route, ok := s.peekRoute(w, r, sf, LimitChatCompletions, openaiRaw.maxTokensField)
 	if !ok {
 		return
 	}
+	defer a.done()
 	if (route.Provider == polydev.ProviderOpenAI || route.Provider == polydev.ProviderOpenAICompatible) && s.router.Passthrough(route.Provider) {
 		if f.MaxTokens == 0 {
 			// The older cap name, which compatible servers and many clients still write.
-			old, err := passthrough.Peek(body.b, "max_tokens")
+			old, err := passthrough.Peek(a.body.b, "max_tokens")
 			if err != nil {
 				s.gatewayError(w, r, sf.writeErr, err)
 				return
@@ -44,13 +43,13 @@ func (s *Server) chatCompletionsV1(w http.ResponseWriter, r *http.Request) {
 		}
 		shape := openaiRaw
 		shape.provider = route.Provider
-		s.serveRaw(w, r, sf, shape, u, route, &f, pvopenai.OpChat, body, arrival)
+		s.serveRaw(w, r, sf, shape, a, route, &f, pvopenai.OpChat)
 		return
 	}
-	req, opts, err := sf.decode(body.b)
+	req, opts, err := sf.decode(a.body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body.b))
+	s.serveRoute(w, r, sf, a, route, req, opts)
 }

@@ -3,7 +3,6 @@ package web
 import (
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/inbound/openai"
@@ -19,15 +18,16 @@ import (
 // rewritten; encoding_format, dimensions and any newer field reach it), and its answer byte for
 // byte; Gemini's are translated.
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
-	arrival := time.Now()
 	sf := openaiSurface
-	u, body, f, route, ok := s.peekRoute(w, r, sf, "")
+	a, f, route, ok := s.peekRoute(w, r, sf, LimitEmbeddings, "")
 	if !ok {
 		return
 	}
+	defer a.done()
+	body := a.body
 	if (route.Provider == polydev.ProviderOpenAI || route.Provider == polydev.ProviderOpenAICompatible) && s.router.Passthrough(route.Provider) {
 		f.Stream, f.MaxTokens = false, 0 // nothing is generated: no output is reserved
-		call := s.router.StartEmbed(u, route, &llm.EmbedRequest{}, arrival)
+		call := s.router.StartEmbed(a.user, route, &llm.EmbedRequest{}, a.arrival)
 		shape := openaiRaw
 		shape.provider = route.Provider
 		s.relayCall(w, r, sf, shape, call, &f, pvopenai.OpEmbeddings, body)
@@ -39,7 +39,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		s.gatewayError(w, r, openai.WriteError, err)
 		return
 	}
-	call := s.router.StartEmbed(u, route, req, arrival)
+	call := s.router.StartEmbed(a.user, route, req, a.arrival)
 	call.BodyBytes = len(body.b)
 	resp, err := call.Embed(r.Context())
 	if err != nil {

@@ -2,8 +2,11 @@ package web
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/polydev/polydev"
 )
@@ -41,17 +44,33 @@ type ErrorDetail struct {
 // renderError is the only place errors become responses. The client sees the code and the safe
 // message; the cause is logged with the request id, and only for server-side failures at error level.
 func (s *Server) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body := apiError(err)
+	level := slog.LevelDebug
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "request failed", "request_id", requestIDFrom(r.Context()), "code", body.Error.Code, "err", err)
+	writeErrorBody(w, status, body)
+}
+
+// apiError is the status and body of err in the API's shape.
+func apiError(err error) (int, ErrorBody) {
 	code := polydev.ErrorCode(err)
 	st, ok := statusOf[code]
 	if !ok {
 		code, st = polydev.EINTERNAL, statusOf[polydev.EINTERNAL]
 	}
-	level := slog.LevelDebug
-	if st.status >= 500 {
-		level = slog.LevelError
+	return st.status, ErrorBody{Error: ErrorDetail{Message: polydev.ErrorMessage(err), Type: st.kind, Code: code}}
+}
+
+// writeAPIError is the API's shape as an ErrorWriter, for a route that passes admission (/mcp):
+// gatewayError has logged, and a limit's wait is in Retry-After.
+func writeAPIError(w http.ResponseWriter, err error) {
+	if le, ok := errors.AsType[*polydev.LimitError](err); ok && le.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((le.RetryAfter+time.Second-1)/time.Second)))
 	}
-	s.log.Log(r.Context(), level, "request failed", "request_id", requestIDFrom(r.Context()), "code", code, "err", err)
-	writeErrorBody(w, st.status, ErrorBody{Error: ErrorDetail{Message: polydev.ErrorMessage(err), Type: st.kind, Code: code}})
+	status, body := apiError(err)
+	writeErrorBody(w, status, body)
 }
 
 func writeErrorBody(w http.ResponseWriter, status int, body ErrorBody) {

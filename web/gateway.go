@@ -61,52 +61,23 @@ var anthropicSurface = surface{
 	},
 }
 
-// gateway serves one inbound surface. Errors are written in that surface's own shape, so OpenAI and
-// Anthropic clients both understand them.
-func (s *Server) gateway(sf surface) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		arrival := time.Now()
-		u, err := s.authenticate(w, r)
-		if err != nil {
-			s.gatewayError(w, r, sf.writeErr, err)
-			return
-		}
-		body, err := s.readGatewayBody(w, r)
-		if err != nil {
-			s.gatewayError(w, r, sf.writeErr, err)
-			return
-		}
-		req, opts, err := sf.decode(body)
-		if err != nil {
-			s.gatewayError(w, r, sf.writeErr, err)
-			return
-		}
-		call, err := s.startCall(r.Context(), u, sf.name, req, arrival, "", len(body))
-		if err != nil {
-			s.gatewayError(w, r, sf.writeErr, err)
-			return
-		}
-		s.serveCall(w, r, sf, call, opts)
-	}
-}
-
 // startCall resolves the request's model (once: the call carries the route and its price to the
 // usage record) and begins the call.
-func (s *Server) startCall(ctx context.Context, u *polydev.User, surface string, req *llm.Request, arrival time.Time, sessionID string, bodyBytes int) (*router.Call, error) {
+func (s *Server) startCall(ctx context.Context, a *admission, surface string, req *llm.Request, sessionID string) (*router.Call, error) {
 	route, err := s.router.Resolve(ctx, req.Model)
 	if err != nil {
 		return nil, err
 	}
-	call := s.router.Start(u, surface, route, req, arrival)
-	call.SessionID, call.BodyBytes = sessionID, bodyBytes
+	call := s.router.Start(a.user, surface, route, req, a.arrival)
+	call.SessionID, call.BodyBytes = sessionID, len(a.body.b)
 	return call, nil
 }
 
 // serveRoute runs a decoded request on its already resolved route (the passthrough surfaces
 // resolve before they know whether to translate) and writes the answer.
-func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, route *router.Route, req *llm.Request, opts openai.Options, arrival time.Time, sessionID string, bodyBytes int) {
-	call := s.router.Start(u, sf.name, route, req, arrival)
-	call.SessionID, call.BodyBytes = sessionID, bodyBytes
+func (s *Server) serveRoute(w http.ResponseWriter, r *http.Request, sf surface, a *admission, route *router.Route, req *llm.Request, opts openai.Options) {
+	call := s.router.Start(a.user, sf.name, route, req, a.arrival)
+	call.BodyBytes = len(a.body.b)
 	s.serveCall(w, r, sf, call, opts)
 }
 
@@ -162,55 +133,17 @@ func httpStatusOf(err error) int {
 	return http.StatusInternalServerError
 }
 
-// readGatewayBody reads a generation request within the gateway's body limit (larger than the API's:
-// prompts carry images and long documents).
-func (s *Server) readGatewayBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := readAllSized(http.MaxBytesReader(w, r.Body, s.cfg.MaxGatewayBodyBytes), r.ContentLength)
-	if err != nil {
-		return nil, s.bodyError(err)
-	}
-	return body, nil
-}
-
-// readPooledBody is readGatewayBody into a buffer from bodyPool: the caller holds its one
-// reference (see pooledBody).
-func (s *Server) readPooledBody(w http.ResponseWriter, r *http.Request) (*pooledBody, error) {
-	p := newPooledBody()
-	b, err := readAllInto(http.MaxBytesReader(w, r.Body, s.cfg.MaxGatewayBodyBytes), r.ContentLength, p.b)
-	p.b = b
-	if err != nil {
-		p.Release()
-		return nil, s.bodyError(err)
-	}
-	return p, nil
-}
-
-// bodyError is the client's error for a request body that could not be read.
-func (s *Server) bodyError(err error) error {
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return polydev.Errorf(polydev.ETOOLARGE, "request body is larger than %d bytes", s.cfg.MaxGatewayBodyBytes)
-	}
-	return polydev.Wrap(polydev.EINVALID, err, "request body could not be read")
-}
-
 // chatCompletions is the web UI's endpoint: the OpenAI answer shape, with provider and model given
 // apart and a conversation id (sessionId) that names the conversation; a new one is returned in
 // X-Polydev-Session-Id when the request has none. One decode, one route, one call: the turn is
 // then stored with the route and the cost the call recorded (serveChat).
 func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	arrival := time.Now()
-	u, err := s.authenticate(w, r)
-	if err != nil {
-		s.gatewayError(w, r, openai.WriteError, err)
+	a, ok := s.admit(w, r, gate{limit: LimitWebChat, writeErr: openai.WriteError})
+	if !ok {
 		return
 	}
-	body, err := s.readGatewayBody(w, r)
-	if err != nil {
-		s.gatewayError(w, r, openai.WriteError, err)
-		return
-	}
-	in, err := openai.DecodeWebChat(body)
+	defer a.done()
+	in, err := openai.DecodeWebChat(a.body.b)
 	if err != nil {
 		s.gatewayError(w, r, openai.WriteError, err)
 		return
@@ -223,7 +156,7 @@ func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("X-Polydev-Session-Id", sessionID)
-	call, err := s.startCall(r.Context(), u, "chat", in.Request, arrival, sessionID, len(body))
+	call, err := s.startCall(r.Context(), a, "chat", in.Request, sessionID)
 	if err != nil {
 		s.gatewayError(w, r, openai.WriteError, err)
 		return

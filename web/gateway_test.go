@@ -15,7 +15,9 @@ import (
 // gatewayEnv is an env whose provider keys may point at the loopback fakes.
 func gatewayEnv(t testing.TB, engine string) *env {
 	t.Helper()
-	e := newEnv(t, engine, Config{LoginBurst: 1000})
+	// Some gateway tests send hundreds of requests at once from one account: above the default
+	// bound on its requests in flight (tested in admission_flood_test.go).
+	e := newEnv(t, engine, Config{LoginBurst: 1000, UserRequests: 1000})
 	guard, err := netguard.ParseAllowList("127.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)

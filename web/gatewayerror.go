@@ -21,6 +21,7 @@ type ErrorWriter func(w http.ResponseWriter, err error)
 // surfaces, ends a failed request here rather than calling its writer directly.
 func (s *Server) gatewayError(w http.ResponseWriter, r *http.Request, write ErrorWriter, err error) {
 	s.logGatewayFailure(r.Context(), httpStatusOf(err), err)
+	s.refusals.note(infoFrom(r.Context()).userID, err, s.now()) // refused before the body next time
 	write(w, err)
 }
 

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -31,46 +32,54 @@ const (
 const maxPathModel = 256
 
 func (s *Server) geminiGateway(w http.ResponseWriter, r *http.Request) {
-	arrival := time.Now()
 	alt := r.URL.Query().Get("alt") == "sse"
 	sf := geminiSurface(alt)
-	// The key may come in the query (?key=): it is taken out of the request before anything else,
-	// so no log line, error or later reader of the URL can see it.
-	u, err := s.authenticateGemini(w, r)
-	if err != nil {
-		s.gatewayError(w, r, sf.writeErr, err)
+	// The path names the model, so the route and the tier's allowed models are checked before
+	// the body is read.
+	var (
+		route  *router.Route
+		action string
+	)
+	a, ok := s.admit(w, r, gate{
+		limit: LimitGemini, writeErr: sf.writeErr,
+		// The key may come in the query (?key=): it is taken out of the request before anything
+		// else, so no log line, error or later reader of the URL can see it.
+		auth: s.authenticateGemini,
+		beforeBody: func(ctx context.Context, u *polydev.User, lim *polydev.TierLimits) error {
+			model, act, err := splitModelAction(r.PathValue("rest"))
+			if err != nil {
+				return err
+			}
+			if route, err = s.geminiRoute(r, model); err != nil {
+				return err
+			}
+			action = act
+			if !lim.AllowsModel(route.Model) {
+				return polydev.Errorf(polydev.EFORBIDDEN, "model %s is not available on the %s tier", route.Model, u.Tier)
+			}
+			return nil
+		},
+	})
+	if !ok {
 		return
 	}
-	model, action, err := splitModelAction(r.PathValue("rest"))
-	if err != nil {
-		s.gatewayError(w, r, sf.writeErr, err)
-		return
-	}
-	body, err := s.readPooledBody(w, r) // released by serveRaw; other paths leave it to the collector
-	if err != nil {
-		s.gatewayError(w, r, sf.writeErr, err)
-		return
-	}
-	route, err := s.geminiRoute(r, model)
-	if err != nil {
-		s.gatewayError(w, r, sf.writeErr, err)
-		return
-	}
+	defer a.done()
+	// The body is released by serveRaw; other paths leave it to the collector.
 	if route.Provider == geminiRaw.provider && s.router.Passthrough(route.Provider) {
-		s.serveGeminiRaw(w, r, sf, u, route, action, alt, body, arrival)
+		s.serveGeminiRaw(w, r, sf, a, route, action, alt)
 		return
 	}
 	if action == actionCount {
-		s.geminiCountEstimate(w, r, sf, body.b)
+		s.geminiCountEstimate(w, r, sf, a.body.b)
 		return
 	}
-	req, err := gemini.DecodeRequest(body.b)
+	req, err := gemini.DecodeRequest(a.body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
 	req.Stream = action == actionStream
-	s.serveRoute(w, r, sf, u, route, req, openai.Options{}, arrival, "", len(body.b))
+	s.serveRoute(w, r, sf, a, route, req, openai.Options{})
 }
 
 // geminiSurface is the Gemini shape, streaming with alt=sse framing or as a JSON array.
@@ -99,11 +108,11 @@ var geminiRaw = rawShape{
 // the key replaced, the answer relayed byte for byte while its usageMetadata is metered. A stream
 // without alt=sse (one JSON array) is relayed whole once complete, so that its usage is durable
 // before the client holds it. countTokens goes to Gemini's own and is not billed.
-func (s *Server) serveGeminiRaw(w http.ResponseWriter, r *http.Request, sf surface, u *polydev.User, route *router.Route, action string, alt bool, body *pooledBody, arrival time.Time) {
+func (s *Server) serveGeminiRaw(w http.ResponseWriter, r *http.Request, sf surface, a *admission, route *router.Route, action string, alt bool) {
 	f := passthrough.Fields{Model: route.Model}
 	op := pvgemini.OpCountTokens
 	if action != actionCount {
-		max, err := gemini.PeekMaxOutputTokens(body.b)
+		max, err := gemini.PeekMaxOutputTokens(a.body.b)
 		if err != nil {
 			s.gatewayError(w, r, sf.writeErr, err)
 			return
@@ -118,7 +127,7 @@ func (s *Server) serveGeminiRaw(w http.ResponseWriter, r *http.Request, sf surfa
 			op, f.Stream = pvgemini.OpStreamArray, true
 		}
 	}
-	s.serveRaw(w, r, sf, geminiRaw, u, route, &f, op, body, arrival)
+	s.serveRaw(w, r, sf, geminiRaw, a, route, &f, op)
 }
 
 // authenticateGemini reads the pd_ token where Gemini clients put their API key: the

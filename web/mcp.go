@@ -1,6 +1,8 @@
 package web
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -22,12 +24,20 @@ func (s *Server) serveMCP(w http.ResponseWriter, r *http.Request) error {
 	if s.mcp == nil {
 		return polydev.Errorf(polydev.EUNAVAILABLE, "the MCP endpoint is not configured on this server")
 	}
-	u, err := s.authenticateMCP(r)
-	if err != nil {
-		return err
+	// Admission as on the gateway surfaces: the caller, then the message under the mcp cap, the
+	// account's bytes and requests in flight and the body deadline, which is cleared once the
+	// message is in (a get_perspectives answer may take minutes). The SDK then reads the
+	// message from memory. Errors are in the API's shape.
+	a, ok := s.admit(w, r, gate{limit: LimitMCP, writeErr: writeAPIError, anyTier: true,
+		auth: func(_ http.ResponseWriter, r *http.Request) (*polydev.User, error) { return s.authenticateMCP(r) }})
+	if !ok {
+		return nil
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, s.cfg.MaxGatewayBodyBytes)
-	s.mcp.Handler().ServeHTTP(w, r.WithContext(mcp.WithUser(r.Context(), u)))
+	defer a.done()
+	// The pooled buffer is left to the collector: the SDK's decoded messages are not known to
+	// be copies of it.
+	r.Body = io.NopCloser(bytes.NewReader(a.body.b))
+	s.mcp.Handler().ServeHTTP(w, r.WithContext(mcp.WithUser(r.Context(), a.user)))
 	return nil
 }
 

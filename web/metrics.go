@@ -22,3 +22,27 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	reg.MustRegister(m.requests, m.duration)
 	return m
 }
+
+// registerAdmissionMetrics exports the connection cap's and the gateway admission's state.
+func (s *Server) registerAdmissionMetrics(reg prometheus.Registerer) {
+	conns := func(f func(*connLimit) float64) func() float64 {
+		return func() float64 {
+			if l := s.conns.Load(); l != nil {
+				return f(l)
+			}
+			return 0
+		}
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "polydev_http_connections_open", Help: "Client connections held open (at most POLYDEV_MAX_CONNS)."},
+			conns(func(l *connLimit) float64 { return float64(l.open()) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "polydev_http_connections_displaced_total", Help: "Connections closed at the cap to make room: idle, or still sending headers or a body."},
+			conns(func(l *connLimit) float64 { return float64(l.displaced.Load()) })),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "polydev_http_connections_refused_total", Help: "Connections closed at once at the cap: every open one was being served."},
+			conns(func(l *connLimit) float64 { return float64(l.refused.Load()) })),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "polydev_gateway_requests_in_flight", Help: "Gateway requests admitted and not yet done."},
+			func() float64 { n, _ := s.inflight.load(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "polydev_gateway_body_bytes_in_flight", Help: "Bytes of gateway request bodies held or being read."},
+			func() float64 { _, b := s.inflight.load(); return float64(b) }),
+	)
+}

@@ -51,6 +51,13 @@ func requestIDFrom(ctx context.Context) string { return infoFrom(ctx).id }
 func (s *Server) middleware(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		serving(r.Context())
+		if r.ContentLength != 0 {
+			// Every body must arrive within BodyReadTimeout, also one its handler never reads (a
+			// refusal): net/http reads up to 256 KiB of it after the handler to keep the
+			// connection. Handlers that read bodies set their own deadline and clear it after.
+			_ = http.NewResponseController(w).SetReadDeadline(start.Add(s.cfg.BodyReadTimeout))
+		}
 		info := &reqInfo{id: requestID(r.Header.Get("X-Request-Id"))}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, info))
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}

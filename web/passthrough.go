@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/gateway/inbound/anthropic"
@@ -44,60 +43,55 @@ var anthropicRaw = rawShape{
 // messages serves POST /v1/messages: forwarded as written when the model is Anthropic's,
 // translated through the canonical model otherwise.
 func (s *Server) messages(w http.ResponseWriter, r *http.Request) {
-	arrival := time.Now()
 	sf := anthropicSurface
-	u, body, f, route, ok := s.peekRoute(w, r, sf, anthropicRaw.maxTokensField)
+	a, f, route, ok := s.peekRoute(w, r, sf, LimitMessages, anthropicRaw.maxTokensField)
 	if !ok {
 		return
 	}
+	defer a.done()
 	if route.Provider == anthropicRaw.provider && s.router.Passthrough(route.Provider) {
-		s.serveRaw(w, r, sf, anthropicRaw, u, route, &f, pvanthropic.OpMessages, body, arrival)
+		s.serveRaw(w, r, sf, anthropicRaw, a, route, &f, pvanthropic.OpMessages)
 		return
 	}
-	req, opts, err := sf.decode(body.b)
+	req, opts, err := sf.decode(a.body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	s.serveRoute(w, r, sf, u, route, req, opts, arrival, "", len(body.b))
+	s.serveRoute(w, r, sf, a, route, req, opts)
 }
 
-// peekRoute authenticates, reads the body, peeks at its model, stream and output cap and
-// resolves the model; on failure it has answered. The body is pooled: serveRaw releases it; a
-// caller that goes another way just drops it (the collector takes it, as any buffer).
-func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, maxTokensField string) (*polydev.User, *pooledBody, passthrough.Fields, *router.Route, bool) {
+// peekRoute admits the request (limit names its body cap), peeks at the body's model, stream and
+// output cap and resolves the model; on failure it has answered, else the caller defers a.done.
+// The body is pooled: serveRaw releases it; a caller that goes another way just drops it (the
+// collector takes it, as any buffer).
+func (s *Server) peekRoute(w http.ResponseWriter, r *http.Request, sf surface, limit, maxTokensField string) (*admission, passthrough.Fields, *router.Route, bool) {
 	var f passthrough.Fields
-	u, err := s.authenticate(w, r)
+	a, ok := s.admit(w, r, gate{limit: limit, writeErr: sf.writeErr})
+	if !ok {
+		return nil, f, nil, false
+	}
+	f, err := passthrough.Peek(a.body.b, maxTokensField)
+	var route *router.Route
+	if err == nil {
+		route, err = s.router.Resolve(r.Context(), f.Model)
+	}
 	if err != nil {
+		a.body.Release()
+		a.done()
 		s.gatewayError(w, r, sf.writeErr, err)
-		return nil, nil, f, nil, false
+		return nil, f, nil, false
 	}
-	body, err := s.readPooledBody(w, r)
-	if err != nil {
-		s.gatewayError(w, r, sf.writeErr, err)
-		return nil, nil, f, nil, false
-	}
-	if f, err = passthrough.Peek(body.b, maxTokensField); err != nil {
-		body.Release()
-		s.gatewayError(w, r, sf.writeErr, err)
-		return nil, nil, f, nil, false
-	}
-	route, err := s.router.Resolve(r.Context(), f.Model)
-	if err != nil {
-		body.Release()
-		s.gatewayError(w, r, sf.writeErr, err)
-		return nil, nil, f, nil, false
-	}
-	return u, body, f, route, true
+	return a, f, route, true
 }
 
 // serveRaw forwards body to the route's provider as written (only the model rewritten to the
 // upstream id) and relays the answer byte for byte, with the router's admission, key choice,
 // reservation, failover and accounting. It releases body when it is done with it (the
 // upstream request holds its own reference until the transport closed it).
-func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, shape rawShape, u *polydev.User, route *router.Route, f *passthrough.Fields, op string, body *pooledBody, arrival time.Time) {
+func (s *Server) serveRaw(w http.ResponseWriter, r *http.Request, sf surface, shape rawShape, a *admission, route *router.Route, f *passthrough.Fields, op string) {
 	req := &llm.Request{Model: f.Model, Stream: f.Stream, MaxTokens: f.MaxTokens}
-	s.relayCall(w, r, sf, shape, s.router.Start(u, sf.name, route, req, arrival), f, op, body)
+	s.relayCall(w, r, sf, shape, s.router.Start(a.user, sf.name, route, req, a.arrival), f, op, a.body)
 }
 
 // relayCall runs a started call as a passthrough: body forwarded with the route's upstream model
@@ -151,27 +145,27 @@ func (s *Server) relayCall(w http.ResponseWriter, r *http.Request, sf surface, s
 // too), but nothing is reserved or billed. For other models the gateway answers an estimate,
 // after the same admission.
 func (s *Server) countTokens(w http.ResponseWriter, r *http.Request) {
-	arrival := time.Now()
 	sf := anthropicSurface
-	u, body, f, route, ok := s.peekRoute(w, r, sf, "")
+	a, f, route, ok := s.peekRoute(w, r, sf, LimitCountTokens, "")
 	if !ok {
 		return
 	}
+	defer a.done()
 	f.Stream = false // count_tokens never streams, whatever the body says
 	if route.Provider == anthropicRaw.provider && s.router.Passthrough(route.Provider) {
-		s.serveRaw(w, r, sf, anthropicRaw, u, route, &f, pvanthropic.OpCountTokens, body, arrival)
+		s.serveRaw(w, r, sf, anthropicRaw, a, route, &f, pvanthropic.OpCountTokens)
 		return
 	}
 	// Other providers: decoded as for /v1/messages (what could not be sent cannot be counted), and
 	// estimated here. OpenAI's chat models have no counting endpoint; Gemini's countTokens would
 	// need the request translated to Gemini's body first (not done yet). The answer says it is an
 	// estimate in X-Polydev-Token-Count.
-	req, err := anthropic.DecodeCountTokens(body.b)
+	req, err := anthropic.DecodeCountTokens(a.body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	call := s.router.Start(u, sf.name, route, req, arrival)
+	call := s.router.Start(a.user, sf.name, route, req, a.arrival)
 	if err := call.Admit(r.Context()); err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return

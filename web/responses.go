@@ -40,22 +40,22 @@ var responsesRaw = rawShape{
 // createResponse serves POST /v1/responses (Codex CLI's only API): forwarded as written when the
 // model is OpenAI's, translated through the canonical model for any other provider.
 func (s *Server) createResponse(w http.ResponseWriter, r *http.Request) {
-	arrival := time.Now()
 	sf := responsesSurface(nil)
-	u, body, f, route, ok := s.peekRoute(w, r, sf, responsesRaw.maxTokensField)
+	a, f, route, ok := s.peekRoute(w, r, sf, LimitResponses, responsesRaw.maxTokensField)
 	if !ok {
 		return
 	}
+	defer a.done()
 	if route.Provider == responsesRaw.provider && s.router.Passthrough(route.Provider) {
-		s.serveRaw(w, r, sf, responsesRaw, u, route, &f, pvopenai.OpResponses, body, arrival)
+		s.serveRaw(w, r, sf, responsesRaw, a, route, &f, pvopenai.OpResponses)
 		return
 	}
-	req, opts, err := responses.DecodeRequest(body.b)
+	req, opts, err := responses.DecodeRequest(a.body.b)
 	if err != nil {
 		s.gatewayError(w, r, sf.writeErr, err)
 		return
 	}
-	s.serveRoute(w, r, responsesSurface(&opts), u, route, req, openai.Options{}, arrival, "", len(body.b))
+	s.serveRoute(w, r, responsesSurface(&opts), a, route, req, openai.Options{})
 }
 
 // storedResponse answers GET and DELETE /v1/responses/{id}: Polydev keeps no responses (every

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -54,6 +55,26 @@ type Config struct {
 	PublicURL string
 	VerifyTTL time.Duration
 	ResetTTL  time.Duration
+
+	// Gateway admission (admission.go). GatewayBodyLimits caps a surface's body (keys: the Limit*
+	// names; a missing one is MaxGatewayBodyBytes). GatewayBodyTimeout bounds the time to receive a
+	// gateway body from the request's arrival (default 2m: a 32 MiB body at 280 KB/s). An account
+	// may have UserRequests gateway requests (default 128) and UserBodyBytes of their bodies
+	// (default 64 MiB) in flight, the server BodyBytesInFlight (default: an eighth of the host's
+	// memory, from 256 MiB to 4 GiB).
+	GatewayBodyLimits  map[string]int64
+	GatewayBodyTimeout time.Duration
+	UserRequests       int
+	UserBodyBytes      int64
+	BodyBytesInFlight  int64
+
+	// Connections (HTTPServer): at most MaxConns open (default: half the descriptors the process
+	// may open, after 256 kept for files, the database and upstream calls, at least 64);
+	// HeaderTimeout (default 10s) to send a request's headers; IdleTimeout (default 120s) between
+	// requests on one connection.
+	MaxConns      int
+	HeaderTimeout time.Duration
+	IdleTimeout   time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -68,9 +89,6 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxGatewayBodyBytes == 0 {
 		c.MaxGatewayBodyBytes = 32 << 20
-	}
-	if c.StreamHeartbeat == 0 {
-		c.StreamHeartbeat = 15 * time.Second
 	}
 	if c.StreamHeartbeat == 0 {
 		c.StreamHeartbeat = 15 * time.Second
@@ -96,6 +114,51 @@ func (c *Config) setDefaults() {
 	if c.ResetTTL == 0 {
 		c.ResetTTL = 30 * time.Minute
 	}
+	c.setAdmissionDefaults()
+}
+
+func (c *Config) setAdmissionDefaults() {
+	if c.GatewayBodyTimeout == 0 {
+		c.GatewayBodyTimeout = 2 * time.Minute
+	}
+	if c.UserRequests == 0 {
+		c.UserRequests = 128
+	}
+	if c.UserBodyBytes == 0 {
+		c.UserBodyBytes = 64 << 20
+	}
+	if c.BodyBytesInFlight == 0 {
+		c.BodyBytesInFlight = defaultBodyBytesInFlight()
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = defaultMaxConns(openFileLimit())
+	}
+	if c.HeaderTimeout == 0 {
+		c.HeaderTimeout = 10 * time.Second
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 120 * time.Second
+	}
+}
+
+// defaultBodyBytesInFlight is an eighth of the host's memory, within [256 MiB, 4 GiB] (1 GiB when
+// it cannot be read): bodies are held, decoded and re-encoded, about four times their size.
+func defaultBodyBytesInFlight() int64 {
+	m, err := readMemInfo(memInfoPath)
+	if err != nil || m.total == 0 {
+		return 1 << 30
+	}
+	return min(max(int64(m.total/8), 256<<20), 4<<30)
+}
+
+// defaultMaxConns leaves 256 descriptors for files, the database and the like and splits the rest
+// between client connections and the upstream calls they make.
+func defaultMaxConns(nofile uint64) int {
+	if nofile == 0 {
+		return 1024
+	}
+	n := (int64(min(nofile, 1<<22)) - 256) / 2
+	return int(max(n, 64))
 }
 
 // Deps are the components the HTTP layer serves.
@@ -138,6 +201,9 @@ type Server struct {
 	mcp       *mcp.Server // nil without a router
 	billing   *billing.Service
 	tierRules *policy.TierRules
+	inflight  *inflight // gateway requests and body bytes in flight (admission)
+	refusals  refusals  // tier limits that refused an account, until they reset
+	conns     atomic.Pointer[connLimit]
 }
 
 // New builds the server and its routes.
@@ -167,6 +233,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	}
 	s.limiter = newLimiter(func() time.Time { return s.now() })
 	s.hashes = auth.NewGate(cfg.PasswordHashers, cfg.PasswordHashWait)
+	s.inflight = newInflight(cfg.UserRequests, cfg.UserBodyBytes, cfg.BodyBytesInFlight)
 	s.metrics = newMetrics(d.Registry)
 	if d.Mail != nil {
 		s.setMail(d.Mail)
@@ -174,6 +241,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 	if d.Router != nil {
 		s.mcp = s.newMCP()
 	}
+	s.registerAdmissionMetrics(d.Registry)
 	s.handler = s.middleware(s.routes())
 	return s, nil
 }

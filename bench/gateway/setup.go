@@ -85,6 +85,9 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 		"POLYDEV_DATA_DIR="+data,
 		"POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8", "POLYDEV_PRIVATE_UPSTREAMS_FOR=free,plus,pro,enterprise",
 		"POLYDEV_LOG_LEVEL="+o.LogLevel,
+		// One account sends every request of the load (512 at once): above the default bound on
+		// an account's requests in flight.
+		"POLYDEV_USER_REQUESTS_IN_FLIGHT=100000",
 	)
 	// Profiling passes through when set, for looking inside a run by hand (the Go runtime knobs
 	// do in childEnv).

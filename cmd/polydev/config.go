@@ -45,6 +45,7 @@ type Config struct {
 	PublicURL string
 	// Upstream wait bounds (router.Timeouts): POLYDEV_UPSTREAM_FIRST_BYTE_TIMEOUT, POLYDEV_UPSTREAM_IDLE_TIMEOUT.
 	UpstreamFirstByte, UpstreamIdle time.Duration
+	Admission                       AdmissionConfig
 
 	VM      VMConfig
 	Billing billing.Config // POLYDEV_STRIPE_*, POLYDEV_BILLING_GRACE (cmd/polydev/billing.go); returns to PublicURL
@@ -111,6 +112,9 @@ func loadConfig(fs *flag.FlagSet, args []string, getenv func(string) string) (*C
 	}
 	c.NoVNCDir = env("POLYDEV_NOVNC_DIR", "")
 	if err := c.VM.load(env); err != nil {
+		return nil, err
+	}
+	if err := c.Admission.load(env); err != nil {
 		return nil, err
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(env("POLYDEV_LOG_LEVEL", "info"))); err != nil {

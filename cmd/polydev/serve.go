@@ -186,11 +186,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	srv, err := web.New(web.Config{
+	wcfg := web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, TrustedProxies: cfg.TrustedProxies, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
 		PublicURL: cfg.PublicURL,
-	}, web.Deps{
+	}
+	cfg.Admission.apply(&wcfg)
+	srv, err := web.New(wcfg, web.Deps{
 		Store: hot, Log: log, Registry: reg,
 		Keys: keys, Prices: prices, Router: rt, VMs: vmc, Pages: pages, Mail: mailSender(cfg, log), Billing: bill,
 	})
@@ -229,16 +231,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		return err
 	}
 	self.Set(ln.Addr())
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	// Within the connection cap, with header, idle and body deadlines (web.Server.HTTPServer).
+	hs, capped := srv.HTTPServer(ln, context.WithoutCancel(ctx), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	go func() { errc <- hs.Serve(capped) }()
 	// Shutdown drains in-flight requests; it runs first among the closers (registered last).
 	cl.add("http", hs.Shutdown)
 	log.Info("listening", "addr", ln.Addr().String(), "engine", db.Engine(), "version", polydev.Version)
