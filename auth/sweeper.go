@@ -3,10 +3,10 @@ package auth
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/internal/periodic"
 )
 
 // SessionSweeper is a background service that deletes ended sessions (past absolute expiry or idle too
@@ -19,9 +19,7 @@ type SessionSweeper struct {
 	Interval time.Duration // default 10 minutes
 	Now      func() time.Time
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	loop periodic.Loop
 }
 
 // Start runs the sweeper until ctx ends or Stop is called.
@@ -32,21 +30,7 @@ func (s *SessionSweeper) Start(ctx context.Context) {
 	if s.Now == nil {
 		s.Now = polydev.Now
 	}
-	ctx, s.cancel = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
-		t := time.NewTicker(s.Interval)
-		defer t.Stop()
-		for {
-			s.RunOnce(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	s.loop.Start(ctx, s.Interval, func(ctx context.Context) { s.RunOnce(ctx) })
 }
 
 // RunOnce does one pass with its own deadline and reports how many sessions it removed.
@@ -64,11 +48,4 @@ func (s *SessionSweeper) RunOnce(ctx context.Context) int {
 }
 
 // Stop ends the loop and waits for it.
-func (s *SessionSweeper) Stop() {
-	s.once.Do(func() {
-		if s.cancel != nil {
-			s.cancel()
-			<-s.done
-		}
-	})
-}
+func (s *SessionSweeper) Stop() { s.loop.Stop() }

@@ -3,10 +3,10 @@ package billing
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/internal/periodic"
 )
 
 // GraceExpirer is the background service that ends grace periods: a user whose payment failed and
@@ -21,9 +21,7 @@ type GraceExpirer struct {
 	// rules: VMs beyond its quota stop).
 	TierChanged func(ctx context.Context, ch polydev.TierChange)
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	loop periodic.Loop
 }
 
 // Start runs the service until ctx ends or Stop is called.
@@ -34,21 +32,7 @@ func (g *GraceExpirer) Start(ctx context.Context) {
 	if g.Now == nil {
 		g.Now = polydev.Now
 	}
-	ctx, g.cancel = context.WithCancel(ctx)
-	g.done = make(chan struct{})
-	go func() {
-		defer close(g.done)
-		t := time.NewTicker(g.Interval)
-		defer t.Stop()
-		for {
-			g.RunOnce(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	}()
+	g.loop.Start(ctx, g.Interval, func(ctx context.Context) { g.RunOnce(ctx) })
 }
 
 // RunOnce does one pass with its own deadline and returns how many users dropped to free.
@@ -90,11 +74,4 @@ func (g *GraceExpirer) now() time.Time {
 }
 
 // Stop ends the loop and waits for it.
-func (g *GraceExpirer) Stop() {
-	g.once.Do(func() {
-		if g.cancel != nil {
-			g.cancel()
-			<-g.done
-		}
-	})
-}
+func (g *GraceExpirer) Stop() { g.loop.Stop() }
