@@ -87,7 +87,7 @@ func (u *UI) adminProviders(w http.ResponseWriter, r *http.Request, v *view) err
 		return err
 	}
 	slices.SortStableFunc(keys, func(a, b *polydev.ProviderKey) int { return int(a.Priority - b.Priority) })
-	d := &securityData{Providers: polydev.Providers, Keys: u.keyRows(r.Context(), keys)}
+	d := &securityData{AddAPI: "/api/admin/providers", AddAction: "add_key", Providers: polydev.Providers, Keys: u.keyRows(r.Context(), keys)}
 	for _, k := range keys {
 		d.NextOrder = max(d.NextOrder, k.Priority+1)
 	}

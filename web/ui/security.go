@@ -18,6 +18,8 @@ type securityData struct {
 	DataKey    *polydev.DataKey
 	Providers  []polydev.Provider
 	NextOrder  int64
+	AddAPI     string // where the add-key form posts
+	AddAction  string // the admin action it names ("" for a user's own key)
 	Encryption string
 }
 
@@ -52,7 +54,7 @@ func (u *UI) keyRows(ctx context.Context, keys []*polydev.ProviderKey) []keyRow 
 
 func (u *UI) security(w http.ResponseWriter, r *http.Request, v *view) error {
 	ctx, user := r.Context(), v.User
-	d := &securityData{Providers: []polydev.Provider{polydev.ProviderOpenAI, polydev.ProviderAnthropic, polydev.ProviderGemini, polydev.ProviderOpenAICompatible}}
+	d := &securityData{AddAPI: "/api/api-keys", Providers: []polydev.Provider{polydev.ProviderOpenAI, polydev.ProviderAnthropic, polydev.ProviderGemini, polydev.ProviderOpenAICompatible}}
 	var err error
 	if d.Limits, err = u.api.Store.TierLimitsFor(ctx, user.Tier); err != nil {
 		return err
