@@ -24,8 +24,13 @@ import (
 //     account's and the server's bytes in flight before they are read (as it arrives when the
 //     length is unknown), and given back when the handler is done with it.
 //
-// A request refused before its body was read is answered at once and its connection closed, so
-// the unread body is never waited for.
+// A request refused before its body was read is answered without reading the body into memory:
+// net/http discards what fits its 256 KiB post-handler allowance, for refusalDrainWait at most, so
+// that the client reads the answer (not a reset connection), and closes the connection gracefully
+// when the body is bigger.
+
+// refusalDrainWait bounds how long a refused request's unread body is discarded.
+const refusalDrainWait = 2 * time.Second
 
 // Gateway body-limit names: the keys of Config.GatewayBodyLimits, one per surface.
 const (
@@ -89,10 +94,15 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, g gate) (*admissi
 	}
 	if err != nil {
 		a.done()
-		// Whatever of the body is unread is not waited for: the answer goes out now and the
-		// connection closes after it (net/http would otherwise read up to 256 KiB of it first).
-		w.Header().Set("Connection", "close")
-		_ = rc.SetReadDeadline(time.Now())
+		// Whatever of the body is unread is left to net/http, which discards up to 256 KiB of it
+		// (io.Discard, no buffering) before the answer and closes the connection gracefully when
+		// more remains (a FIN, then a short wait). Closing at once instead, with the body unread,
+		// resets the connection under a client still writing it: the client reads a network error
+		// instead of the 401 and retries (Codex and Gemini CLI did, on a wrong token). The discard
+		// gets refusalDrainWait at most, never past the body's deadline.
+		if d := time.Now().Add(refusalDrainWait); d.Before(a.arrival.Add(s.cfg.GatewayBodyTimeout)) {
+			_ = rc.SetReadDeadline(d)
+		}
 		s.gatewayError(w, r, g.writeErr, err)
 		return nil, false
 	}

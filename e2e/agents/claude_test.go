@@ -85,7 +85,7 @@ func TestClaudeCode(t *testing.T) {
 			t.Fatalf("claude succeeded with a wrong token: %s", res)
 		}
 		if got := len(e.tap.since(n)); got != 1 {
-			t.Errorf("Claude Code sent %d requests with a wrong token, want 1 (no silent retries): %s", got, res)
+			t.Errorf("Claude Code sent %d requests with a wrong token, want 1 (no silent retries):%s\n%s", got, describe(e.tap.since(n)), res)
 		}
 		// Claude Code words it from the status and Polydev's message ("Failed to authenticate. API
 		// Error: 401 ..." or "Invalid API key"); either names the problem.

@@ -84,7 +84,7 @@ func TestCodex(t *testing.T) {
 		// Codex retries a failed turn a fixed 5 times ("Reconnecting... n/5" on its output) whatever the
 		// answer says (x-should-retry included): 6 requests is its own visible, bounded budget.
 		if got := len(e.tap.since(n)); got < 1 || got > 6 {
-			t.Errorf("Codex sent %d requests with a wrong token, want at most 6: %s", got, res)
+			t.Errorf("Codex sent %d requests with a wrong token, want at most 6:%s\n%s", got, describe(e.tap.since(n)), res)
 		}
 		if out := res.stdout + res.stderr; !strings.Contains(out, "401") {
 			t.Errorf("no clear message about the token: %s", res)

@@ -67,7 +67,7 @@ func TestGeminiCLI(t *testing.T) {
 		}
 		// At most one try each for the router's call and the turn.
 		if got := len(e.tap.since(n)); got < 1 || got > 2 {
-			t.Errorf("Gemini CLI sent %d requests with a wrong token, want at most 2: %s", got, res)
+			t.Errorf("Gemini CLI sent %d requests with a wrong token, want at most 2:%s\n%s", got, describe(e.tap.since(n)), res)
 		}
 		if out := res.stdout + res.stderr; !strings.Contains(out, "401") && !strings.Contains(out, "API key") {
 			t.Errorf("no clear message about the key: %s", res)

@@ -2,11 +2,13 @@ package agents
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -94,4 +96,17 @@ func newEgress(t *testing.T) *egress {
 		}
 	})
 	return e
+}
+
+// describe lists requests as "METHOD path (user-agent)" lines, for failure messages that say what
+// an agent actually sent.
+func describe(reqs []seen) string {
+	var b strings.Builder
+	for _, r := range reqs {
+		fmt.Fprintf(&b, "\n\t%s %s (%s) %d bytes", r.Method, r.Path, r.Header.Get("User-Agent"), len(r.Body))
+		for k, v := range r.Header {
+			fmt.Fprintf(&b, " %s=%q", k, v)
+		}
+	}
+	return b.String()
 }
