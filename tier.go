@@ -135,6 +135,7 @@ type Store interface {
 	VMStore
 	CLIStatusStore
 	BillingStore
+	AuthSessionStore
 	// Engine names the SQL engine: "sqlite" or "postgres".
 	Engine() string
 	Ping(ctx context.Context) error

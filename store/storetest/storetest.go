@@ -69,6 +69,8 @@ func Run(t *testing.T, open Opener) {
 		{"TokenScopes", testTokenScopes},
 		{"Subscriptions", testSubscriptions},
 		{"BillingEventConcurrent", testBillingEventConcurrent},
+		{"AuthSessions", testAuthSessions},
+		{"AuthSessionRace", testAuthSessionRace},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
