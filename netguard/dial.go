@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"syscall"
 	"time"
@@ -111,4 +112,13 @@ func familyMatches(network string, a netip.Addr) bool {
 		return a.Is6()
 	}
 	return true
+}
+
+// CheckDestination judges host:port the way DialContext judges what it dials, without dialing:
+// every address the name resolves to must be permitted, and none may be the server itself. It is
+// for callers that hand the connection to someone else, such as the egress proxy chaining through
+// the operator's proxy, which resolves the name again (so DNS rebinding is then up to that proxy).
+func (p *Policy) CheckDestination(ctx context.Context, host string, port uint16) error {
+	_, err := p.checkDestination(ctx, &url.URL{Scheme: "https", Host: net.JoinHostPort(host, strconv.Itoa(int(port)))})
+	return err
 }
