@@ -23,6 +23,9 @@ type Subscription struct {
 	// period; GraceUntil is when the tier drops unless an invoice is paid first.
 	PaymentFailedAt *time.Time `json:"paymentFailedAt"`
 	GraceUntil      *time.Time `json:"graceUntil"`
+	// PaidAt is the `created` time of the newest invoice.paid applied: a payment failure older than
+	// it opens no grace period.
+	PaidAt *time.Time `json:"-"`
 	// StateAt is the `created` time of the newest subscription-state event applied: older events
 	// arriving late change nothing.
 	StateAt   time.Time `json:"-"`

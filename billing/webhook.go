@@ -217,6 +217,9 @@ func (s *Service) onInvoice(ctx context.Context, ev *event) (string, func(*polyd
 			if next.PaymentFailedAt != nil {
 				return nil // the grace period runs from the first failure
 			}
+			if next.PaidAt != nil && !at.After(*next.PaidAt) {
+				return nil // a failure the newer payment already settled (delivered late)
+			}
 			until := at.Add(grace)
 			next.PaymentFailedAt, next.GraceUntil = &at, &until
 			if next.Status == "active" || next.Status == "trialing" {
@@ -228,6 +231,9 @@ func (s *Service) onInvoice(ctx context.Context, ev *event) (string, func(*polyd
 			return nil // paid before the failure it would close
 		}
 		next.PaymentFailedAt, next.GraceUntil = nil, nil
+		if next.PaidAt == nil || at.After(*next.PaidAt) {
+			next.PaidAt = &at
+		}
 		if next.Status == "past_due" || next.Status == "unpaid" || next.Status == "incomplete" {
 			next.Status = "active"
 		}

@@ -15,17 +15,17 @@ import (
 // delivers it again).
 
 const subscriptionColumns = `user_id, customer_id, subscription_id, tier, status, current_period_end, cancel_at_period_end,
-	payment_failed_at, grace_until, state_at, updated_at`
+	payment_failed_at, grace_until, paid_at, state_at, updated_at`
 
 func scanSubscription(s scanner) (*polydev.Subscription, error) {
 	var sub polydev.Subscription
-	var end, failed, grace sql.NullInt64
+	var end, failed, grace, paid sql.NullInt64
 	var stateAt, updated int64
 	if err := s.Scan(&sub.UserID, &sub.CustomerID, &sub.SubscriptionID, &sub.Tier, &sub.Status, &end, &sub.CancelAtPeriodEnd,
-		&failed, &grace, &stateAt, &updated); err != nil {
+		&failed, &grace, &paid, &stateAt, &updated); err != nil {
 		return nil, err
 	}
-	sub.CurrentPeriodEnd, sub.PaymentFailedAt, sub.GraceUntil = fromNullMS(end), fromNullMS(failed), fromNullMS(grace)
+	sub.CurrentPeriodEnd, sub.PaymentFailedAt, sub.GraceUntil, sub.PaidAt = fromNullMS(end), fromNullMS(failed), fromNullMS(grace), fromNullMS(paid)
 	sub.StateAt, sub.UpdatedAt = fromMS(stateAt), fromMS(updated)
 	return &sub, nil
 }
@@ -104,13 +104,13 @@ func (db *DB) ApplyBillingEvent(ctx context.Context, ev polydev.BillingEvent, us
 			return nil
 		}
 		next.UserID, next.UpdatedAt = userID, ev.Received
-		if _, err := db.txExec(ctx, tx, `INSERT INTO subscriptions (`+subscriptionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		if _, err := db.txExec(ctx, tx, `INSERT INTO subscriptions (`+subscriptionColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (user_id) DO UPDATE SET customer_id = excluded.customer_id, subscription_id = excluded.subscription_id,
 			tier = excluded.tier, status = excluded.status, current_period_end = excluded.current_period_end,
 			cancel_at_period_end = excluded.cancel_at_period_end, payment_failed_at = excluded.payment_failed_at,
-			grace_until = excluded.grace_until, state_at = excluded.state_at, updated_at = excluded.updated_at`,
+			grace_until = excluded.grace_until, paid_at = excluded.paid_at, state_at = excluded.state_at, updated_at = excluded.updated_at`,
 			next.UserID, next.CustomerID, next.SubscriptionID, next.Tier, next.Status, msPtr(next.CurrentPeriodEnd), next.CancelAtPeriodEnd,
-			msPtr(next.PaymentFailedAt), msPtr(next.GraceUntil), ms(next.StateAt), ms(next.UpdatedAt)); err != nil {
+			msPtr(next.PaymentFailedAt), msPtr(next.GraceUntil), msPtr(next.PaidAt), ms(next.StateAt), ms(next.UpdatedAt)); err != nil {
 			return err
 		}
 		change.To = next.Entitled(ev.Received)

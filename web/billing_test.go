@@ -306,6 +306,42 @@ func TestStripePaymentFailedGrace(t *testing.T) {
 	}
 }
 
+// TestStripeInvoiceOrder: a payment failure and the newer payment that settled it, delivered in
+// either order, leave the subscription active with no grace period; only a failure newer than the
+// payment opens one.
+func TestStripeInvoiceOrder(t *testing.T) {
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			t.Parallel()
+			e := newBillingEnv(t, engine, "http://127.0.0.1:9", nil)
+			for i, order := range [][]string{{"invoice_payment_failed", "invoice_paid"}, {"invoice_paid", "invoice_payment_failed"}} {
+				run := "io" + string(rune('a'+i))
+				_, u := e.customer("invoices-"+run+"@example.com", run)
+				for _, name := range append([]string{"checkout_session_completed", "subscription_updated_pro"}, order...) {
+					e.want(e.deliver(fixture(t, name, run)), http.StatusOK)
+				}
+				sub, err := e.store.SubscriptionFor(t.Context(), u.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sub.Status != "active" || sub.GraceUntil != nil || sub.PaymentFailedAt != nil || e.tierOf(u) != polydev.TierPro {
+					t.Fatalf("order %v: status %s, grace %v, failed %v, tier %s; want active pro without grace", order, sub.Status, sub.GraceUntil, sub.PaymentFailedAt, e.tierOf(u))
+				}
+				// The next invoice fails after the payment: that one opens the grace period.
+				later := bytes.Replace(fixture(t, "invoice_payment_failed", run), []byte("1790000100"), []byte("1790000250"), 1)
+				later = bytes.ReplaceAll(later, []byte(`"evt_`+run), []byte(`"evt_`+run+"next"))
+				e.want(e.deliver(later), http.StatusOK)
+				if sub, err = e.store.SubscriptionFor(t.Context(), u.ID); err != nil {
+					t.Fatal(err)
+				}
+				if want := fixtureTime.Add(250 * time.Second); sub.Status != "past_due" || sub.PaymentFailedAt == nil || !sub.PaymentFailedAt.Equal(want) {
+					t.Fatalf("order %v, then a newer failure: status %s, failed at %v; want past_due from %v", order, sub.Status, sub.PaymentFailedAt, want)
+				}
+			}
+		})
+	}
+}
+
 // TestTierChangeAppliesAtOnce: a downgrade by webhook stops the VMs beyond the new quota, stops
 // using the user's own keys (still listed, marked) and applies the new tier's ephemeral rule.
 func TestTierChangeAppliesAtOnce(t *testing.T) {

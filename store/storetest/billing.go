@@ -107,10 +107,13 @@ func testSubscriptions(t *testing.T, s polydev.Store) {
 	}
 	// Paid meanwhile: the grace ends, the tier comes back and the job leaves it alone.
 	_, err = s.ApplyBillingEvent(ctx(t), billingEvent("evt_3", later), u.ID, func(cur *polydev.Subscription) *polydev.Subscription {
-		cur.Status, cur.PaymentFailedAt, cur.GraceUntil = "active", nil, nil
+		cur.Status, cur.PaymentFailedAt, cur.GraceUntil, cur.PaidAt = "active", nil, nil, &later
 		return cur
 	})
 	must(t, err)
+	if sub, err := s.SubscriptionFor(ctx(t), u.ID); err != nil || sub.PaidAt == nil || !sub.PaidAt.Equal(later) {
+		t.Fatalf("paid at after payment = %v (%v), want %v", sub, err, later)
+	}
 	if ch, _ := s.ExpireGrace(ctx(t), u.ID, later.Add(time.Hour)); ch.Applied {
 		t.Fatalf("ExpireGrace after payment applied: %+v", ch)
 	}
