@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,11 @@ type StackOptions struct {
 	VNCPort           int    // on guest loopback only; default 5900
 	WebsockifyListen  string // the one guest port the host reaches; default 0.0.0.0:6080
 	NoVNCWeb          string // noVNC web root, served by websockify when it exists; default /usr/share/novnc
+	// ProxyServer is the egress proxy (host:port) every page goes through; empty means none. Chromium
+	// bypasses it for loopback by itself, so the CLIs' localhost callbacks stay in the guest.
+	ProxyServer string
+	// TrustSPKI are base64 SHA-256 SPKI hashes of extra CAs Chromium accepts in a chain (ca.go).
+	TrustSPKI []string
 }
 
 func (o StackOptions) withDefaults() StackOptions {
@@ -89,6 +95,12 @@ func DefaultSpecs(o StackOptions) ([]Spec, error) {
 	}
 	if o.ChromiumNoSandbox {
 		browserArgs = append(browserArgs, "--no-sandbox")
+	}
+	if o.ProxyServer != "" {
+		browserArgs = append(browserArgs, "--proxy-server=http://"+o.ProxyServer)
+	}
+	if len(o.TrustSPKI) > 0 {
+		browserArgs = append(browserArgs, "--ignore-certificate-errors-spki-list="+strings.Join(o.TrustSPKI, ","))
 	}
 	browserArgs = append(browserArgs, o.StartURL)
 

@@ -48,10 +48,18 @@ func Report(snap Snapshot) HealthReport {
 // StatusSource is what the HTTP side needs from the supervisor.
 type StatusSource interface{ Snapshot() Snapshot }
 
+// Endpoints is what the HTTP side serves besides health; a nil part answers 404.
+type Endpoints struct {
+	Token *TokenGate     // POST /token; guards /login* and /credentials
+	Sync  *Syncer        // POST /sync
+	Login *Login         // POST|GET|DELETE /login, GET /login/credential
+	Fill  CredentialSink // POST /credentials
+}
+
 // NewHandler serves GET /health (always 200, the report says how things are), GET /ready (200 only
-// when every child is ready, else 503), POST /credentials (see CredentialGate) and POST /sync (see
-// Syncer; 404 when sync is nil).
-func NewHandler(src StatusSource, gate *CredentialGate, sync *Syncer, log *slog.Logger) http.Handler {
+// when every child is ready, else 503), POST /sync (Syncer, host-only), POST /token (TokenGate,
+// host-only) and, behind the token, the login runner and the autofill.
+func NewHandler(src StatusSource, e Endpoints, log *slog.Logger) http.Handler {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -67,8 +75,17 @@ func NewHandler(src StatusSource, gate *CredentialGate, sync *Syncer, log *slog.
 		}
 		writeJSON(w, code, rep)
 	})
-	mux.Handle("POST /credentials", handle(log, gate.serve))
-	mux.Handle("POST /sync", handle(log, sync.serve))
+	mux.Handle("POST /sync", handle(log, e.Sync.serve))
+	gate := e.Token
+	if gate == nil {
+		gate = &TokenGate{}
+	}
+	mux.Handle("POST /token", handle(log, gate.serveSet))
+	mux.Handle("POST /login", handle(log, gate.guard("login", e.Login.serveStart)))
+	mux.Handle("GET /login", handle(log, gate.guard("login", e.Login.serveStatus)))
+	mux.Handle("DELETE /login", handle(log, gate.guard("login", e.Login.serveCancel)))
+	mux.Handle("GET /login/credential", handle(log, gate.guard("login", e.Login.serveCredential)))
+	mux.Handle("POST /credentials", handle(log, gate.guard("credentials", serveCredentials(e.Fill))))
 	return mux
 }
 

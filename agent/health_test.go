@@ -62,7 +62,7 @@ func TestHealthFollowsStack(t *testing.T) {
 	}
 	ev := newEvents()
 	s := newSupervisor(t, Config{Specs: specs, Sleep: sleep, OnChange: ev.hook})
-	srv := httptest.NewServer(NewHandler(s, nil, nil, nil))
+	srv := httptest.NewServer(NewHandler(s, Endpoints{}, nil))
 	defer srv.Close()
 
 	ev.waitFor(t, ChildDisplay, StateStarting)

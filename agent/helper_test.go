@@ -16,6 +16,9 @@ import (
 // The test binary doubles as the fake child: with AGENT_TEST_CHILD set it runs a helper mode instead
 // of the tests.
 func TestMain(m *testing.M) {
+	if IsOpener(os.Args[0]) { // the login runner's browser helper, linked to this binary
+		os.Exit(RunOpener(os.Args[1:], os.Getenv, os.Stderr))
+	}
 	if mode := os.Getenv("AGENT_TEST_CHILD"); mode != "" {
 		runHelper(mode)
 		return
@@ -36,6 +39,10 @@ func runHelper(mode string) {
 		listen()
 	case "listen":
 		listen()
+	default:
+		if loginHelper(mode) {
+			return
+		}
 	}
 	os.Exit(2)
 }

@@ -12,29 +12,20 @@ package agent
 // pool (RNDADDENTROPY, crediting it, CAP_SYS_ADMIN; a plain write to /dev/urandom, which mixes without
 // crediting, when the ioctl is refused). The answer says what the guest clock read before and after.
 //
-// Who may call it: only the host. The agent listens on every guest address because the host reaches
-// it through the VMM's forward (user networking: from the gateway 10.0.2.2; TAP: from the host's end
-// of the link), but the guest's own processes, the browser above all (any web page can POST to
-// http://127.0.0.1:3000 or to the guest's eth0 address), reach the same socket too. A token would
-// not tell them apart: a restored clone keeps the kernel command line and memory of the snapshotted
-// VM, so a per-boot token would be shared by every clone and readable in /proc/cmdline. What a guest
-// process cannot choose without raw sockets is the source address: a connection it opens to any
-// guest address comes from a guest address. So /sync answers 403 unless the peer's address is neither
-// loopback nor one of the guest's own interface addresses. Root in the guest could forge one, but
-// root in the guest can set the clock anyway. Defence in depth: the body must be application/json,
-// which a web page cannot send cross-origin without a CORS preflight that this agent never answers.
+// Who may call it: only the host, by source address (hostonly.go). A token would not tell the host from
+// the guest here: a restored clone keeps the kernel command line and memory of the snapshotted VM, so a
+// per-boot token would be shared by every clone; /sync runs before the clone's own token is set (POST
+// /token). Defence in depth: the body must be application/json, which a web page cannot send
+// cross-origin without a CORS preflight that this agent never answers.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
-	"net"
 	"net/http"
-	"net/netip"
 	"time"
 )
 
@@ -73,26 +64,12 @@ type Syncer struct {
 	SetClock   func(time.Time) error
 	AddEntropy func(seed []byte) (how string, err error)
 	// LocalAddrs lists the guest's own addresses (loopback is refused separately).
-	LocalAddrs func() ([]netip.Addr, error)
+	LocalAddrs AddrLister
 }
 
 // NewSyncer returns a Syncer acting on this system's clock, random pool and interfaces.
 func NewSyncer() *Syncer {
 	return &Syncer{Now: time.Now, SetClock: setClock, AddEntropy: addEntropy, LocalAddrs: interfaceAddrs}
-}
-
-func interfaceAddrs() ([]netip.Addr, error) {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]netip.Addr, 0, len(addrs))
-	for _, a := range addrs {
-		if p, err := netip.ParsePrefix(a.String()); err == nil {
-			out = append(out, p.Addr().Unmap())
-		}
-	}
-	return out, nil
 }
 
 // maxSyncBody bounds what a caller can make the agent read.
@@ -102,7 +79,7 @@ func (s *Syncer) serve(w http.ResponseWriter, r *http.Request) error {
 	if s == nil {
 		return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no clock sync configured"}
 	}
-	if err := s.checkPeer(r.RemoteAddr); err != nil {
+	if err := checkHostPeer(s.LocalAddrs, r.RemoteAddr, "sync"); err != nil {
 		return err
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
@@ -135,30 +112,6 @@ func (s *Syncer) serve(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// checkPeer refuses callers inside the guest: loopback and the guest's own addresses.
-func (s *Syncer) checkPeer(remote string) error {
-	forbidden := &Error{Status: http.StatusForbidden, Code: "forbidden", Message: "sync is for the host only"}
-	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		forbidden.Cause = err
-		return forbidden
-	}
-	peer := ap.Addr().Unmap()
-	if peer.IsLoopback() || peer.IsUnspecified() {
-		return forbidden
-	}
-	local, err := s.LocalAddrs()
-	if err != nil {
-		return fmt.Errorf("list guest addresses: %w", err) // fail closed, as a 500
-	}
-	for _, a := range local {
-		if a.Unmap() == peer {
-			return forbidden
-		}
-	}
-	return nil
-}
-
 // Sync is the host's side of POST /sync: it sends now and seed (SeedLen bytes, from crypto/rand) to
 // the agent at baseURL (e.g. "http://127.0.0.1:PORT", the VM's forward to port 3000) and returns the
 // agent's answer. Call it right after restoring a VM from a snapshot, before anything else talks to
@@ -167,40 +120,9 @@ func Sync(ctx context.Context, client *http.Client, baseURL string, now time.Tim
 	if len(seed) != SeedLen {
 		return SyncResponse{}, fmt.Errorf("agent: sync seed is %d bytes, want %d", len(seed), SeedLen)
 	}
-	body, err := json.Marshal(SyncRequest{UnixNanos: now.UnixNano(), Seed: seed})
-	if err != nil {
-		return SyncResponse{}, err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, baseURL+"/sync", bytes.NewReader(body))
-	if err != nil {
-		return SyncResponse{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
-	clear(body)
-	if err != nil {
-		return SyncResponse{}, fmt.Errorf("agent: sync: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil {
-		return SyncResponse{}, fmt.Errorf("agent: sync: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Message, Code string } `json:"error"`
-		}
-		_ = json.Unmarshal(data, &e)
-		return SyncResponse{}, fmt.Errorf("agent: sync: %s: %s (%s)", resp.Status, e.Error.Message, e.Error.Code)
-	}
 	var out SyncResponse
-	if err := json.Unmarshal(data, &out); err != nil {
-		return SyncResponse{}, fmt.Errorf("agent: sync: decode answer: %w", err)
-	}
-	return out, nil
+	err := call(ctx, client, http.MethodPost, baseURL+"/sync", "", SyncRequest{UnixNanos: now.UnixNano(), Seed: seed}, &out)
+	return out, err
 }
 
 // errUnsupported is what the clock and entropy functions return where the agent cannot act.

@@ -75,7 +75,7 @@ func TestSyncRequests(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			sys := &fakeSystem{clock: hostNow.Add(-time.Hour), how: EntropyCredited}
-			h := NewHandler(fixedSource{}, nil, sys.syncer(), nil)
+			h := NewHandler(fixedSource{}, Endpoints{Sync: sys.syncer()}, nil)
 			req := httptest.NewRequest(http.MethodPost, "/sync", strings.NewReader(c.body))
 			req.RemoteAddr = c.peer
 			if c.ctype != "" {
@@ -116,7 +116,7 @@ func TestSyncFailuresAreGeneric500s(t *testing.T) {
 	t.Parallel()
 	sys := &fakeSystem{clock: hostNow, clockErr: errors.New("clock_settime: operation not permitted")}
 	s := sys.syncer()
-	srv := hostSide(t, NewHandler(fixedSource{}, nil, s, nil))
+	srv := hostSide(t, NewHandler(fixedSource{}, Endpoints{Sync: s}, nil))
 	_, err := Sync(t.Context(), srv.Client(), srv.URL, hostNow, testSeed)
 	if err == nil || !strings.Contains(err.Error(), "500") || strings.Contains(err.Error(), "clock_settime") {
 		t.Fatalf("Sync = %v, want a generic 500 that does not show the cause", err)
@@ -129,7 +129,7 @@ func TestSyncFailuresAreGeneric500s(t *testing.T) {
 
 func TestSyncWithoutSyncerIs404(t *testing.T) {
 	t.Parallel()
-	srv := hostSide(t, NewHandler(fixedSource{}, nil, nil, nil))
+	srv := hostSide(t, NewHandler(fixedSource{}, Endpoints{}, nil))
 	if _, err := Sync(t.Context(), srv.Client(), srv.URL, hostNow, testSeed); err == nil || !strings.Contains(err.Error(), "404") {
 		t.Fatalf("Sync = %v, want 404", err)
 	}
@@ -139,7 +139,7 @@ func TestSyncWithoutSyncerIs404(t *testing.T) {
 func TestSyncHelper(t *testing.T) {
 	t.Parallel()
 	sys := &fakeSystem{clock: hostNow.Add(-90 * time.Second), how: EntropyMixed}
-	srv := hostSide(t, NewHandler(fixedSource{}, nil, sys.syncer(), nil))
+	srv := hostSide(t, NewHandler(fixedSource{}, Endpoints{Sync: sys.syncer()}, nil))
 	resp, err := Sync(t.Context(), srv.Client(), srv.URL, hostNow, testSeed)
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +177,7 @@ func FuzzSyncBody(f *testing.F) {
 	f.Add(`[]`)
 	f.Fuzz(func(t *testing.T, body string) {
 		sys := &fakeSystem{clock: hostNow.Add(-time.Hour), how: EntropyCredited}
-		h := NewHandler(fixedSource{}, nil, sys.syncer(), nil)
+		h := NewHandler(fixedSource{}, Endpoints{Sync: sys.syncer()}, nil)
 		req := httptest.NewRequest(http.MethodPost, "/sync", strings.NewReader(body))
 		req.RemoteAddr = "10.0.2.2:40000"
 		req.Header.Set("Content-Type", "application/json")

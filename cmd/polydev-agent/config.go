@@ -11,12 +11,14 @@ import (
 
 // config is everything the agent reads from flags and the environment.
 type config struct {
-	Version   bool
-	Listen    string
-	TokenFile string
-	Cmdline   string
-	Grace     time.Duration
-	Stack     agent.StackOptions
+	Version     bool
+	Listen      string
+	Cmdline     string
+	Grace       time.Duration
+	Home        string
+	EgressProxy string
+	StateDir    string
+	Stack       agent.StackOptions
 }
 
 // parseConfig reads flags, each defaulting to its POLYDEV_AGENT_* variable, then to the built-in value.
@@ -46,8 +48,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.BoolVar(&c.Version, "version", false, "print the version and exit")
 	fs.StringVar(&c.Listen, "listen", env("LISTEN", ":3000"), "health and hand-back address (POLYDEV_AGENT_LISTEN)")
-	fs.StringVar(&c.TokenFile, "token-file", env("TOKEN_FILE", ""), "one-time token file, removed after reading; wins over the kernel command line (POLYDEV_AGENT_TOKEN_FILE)")
-	fs.StringVar(&c.Cmdline, "cmdline", env("CMDLINE", "/proc/cmdline"), "kernel command line holding polydev.token= (POLYDEV_AGENT_CMDLINE)")
+	fs.StringVar(&c.Cmdline, "cmdline", env("CMDLINE", "/proc/cmdline"), "kernel command line, read for polydev.egress= and polydev.ca= (POLYDEV_AGENT_CMDLINE)")
+	fs.StringVar(&c.EgressProxy, "egress-proxy", env("EGRESS_PROXY", ""), "egress proxy host:port for Chromium and the CLIs, \"off\" for none; default polydev.egress= on the kernel command line, else "+defaultEgressProxy+" (POLYDEV_AGENT_EGRESS_PROXY)")
+	fs.StringVar(&c.Home, "home", env("HOME", "/root"), "HOME of the coding CLIs' logins (POLYDEV_AGENT_HOME)")
+	fs.StringVar(&c.StateDir, "state-dir", env("STATE_DIR", "/run/polydev-agent"), "where the agent writes extra CA files (POLYDEV_AGENT_STATE_DIR)")
 	fs.DurationVar(&c.Grace, "grace", envDur("GRACE", 5*time.Second), "SIGTERM to SIGKILL grace period at shutdown (POLYDEV_AGENT_GRACE)")
 
 	fs.IntVar(&s.Display, "display", envInt("DISPLAY", 99), "X display number (POLYDEV_AGENT_DISPLAY)")

@@ -1,8 +1,13 @@
 // Command polydev-agent runs inside every browser microVM, started by the guest's init. It supervises
 // the display (Xvfb), the browser (Chromium, DevTools on guest loopback), x11vnc (guest loopback) and
-// websockify (the one port the host reaches), serves GET /health and GET /ready on port 3000, and the
-// one-time-token credential hand-back (POST /credentials). Flags win over POLYDEV_AGENT_* environment
-// variables; see -h. It is pure Go and builds static with CGO_ENABLED=0.
+// websockify (the one port the host reaches), serves GET /health and GET /ready on port 3000, the
+// clock refresh after a restore (POST /sync), the per-clone token (POST /token) and, behind it, the
+// CLI login runner (/login) and the DevTools autofill (POST /credentials). Run as xdg-open or
+// polydev-open it is instead the login runner's browser helper. Flags win over POLYDEV_AGENT_*
+// environment variables; see -h. It is pure Go and builds static with CGO_ENABLED=0.
+//
+// It imports nothing of the root polydev package: the golden image's hash covers this binary, so a
+// change anywhere in the server must not change it (and force an image rebuild).
 package main
 
 import (
@@ -16,14 +21,24 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
-	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/agent"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// defaultEgressProxy is the fixed guest address of the session's egress proxy (user networking: a
+// guestfwd; TAP: forwarded by the VM's network namespace).
+const defaultEgressProxy = "10.0.2.100:3128"
+
 func main() {
+	if agent.IsOpener(os.Args[0]) {
+		os.Exit(agent.RunOpener(os.Args[1:], os.Getenv, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -41,11 +56,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if cfg.Version {
-		fmt.Fprintln(stdout, "polydev-agent", polydev.Version)
+		fmt.Fprintln(stdout, "polydev-agent", version)
 		return nil
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
+	cliEnv, err := guestNetwork(&cfg, log)
+	if err != nil {
+		return err
+	}
 	specs, err := agent.DefaultSpecs(cfg.Stack)
 	if err != nil {
 		return err
@@ -54,22 +73,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	gate, err := credentialGate(cfg, log)
+	browser := agent.DevTools{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Stack.DevToolsPort))}
+	login, err := agent.NewLogin(agent.LoginConfig{
+		Home: cfg.Home, Open: browser.Open, Log: log,
+		Env: append(cliEnv, "DISPLAY=:"+strconv.Itoa(cfg.Stack.Display)),
+	})
 	if err != nil {
 		return err
 	}
+	defer login.Close()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
+	endpoints := agent.Endpoints{Token: &agent.TokenGate{}, Sync: agent.NewSyncer(), Login: login, Fill: browser.Autofill}
 	srv := &http.Server{
-		Handler:           agent.NewHandler(sup, gate, agent.NewSyncer(), log),
+		Handler:           agent.NewHandler(sup, endpoints, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		WriteTimeout:      60 * time.Second, // the autofill waits for the page
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	log.Info("polydev-agent starting", "version", polydev.Version, "listen", ln.Addr().String())
+	log.Info("polydev-agent starting", "version", version, "listen", ln.Addr().String(), "egress", cfg.Stack.ProxyServer)
 
 	// Health answers ("starting") while the stack comes up, so the server goes first.
 	served := make(chan error, 1)
@@ -92,16 +117,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return err
 }
 
-// credentialGate loads the boot-time token; without one, POST /credentials answers 404.
-func credentialGate(cfg config, log *slog.Logger) (*agent.CredentialGate, error) {
-	token, err := agent.LoadToken(cfg.TokenFile, cfg.Cmdline)
-	if err != nil {
-		return nil, fmt.Errorf("one-time token: %w", err)
+// guestNetwork settles the egress proxy and an extra CA from the flags and the kernel command line,
+// puts them into the browser's options and returns the CLIs' environment for them.
+func guestNetwork(cfg *config, log *slog.Logger) ([]string, error) {
+	var cmdline string
+	if cfg.Cmdline != "" {
+		b, err := os.ReadFile(cfg.Cmdline)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		cmdline = string(b)
 	}
-	if token == "" {
-		log.Info("no one-time token: credential hand-back disabled")
+	proxy := cfg.EgressProxy
+	if proxy == "" {
+		proxy = agent.CmdlineValue(cmdline, "polydev.egress")
 	}
-	// The sink that types credentials into the page over DevTools is not written yet: accepted
-	// credentials are dropped, never logged.
-	return agent.NewCredentialGate(token, nil)
+	if proxy == "" {
+		proxy = defaultEgressProxy
+	}
+	var env []string
+	if proxy != "off" {
+		if _, _, err := net.SplitHostPort(proxy); err != nil {
+			return nil, fmt.Errorf("egress proxy %q: want host:port", proxy)
+		}
+		cfg.Stack.ProxyServer = proxy
+		u := "http://" + proxy
+		env = append(env, "HTTPS_PROXY="+u, "https_proxy="+u, "HTTP_PROXY="+u, "http_proxy="+u,
+			"NO_PROXY=localhost,127.0.0.1,::1", "no_proxy=localhost,127.0.0.1,::1")
+	}
+	if v := agent.CmdlineValue(cmdline, "polydev.ca"); v != "" {
+		ca, err := agent.ParseCA(v)
+		if err != nil {
+			return nil, err
+		}
+		t, err := agent.InstallCA(ca, cfg.StateDir, agent.SystemBundle)
+		if err != nil {
+			return nil, fmt.Errorf("extra CA: %w", err)
+		}
+		cfg.Stack.TrustSPKI = append(cfg.Stack.TrustSPKI, t.SPKI)
+		env = append(env, t.Env()...)
+		log.Info("trusting an extra CA from the kernel command line", "subject", ca.Subject.String(), "spki", t.SPKI)
+	}
+	return env, nil
 }

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +60,7 @@ func TestRunServesHealthAndStops(t *testing.T) {
 	ln.Close()
 	missing := t.TempDir() + "/missing"
 	args := []string{"--listen=" + addr, "--xvfb=" + missing, "--chromium=" + missing, "--x11vnc=" + missing,
-		"--websockify=" + missing, "--cmdline=" + missing, "--grace=100ms", "--websockify-listen=127.0.0.1:0"}
+		"--websockify=" + missing, "--cmdline=" + missing, "--state-dir=" + t.TempDir(), "--grace=100ms", "--websockify-listen=127.0.0.1:0"}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, args, func(string) string { return "" }, &bytes.Buffer{}, &bytes.Buffer{}) }()
@@ -78,16 +81,65 @@ func TestRunServesHealthAndStops(t *testing.T) {
 	if rep.Status == agent.HealthHealthy || rep.Display || rep.Browser || rep.NoVNC || len(rep.Children) != 4 {
 		t.Fatalf("health = %+v", rep)
 	}
-	resp, err := http.Post("http://"+addr+"/credentials", "application/json", strings.NewReader("{}"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Fatalf("/credentials without a token = %d, want 404", resp.StatusCode)
+	// From guest loopback, as a web page in the guest would call them: refused before any token check.
+	for _, path := range []string{"/token", "/credentials", "/login"} {
+		resp, err := http.Post("http://"+addr+path, "application/json", strings.NewReader(`{"token":"`+strings.Repeat("a", 40)+`"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Fatalf("POST %s from the guest = %d, want 403", path, resp.StatusCode)
+		}
 	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("run = %v", err)
+	}
+}
+
+func TestGuestNetworkFromCmdline(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(t.TempDir(), "cmdline")
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	discard := slog.New(slog.DiscardHandler)
+	cases := []struct {
+		name, flag, cmdline, wantProxy string
+	}{
+		{"default", "", "console=ttyS0", defaultEgressProxy},
+		{"kernel argument", "", "console=ttyS0 polydev.egress=10.0.2.2:8888", "10.0.2.2:8888"},
+		{"flag wins", "127.0.0.1:9", "polydev.egress=10.0.2.2:8888", "127.0.0.1:9"},
+		{"off", "", "polydev.egress=off", ""},
+	}
+	for _, c := range cases {
+		cfg := config{Cmdline: write(c.cmdline), EgressProxy: c.flag, StateDir: dir}
+		env, err := guestNetwork(&cfg, discard)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if cfg.Stack.ProxyServer != c.wantProxy {
+			t.Fatalf("%s: proxy %q, want %q", c.name, cfg.Stack.ProxyServer, c.wantProxy)
+		}
+		joined := strings.Join(env, " ")
+		if c.wantProxy != "" && (!strings.Contains(joined, "HTTPS_PROXY=http://"+c.wantProxy) || !strings.Contains(joined, "NO_PROXY=localhost,127.0.0.1")) {
+			t.Fatalf("%s: env %q", c.name, env)
+		}
+		if c.wantProxy == "" && joined != "" {
+			t.Fatalf("%s: env %q", c.name, env)
+		}
+	}
+	cfg := config{Cmdline: write("polydev.egress=nonsense")}
+	if _, err := guestNetwork(&cfg, discard); err == nil {
+		t.Fatal("a proxy without a port was accepted")
+	}
+	cfg = config{Cmdline: write("polydev.ca=!!!")}
+	if _, err := guestNetwork(&cfg, discard); err == nil {
+		t.Fatal("a broken CA was accepted")
 	}
 }
