@@ -39,6 +39,9 @@ func main() {
 	if agent.IsOpener(os.Args[0]) {
 		os.Exit(agent.RunOpener(os.Args[1:], os.Getenv, os.Stderr))
 	}
+	if len(os.Args) > 1 && os.Args[1] == selftestCommand {
+		os.Exit(runSelftest(os.Args[2:], os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -61,9 +64,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	cliEnv, err := guestNetwork(&cfg, log)
+	cliEnv, selftestIssuer, err := guestNetwork(&cfg, log)
 	if err != nil {
 		return err
+	}
+	providers := agent.DefaultProviders()
+	if selftestIssuer != "" {
+		p, err := selftestProvider(selftestIssuer)
+		if err != nil {
+			return err
+		}
+		providers[p.Name] = p
+		log.Info("self-test login provider enabled", "issuer", selftestIssuer)
 	}
 	specs, err := agent.DefaultSpecs(cfg.Stack)
 	if err != nil {
@@ -75,7 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	browser := agent.DevTools{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Stack.DevToolsPort))}
 	login, err := agent.NewLogin(agent.LoginConfig{
-		Home: cfg.Home, Open: browser.Open, Log: log,
+		Providers: providers, Home: cfg.Home, Open: browser.Open, Log: log,
 		Env: append(cliEnv, "DISPLAY=:"+strconv.Itoa(cfg.Stack.Display)),
 	})
 	if err != nil {
@@ -118,13 +130,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // guestNetwork settles the egress proxy and an extra CA from the flags and the kernel command line,
-// puts them into the browser's options and returns the CLIs' environment for them.
-func guestNetwork(cfg *config, log *slog.Logger) ([]string, error) {
+// puts them into the browser's options and returns the CLIs' environment for them, and the self-test
+// issuer (polydev.selftest=) if the host named one.
+func guestNetwork(cfg *config, log *slog.Logger) (env []string, selftestIssuer string, err error) {
 	var cmdline string
 	if cfg.Cmdline != "" {
 		b, err := os.ReadFile(cfg.Cmdline)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
+			return nil, "", err
 		}
 		cmdline = string(b)
 	}
@@ -135,10 +148,9 @@ func guestNetwork(cfg *config, log *slog.Logger) ([]string, error) {
 	if proxy == "" {
 		proxy = defaultEgressProxy
 	}
-	var env []string
 	if proxy != "off" {
 		if _, _, err := net.SplitHostPort(proxy); err != nil {
-			return nil, fmt.Errorf("egress proxy %q: want host:port", proxy)
+			return nil, "", fmt.Errorf("egress proxy %q: want host:port", proxy)
 		}
 		cfg.Stack.ProxyServer = proxy
 		u := "http://" + proxy
@@ -148,15 +160,15 @@ func guestNetwork(cfg *config, log *slog.Logger) ([]string, error) {
 	if v := agent.CmdlineValue(cmdline, "polydev.ca"); v != "" {
 		ca, err := agent.ParseCA(v)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		t, err := agent.InstallCA(ca, cfg.StateDir, agent.SystemBundle)
 		if err != nil {
-			return nil, fmt.Errorf("extra CA: %w", err)
+			return nil, "", fmt.Errorf("extra CA: %w", err)
 		}
 		cfg.Stack.TrustSPKI = append(cfg.Stack.TrustSPKI, t.SPKI)
 		env = append(env, t.Env()...)
 		log.Info("trusting an extra CA from the kernel command line", "subject", ca.Subject.String(), "spki", t.SPKI)
 	}
-	return env, nil
+	return env, agent.CmdlineValue(cmdline, "polydev.selftest"), nil
 }

@@ -119,7 +119,7 @@ func TestGuestNetworkFromCmdline(t *testing.T) {
 	}
 	for _, c := range cases {
 		cfg := config{Cmdline: write(c.cmdline), EgressProxy: c.flag, StateDir: dir}
-		env, err := guestNetwork(&cfg, discard)
+		env, _, err := guestNetwork(&cfg, discard)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -135,11 +135,34 @@ func TestGuestNetworkFromCmdline(t *testing.T) {
 		}
 	}
 	cfg := config{Cmdline: write("polydev.egress=nonsense")}
-	if _, err := guestNetwork(&cfg, discard); err == nil {
+	if _, _, err := guestNetwork(&cfg, discard); err == nil {
 		t.Fatal("a proxy without a port was accepted")
 	}
 	cfg = config{Cmdline: write("polydev.ca=!!!")}
-	if _, err := guestNetwork(&cfg, discard); err == nil {
+	if _, _, err := guestNetwork(&cfg, discard); err == nil {
 		t.Fatal("a broken CA was accepted")
+	}
+}
+
+func TestSelftestProviderOnlyWhenTheHostNamesAnIssuer(t *testing.T) {
+	t.Parallel()
+	p := filepath.Join(t.TempDir(), "cmdline")
+	if err := os.WriteFile(p, []byte("console=ttyS0 polydev.selftest=https://auth.polydev.test:8443"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config{Cmdline: p}
+	_, issuer, err := guestNetwork(&cfg, slog.New(slog.DiscardHandler))
+	if err != nil || issuer != "https://auth.polydev.test:8443" {
+		t.Fatalf("issuer %q, %v", issuer, err)
+	}
+	prov, err := selftestProvider(issuer)
+	if err != nil || prov.Name != "selftest" || prov.CredentialFile != selftestFile ||
+		strings.Join(prov.Command[1:], " ") != "selftest-login -issuer https://auth.polydev.test:8443" {
+		t.Fatalf("provider %+v, %v", prov, err)
+	}
+	for _, bad := range []string{"http://auth.test", "https://", "https://a.test/path", "::"} {
+		if _, err := selftestProvider(bad); err == nil {
+			t.Fatalf("issuer %q accepted", bad)
+		}
 	}
 }
