@@ -61,3 +61,15 @@ type SnapshotFiles struct {
 	// clone's next cold boot. Empty: the snapshotted VM must not have written its disk.
 	DiskPath string
 }
+
+// Fingerprinter is implemented by drivers whose snapshots can only be restored by the same
+// hypervisor build with the same machine: the controller keys its saved golden snapshot by the
+// fingerprint, so a snapshot made by another hypervisor version or machine configuration is never
+// restored (QEMU refuses such a migration stream, or worse, accepts one that misbehaves later).
+type Fingerprinter interface {
+	// SnapshotFingerprint describes what a snapshot of a VM created from spec depends on beyond the
+	// Spec's image files: hypervisor version and binary, accelerator, the machine and devices. Two
+	// calls give the same string exactly when a snapshot made under one restores under the other.
+	// Per-VM details (id, paths under SocketDir, host ports, TAP names) must not change it.
+	SnapshotFingerprint(ctx context.Context, spec Spec) (string, error)
+}

@@ -335,8 +335,8 @@ func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, r
 	ccfg := controller.Config{
 		Store: db, Driver: driver, DriverName: vc.Driver, NetMode: vm.NetMode(vc.Net),
 		Image: controller.Image{
-			KernelPath: im.Vmlinux(), InitrdPath: im.Initrd(), RootImage: im.Rootfs(),
-			SnapshotDir: snapshotDir(dataDir, im),
+			ID: im.Hash, KernelPath: im.Vmlinux(), InitrdPath: im.Initrd(), RootImage: im.Rootfs(),
+			SnapshotDir: snapshotDir(dataDir),
 		},
 		RunDir: runDir, VMDir: vmDir, WarmPool: vc.Warm, IdleTimeout: vc.IdleTimeout, HealthTimeout: vc.BootTimeout,
 		AfterRestore:    controller.SyncGuest,
@@ -348,7 +348,7 @@ func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, r
 		ccfg.Image.SnapshotDir = ""
 	}
 	if vc.Rebuild > 0 && cfg.VM.Image == "" { // an image the operator named is never replaced
-		ccfg.RebuildInterval, ccfg.Rebuild = vc.Rebuild, rebuildImage(cfg, vc.Snapshot, log)
+		ccfg.RebuildInterval, ccfg.Rebuild = vc.Rebuild, rebuildImage(cfg, ccfg.Image.SnapshotDir, log)
 	}
 	if vc.Net == "tap" {
 		if ccfg.Pool, ccfg.Network, err = tapNetwork(vc, db, log); err != nil {
@@ -392,16 +392,10 @@ func findImage(cfg *Config) (*image.Image, error) {
 	return im, nil
 }
 
-// snapshotDir is where the golden snapshot of im lives: beside the image when it is one of the data
-// directory's, else under <data>/snapshots, so that an image directory shared with other servers
-// (POLYDEV_VM_IMAGE) is only ever read.
-func snapshotDir(dataDir string, im *image.Image) string {
-	if filepath.Dir(im.Dir) == image.ImagesDir(dataDir) {
-		return filepath.Join(im.Dir, "snapshot")
-	}
-	sum := sha256.Sum256([]byte(im.Dir))
-	return filepath.Join(dataDir, "snapshots", im.Hash+"-"+hex.EncodeToString(sum[:4]))
-}
+// snapshotDir is the root of the saved golden snapshots: <data>/snapshots, whatever image is used,
+// so that an image directory shared with other servers (POLYDEV_VM_IMAGE) is only ever read. The
+// controller keys each snapshot by the image, QEMU and machine configuration, and verifies it on load.
+func snapshotDir(dataDir string) string { return filepath.Join(dataDir, "snapshots") }
 
 // vmRunDir is where VM sockets live: <data>/run, or a directory under the system's temporary
 // directory named from the data directory when that path would not fit a unix socket address.
@@ -455,7 +449,7 @@ func tapNetwork(vc VMConfig, db *store.DB, log *slog.Logger) (*netpool.Pool, con
 // rebuildImage is the controller's rebuild hook: `polydev image build` in-process. The image is
 // content-hashed, so an unchanged recipe returns the existing image and only the snapshot is
 // refreshed.
-func rebuildImage(cfg *Config, snapshot bool, log *slog.Logger) func(context.Context) (*controller.Image, error) {
+func rebuildImage(cfg *Config, snapshotDir string, log *slog.Logger) func(context.Context) (*controller.Image, error) {
 	return func(ctx context.Context) (*controller.Image, error) {
 		agent, err := findAgent("")
 		if err != nil {
@@ -474,11 +468,8 @@ func rebuildImage(cfg *Config, snapshot bool, log *slog.Logger) func(context.Con
 			return nil, err
 		}
 		im.Dir = dir
-		out := &controller.Image{KernelPath: im.Vmlinux(), InitrdPath: im.Initrd(), RootImage: im.Rootfs()}
-		if snapshot {
-			out.SnapshotDir = filepath.Join(im.Dir, "snapshot")
-		}
-		return out, nil
+		return &controller.Image{ID: im.Hash, KernelPath: im.Vmlinux(), InitrdPath: im.Initrd(), RootImage: im.Rootfs(),
+			SnapshotDir: snapshotDir}, nil
 	}
 }
 

@@ -27,8 +27,13 @@ type Image struct {
 	InitrdPath string // optional initramfs
 	RootImage  string // golden root filesystem, never written
 	KernelArgs string // empty: the driver's default
-	// SnapshotDir holds the golden snapshot (conventionally <image dir>/snapshot). Empty: no
-	// snapshot, every VM cold-boots.
+	// ID is the image's content hash (polydev image build's recipe hash, which covers the agent
+	// binary); part of the golden snapshot's key with the image files' sizes and times.
+	ID string
+	// SnapshotDir is the root of the saved golden snapshots (conventionally <data>/snapshots), one
+	// directory per key (image, hypervisor, machine configuration), kept across restarts and
+	// pruned at start when no VM uses it. It belongs to one server. Empty: no snapshot, every VM
+	// cold-boots.
 	SnapshotDir string
 }
 

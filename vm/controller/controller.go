@@ -32,6 +32,7 @@ type Controller struct {
 	goldenMu sync.Mutex
 	golden   *vm.SnapshotFiles // nil: no usable snapshot, cold boot
 	making   chan struct{}     // non-nil while a golden snapshot is being made; closed when done
+	pruned   bool              // the snapshot root was pruned (once per process)
 	image    Image
 
 	refill   chan struct{} // the warm pool lost a VM
@@ -72,6 +73,11 @@ func (c *Controller) StartServices(ctx context.Context) error {
 		c.log.Error("reconcile incomplete", "err", err)
 	}
 	ctx, c.cancel = context.WithCancel(ctx)
+	if c.currentImage().SnapshotDir != "" {
+		// A Create that arrives before the boot loop has looked for the saved snapshot waits for it
+		// (a second or so) instead of cold-booting; the loop's PrepareGolden adopts this mark.
+		c.startMaking()
+	}
 	c.loop(ctx, "golden-and-warm", 0, c.bootLoop)
 	c.loop(ctx, "idle-reaper", c.cfg.ReapInterval, func(ctx context.Context) { c.ReapOnce(ctx) })
 	c.loop(ctx, "pool-monitor", c.cfg.MonitorInterval, func(ctx context.Context) { c.MonitorOnce(ctx) })

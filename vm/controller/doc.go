@@ -20,12 +20,19 @@
 //
 // # Boot paths
 //
-// When Config.Image.SnapshotDir is set, the controller boots one golden VM at StartServices,
-// waits until it is healthy, snapshots it into SnapshotDir (vm.SnapshotFiles; a "done" marker makes
-// a finished snapshot reusable by the next process) and destroys it. Later VMs are restored from it
-// (then Config.AfterRestore runs, for the agent's clock and entropy refresh); a driver without
-// snapshots (vm.ErrUnsupported), a failed snapshot or a failed restore falls back to a cold boot,
-// and a failed restore also discards the snapshot and has the boot loop make a fresh one.
+// When Config.Image.SnapshotDir is set, the controller looks there at StartServices for a saved
+// golden snapshot of the current key: the image (content hash and its files' stamps), the driver's
+// fingerprint (vm.Fingerprinter: QEMU's version, binary and command line) and the machine
+// configuration (vCPUs, memory, network mode, kernel command line). A snapshot whose manifest
+// matches the key and whose files match their sizes and checksums is reused, so a restarted
+// server restores its first VM in seconds. Otherwise it boots one golden VM, waits until it is
+// healthy and settled, snapshots it into a new directory (vm.SnapshotFiles; fsynced, then a
+// manifest, then renamed into place: see snapstore.go) and destroys it. Creates that arrive
+// meanwhile wait. Later VMs are restored from it (then Config.AfterRestore runs, for the agent's
+// clock and entropy refresh); a driver without snapshots (vm.ErrUnsupported), a failed snapshot or
+// a failed restore falls back to a cold boot, and a failed restore also unpublishes the snapshot
+// and has the boot loop make a fresh one. Snapshots of other keys that no VM overlay uses are
+// removed at start.
 //
 // # Warm pool and names
 //

@@ -81,8 +81,14 @@ func newEnv(t *testing.T, mode vm.NetMode, edit func(*Config)) *env {
 	if edit != nil {
 		edit(&e.cfg)
 	}
-	for _, d := range []string{e.cfg.RunDir, e.cfg.VMDir} {
+	for _, d := range []string{e.cfg.RunDir, e.cfg.VMDir, filepath.Join(dir, "image")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The image files exist (the golden snapshot's key stamps them), with content of their own.
+	for _, f := range []string{filepath.Join(dir, "image", "vmlinux"), filepath.Join(dir, "image", "rootfs.ext4")} {
+		if err := os.WriteFile(f, []byte("image file "+filepath.Base(f)), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -25,6 +25,8 @@ type fakeDriver struct {
 	health string // what /health reports; "healthy" by default
 	snaps  int    // successful Snapshot calls
 	snapOK bool   // false: Snapshot is vm.ErrUnsupported
+	// fingerprint is SnapshotFingerprint's answer, the fake hypervisor's "version".
+	fingerprint string
 }
 
 type fakeVM struct {
@@ -36,7 +38,7 @@ type fakeVM struct {
 }
 
 func newFakeDriver() *fakeDriver {
-	return &fakeDriver{vms: map[string]*fakeVM{}, health: "healthy", snapOK: true}
+	return &fakeDriver{vms: map[string]*fakeVM{}, health: "healthy", snapOK: true, fingerprint: "fake hypervisor 1"}
 }
 
 func (d *fakeDriver) call(method, id string) error {
@@ -185,7 +187,23 @@ func (d *fakeDriver) Snapshot(ctx context.Context, id string, snap vm.SnapshotFi
 		return vm.ErrNotFound
 	}
 	d.snaps++
-	return errors.Join(os.WriteFile(snap.StatePath, []byte("state"), 0o600), os.WriteFile(snap.MemPath, []byte("mem"), 0o600))
+	err := errors.Join(os.WriteFile(snap.StatePath, []byte("state of "+id), 0o600), os.WriteFile(snap.MemPath, []byte("mem"), 0o600))
+	if snap.DiskPath != "" {
+		err = errors.Join(err, os.WriteFile(snap.DiskPath, []byte("disk"), 0o600))
+	}
+	return err
+}
+
+func (d *fakeDriver) SnapshotFingerprint(ctx context.Context, spec vm.Spec) (string, error) {
+	if err := d.call("Fingerprint", spec.ID); err != nil {
+		return "", err
+	}
+	if err := spec.Validate(); err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.fingerprint, nil
 }
 
 func (d *fakeDriver) Restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFiles) error {

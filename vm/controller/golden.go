@@ -10,12 +10,11 @@ import (
 	"github.com/polydev/polydev/vm"
 )
 
-// Golden snapshot file names inside Image.SnapshotDir.
+// Golden snapshot file names inside a snapshot directory (see snapstore.go).
 const (
 	snapState = "vmstate"
 	snapMem   = "mem"
 	snapDisk  = "disk.qcow2" // the golden VM's disk layer; clones' overlays are backed by it
-	snapDone  = "done"       // written last: a directory without it is not a snapshot
 )
 
 func snapshotFiles(dir string) vm.SnapshotFiles {
@@ -36,8 +35,8 @@ func (c *Controller) goldenSnapshot() *vm.SnapshotFiles {
 	return c.golden
 }
 
-// discardGolden stops restoring from snap (a restore from it failed), removes its done marker so
-// that it is not reused, and asks the boot loop for a fresh one.
+// discardGolden stops restoring from snap (a restore from it failed), removes its manifest so that
+// no later process restores it either, and asks the boot loop for a fresh one.
 func (c *Controller) discardGolden(snap *vm.SnapshotFiles) {
 	c.goldenMu.Lock()
 	defer c.goldenMu.Unlock()
@@ -45,7 +44,7 @@ func (c *Controller) discardGolden(snap *vm.SnapshotFiles) {
 		return
 	}
 	c.golden = nil
-	_ = os.Remove(filepath.Join(filepath.Dir(snap.StatePath), snapDone))
+	unpublish(filepath.Dir(snap.StatePath))
 	c.log.Warn("golden snapshot discarded; VMs cold-boot until a new one is made")
 	select {
 	case c.regolden <- struct{}{}:
@@ -53,49 +52,85 @@ func (c *Controller) discardGolden(snap *vm.SnapshotFiles) {
 	}
 }
 
-// PrepareGolden makes the golden snapshot usable: a finished one in Image.SnapshotDir is reused;
-// otherwise one golden VM is booted cold, waited for until healthy, snapshotted into the directory
-// and destroyed. vm.ErrUnsupported means the driver cannot snapshot: VMs cold-boot.
+// PrepareGolden makes the golden snapshot usable. The snapshot saved under Image.SnapshotDir for
+// the current key (image, hypervisor, machine configuration: see snapshotKey) is verified and
+// reused, so a restarted server restores its first VM in seconds; otherwise one golden VM is
+// booted cold, waited for until healthy and settled, snapshotted into a new directory and
+// destroyed. The first call in a process also prunes the snapshots no VM can use any more.
+// vm.ErrUnsupported means the driver cannot snapshot: VMs cold-boot.
 func (c *Controller) PrepareGolden(ctx context.Context) error {
-	img := c.currentImage()
-	dir := img.SnapshotDir
-	if dir == "" {
+	done := c.startMaking()
+	defer done()
+	root := c.currentImage().SnapshotDir
+	if root == "" {
 		return errors.New("no snapshot directory configured")
 	}
-	snap := snapshotFiles(dir)
-	if _, err := os.Stat(filepath.Join(dir, snapDone)); err == nil {
-		c.useGolden(&snap)
-		c.log.Info("golden snapshot reused", "dir", dir)
-		return nil
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return err
 	}
-	done := c.startMaking()
-	err := c.makeGolden(ctx, dir)
-	if err == nil {
-		c.useGolden(&snap)
-	}
-	done()
+	key, err := c.goldenKey(ctx)
 	if err != nil {
 		c.metrics.failures.WithLabelValues("golden").Inc()
 		return err
 	}
+	snap, dir, err := c.findSnapshot(root, key)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	c.pruneOnce(root, dir)
+	if snap != nil {
+		c.useGolden(snap)
+		c.metrics.golden.WithLabelValues("reused").Inc()
+		c.log.Info("golden snapshot reused", "dir", dir)
+		return nil
+	}
+	dir, err = c.makeGolden(ctx, root, key)
+	if err != nil {
+		c.metrics.failures.WithLabelValues("golden").Inc()
+		return err
+	}
+	c.metrics.golden.WithLabelValues("made").Inc()
 	c.log.Info("golden snapshot ready", "dir", dir)
 	return nil
 }
 
-// startMaking marks a golden snapshot as in the making until the returned func runs, so that a
-// Create arriving meanwhile waits for it (see awaitGolden).
-func (c *Controller) startMaking() func() {
-	ch := make(chan struct{})
+// pruneOnce removes, the first time it is called in this process, what the snapshot root holds
+// besides keep that no VM overlay uses (see pruneSnapshots).
+func (c *Controller) pruneOnce(root, keep string) {
 	c.goldenMu.Lock()
-	c.making = ch
+	pruned := c.pruned
+	c.pruned = true
+	c.goldenMu.Unlock()
+	if pruned {
+		return
+	}
+	removed, err := pruneSnapshots(root, keep, c.cfg.VMDir)
+	if len(removed) > 0 {
+		c.log.Info("old golden snapshots removed", "root", root, "removed", removed)
+	}
+	if err != nil {
+		c.log.Warn("old golden snapshots not all removed", "root", root, "err", err)
+	}
+}
+
+// startMaking marks a golden snapshot as in the making until the returned func runs, so that a
+// Create arriving meanwhile waits for it (see awaitGolden). A mark already set (by StartServices,
+// before the boot loop runs) is adopted; only its adopter's done func clears it.
+func (c *Controller) startMaking() func() {
+	c.goldenMu.Lock()
+	ch := c.making
+	if ch == nil {
+		ch = make(chan struct{})
+		c.making = ch
+	}
 	c.goldenMu.Unlock()
 	return func() {
 		c.goldenMu.Lock()
+		defer c.goldenMu.Unlock()
 		if c.making == ch {
 			c.making = nil
+			close(ch)
 		}
-		c.goldenMu.Unlock()
-		close(ch)
 	}
 }
 
@@ -123,20 +158,44 @@ func (c *Controller) useGolden(snap *vm.SnapshotFiles) {
 	c.goldenMu.Unlock()
 }
 
-// makeGolden boots the golden VM and snapshots it into dir. The files are written into a temporary
-// sibling directory of this VM's own that replaces dir only when complete, so two processes sharing
-// an image directory never mix their files: the second to finish keeps the first one's snapshot.
-func (c *Controller) makeGolden(ctx context.Context, dir string) (err error) {
+// makeGolden boots the golden VM, snapshots it into a temporary directory under root, seals it
+// (fsync, manifest) and publishes it under its final name, which it returns; c.golden is set to it.
+func (c *Controller) makeGolden(ctx context.Context, root string, key snapshotKey) (dir string, err error) {
 	id := c.cfg.NewID()
-	tmp := dir + ".tmp-" + vm.Names(id).Key
+	name := key.name() + "." + vm.Names(id).Key
+	tmp := filepath.Join(root, tmpPrefix+name)
 	if err := os.MkdirAll(tmp, 0o700); err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		if err != nil {
 			_ = os.RemoveAll(tmp)
 		}
 	}()
+	if err := c.snapshotGolden(ctx, id, tmp); err != nil {
+		return "", err
+	}
+	if err := sealSnapshot(tmp, key, c.cfg.Now()); err != nil {
+		return "", err
+	}
+	dir = filepath.Join(root, name)
+	if err := os.Rename(tmp, dir); err != nil {
+		return "", err
+	}
+	if err := syncDir(root); err != nil {
+		return "", err
+	}
+	snap := snapshotFiles(dir)
+	if !fileExists(snap.DiskPath) {
+		snap.DiskPath = ""
+	}
+	c.useGolden(&snap)
+	return dir, nil
+}
+
+// snapshotGolden boots golden VM id cold, waits until it is healthy and settled, snapshots it into
+// dir and destroys it.
+func (c *Controller) snapshotGolden(ctx context.Context, id, dir string) (err error) {
 	n, _, err := c.acquireNet(ctx, id)
 	if err != nil {
 		return fmt.Errorf("golden VM network: %w", err)
@@ -159,33 +218,15 @@ func (c *Controller) makeGolden(ctx context.Context, dir string) (err error) {
 	if err := c.settleGolden(ctx, id); err != nil {
 		return fmt.Errorf("golden VM: %w", err)
 	}
-	if err := c.cfg.Driver.Snapshot(ctx, id, snapshotFiles(tmp)); err != nil {
+	if err := c.cfg.Driver.Snapshot(ctx, id, snapshotFiles(dir)); err != nil {
 		return fmt.Errorf("golden snapshot: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, snapDone), nil, 0o600); err != nil {
-		return err
-	}
-	if _, err := os.Stat(filepath.Join(dir, snapDone)); err == nil {
-		return os.RemoveAll(tmp) // another process finished one meanwhile: use it
-	}
-	// A replaced snapshot is moved aside, never deleted: the overlays of VMs restored from it are
-	// backed by its disk layer, and a stopped one must still boot.
-	if _, err := os.Stat(dir); err == nil {
-		if err := os.Rename(dir, dir+".old-"+vm.Names(id).Key); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(filepath.Join(dir, snapDone)); serr == nil {
-			return os.RemoveAll(tmp)
-		}
-		return err
 	}
 	return nil
 }
 
 // RebuildOnce runs Config.Rebuild, switches to the image it returns (if any), and makes a fresh
-// golden snapshot. VMs cold-boot while it is being made.
+// golden snapshot: the current one is unpublished even when the image did not change, so the
+// rebuild schedule also refreshes it. VMs cold-boot while it is being made.
 func (c *Controller) RebuildOnce(ctx context.Context) error {
 	if c.cfg.Rebuild == nil {
 		return errors.New("no rebuild hook configured")
@@ -195,14 +236,14 @@ func (c *Controller) RebuildOnce(ctx context.Context) error {
 		return err
 	}
 	c.goldenMu.Lock()
-	old := c.image.SnapshotDir
+	old := c.golden
 	if img != nil {
 		c.image = *img
 	}
 	c.golden = nil
 	c.goldenMu.Unlock()
-	if old != "" {
-		_ = os.Remove(filepath.Join(old, snapDone))
+	if old != nil {
+		unpublish(filepath.Dir(old.StatePath))
 	}
 	c.log.Info("golden image rebuilt", "root", c.currentImage().RootImage)
 	if c.currentImage().SnapshotDir == "" {

@@ -11,6 +11,7 @@ type metrics struct {
 	poolUsed      prometheus.Gauge
 	poolTotal     prometheus.Gauge
 	warm          prometheus.Gauge
+	golden        *prometheus.CounterVec
 	reclaimed     *prometheus.CounterVec
 }
 
@@ -41,6 +42,9 @@ func newMetrics() *metrics {
 		warm: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "polydev_vm_warm", Help: "Booted VMs waiting in the warm pool.",
 		}),
+		golden: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "polydev_vm_golden_total", Help: "Golden snapshots made (a golden VM booted cold) or reused (a saved one verified), by result.",
+		}, []string{"result"}),
 		reclaimed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "polydev_vm_reconcile_reclaimed_total", Help: "Orphans the reconciler removed, by kind (process, file, network, lease, record, failed_record).",
 		}, []string{"kind"}),
@@ -50,5 +54,5 @@ func newMetrics() *metrics {
 // Collectors returns the controller's metrics for a prometheus registry.
 func (c *Controller) Collectors() []prometheus.Collector {
 	m := c.metrics
-	return []prometheus.Collector{m.byState, m.creates, m.failures, m.createSeconds, m.reaped, m.poolUsed, m.poolTotal, m.warm, m.reclaimed}
+	return []prometheus.Collector{m.byState, m.creates, m.failures, m.createSeconds, m.reaped, m.poolUsed, m.poolTotal, m.warm, m.golden, m.reclaimed}
 }

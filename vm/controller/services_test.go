@@ -184,11 +184,15 @@ func TestGoldenSnapshot(t *testing.T) {
 	if e.d.snaps != 1 || len(e.d.ids()) != 0 || len(e.c.ports) != 0 {
 		t.Fatalf("after PrepareGolden: %d snapshots, driver VMs %v, ports %v", e.d.snaps, e.d.ids(), e.c.ports)
 	}
-	if left, _ := filepath.Glob(snapDir + ".tmp*"); len(left) != 0 {
+	snaps := e.snapshots()
+	if len(snaps) != 1 {
+		t.Fatalf("published snapshots %v, want one", snaps)
+	}
+	if left, _ := filepath.Glob(filepath.Join(snapDir, tmpPrefix+"*")); len(left) != 0 {
 		t.Fatalf("temporary snapshot dirs left: %v", left)
 	}
-	for _, f := range []string{snapState, snapMem, snapDone} {
-		if _, err := os.Stat(filepath.Join(snapDir, f)); err != nil {
+	for _, f := range []string{snapState, snapMem, snapDisk, snapManifest} {
+		if _, err := os.Stat(filepath.Join(snaps[0], f)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -206,7 +210,7 @@ func TestGoldenSnapshot(t *testing.T) {
 
 	// A second process reuses the finished snapshot.
 	c2 := e.newController()
-	if err := c2.PrepareGolden(ctx); err != nil || e.d.snaps != 1 {
+	if err := c2.PrepareGolden(ctx); err != nil || e.d.snaps != 1 || counterValue(c2.metrics.golden.WithLabelValues("reused")) != 1 {
 		t.Fatalf("reuse: %v, %d snapshots", err, e.d.snaps)
 	}
 
@@ -227,8 +231,11 @@ func TestGoldenSnapshot(t *testing.T) {
 	if e.c.goldenSnapshot() != nil {
 		t.Fatal("a snapshot that failed to restore is still used")
 	}
-	if _, err := os.Stat(filepath.Join(snapDir, snapDone)); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("done marker of a discarded snapshot: %v", err)
+	if _, err := os.Stat(filepath.Join(snaps[0], snapManifest)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("manifest of a discarded snapshot: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(snaps[0], snapDisk)); err != nil {
+		t.Fatalf("a discarded snapshot's disk layer, which clones' overlays may use, is gone: %v", err)
 	}
 
 	// Rebuild makes a fresh one.
@@ -251,7 +258,7 @@ func TestGoldenUnsupported(t *testing.T) {
 	if len(e.d.ids()) != 0 || len(e.leases()) != 0 || len(e.files()) != 0 {
 		t.Fatalf("golden VM left driver VMs %v, leases %v, files %v", e.d.ids(), e.leases(), e.files())
 	}
-	if left, _ := filepath.Glob(e.cfg.Image.SnapshotDir + ".tmp*"); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(e.cfg.Image.SnapshotDir, tmpPrefix+"*")); len(left) != 0 {
 		t.Fatalf("temporary snapshot dirs left: %v", left)
 	}
 	u := e.user(polydev.TierPro)

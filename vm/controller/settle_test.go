@@ -60,7 +60,7 @@ func TestGoldenSettles(t *testing.T) {
 			if err := e.c.PrepareGolden(t.Context()); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := os.Stat(filepath.Join(e.cfg.Image.SnapshotDir, snapDone)); err != nil {
+			if len(e.snapshots()) != 1 {
 				t.Fatal("no snapshot made")
 			}
 			switch {
