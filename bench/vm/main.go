@@ -36,6 +36,9 @@ type options struct {
 	out          string
 	timeout      time.Duration
 	verbose      bool
+	frames       int
+	polydev      string
+	data         string
 }
 
 func main() {
@@ -48,7 +51,14 @@ func main() {
 	flag.StringVar(&o.out, "out", "", "report file (default bench/vm/results/vm-<time>.md)")
 	flag.DurationVar(&o.timeout, "boot-timeout", 5*time.Minute, "bound on one boot until healthy")
 	flag.BoolVar(&o.verbose, "v", false, "controller logs on stderr")
+	flag.IntVar(&o.frames, "frames", 0, "viewer benchmark instead: N rounds of create → first frame through polydev serve (see frame.go)")
+	flag.StringVar(&o.polydev, "polydev", "", "with -frames: the polydev binary (default: go build ./cmd/polydev)")
+	flag.StringVar(&o.data, "data", "", "with -frames: data directory to use and keep (a saved golden snapshot in it is reused); default a temporary one")
 	flag.Parse()
+	run := run
+	if o.frames > 0 {
+		run = runFrames
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "bench/vm:", err)
 		os.Exit(1)

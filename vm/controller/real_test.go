@@ -43,15 +43,20 @@ func realEnvOn(t *testing.T, snapshot bool, mode vm.NetMode) *env {
 		c.Processes = ProcTable{Root: "/proc", RunDir: c.RunDir}
 		c.Now = nil
 	})
-	d, err := qemu.New(qemu.Config{Binary: bin, Accel: qemu.AccelTCG, MemoryDir: e.cfg.VMDir, StartTimeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg.Driver = d
+	e.cfg.Driver = realDriver(t, bin, e.cfg.VMDir)
 	if mode == vm.NetUser {
 		e.c = e.newController()
 	}
 	return e
+}
+
+// realDriver is a QEMU driver under TCG whose VMs keep their RAM in vmDir (snapshot-capable).
+func realDriver(t *testing.T, bin, vmDir string) *qemu.Driver {
+	d, err := qemu.New(qemu.Config{Binary: bin, Accel: qemu.AccelTCG, MemoryDir: vmDir, StartTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // TestRealQEMUCold: create (cold boot until the agent is healthy), reach the agent and noVNC through
@@ -123,6 +128,52 @@ func TestRealQEMUGolden(t *testing.T) {
 	if procs, err := e.cfg.Processes.List(ctx); err != nil || len(procs) != 0 {
 		t.Fatalf("processes left: %v, %v", procs, err)
 	}
+}
+
+// TestRealQEMUGoldenRestart: a second controller over the same directories (a server restart, with
+// a new QEMU driver) verifies the saved golden snapshot and restores its first VM from it, without
+// booting a golden VM.
+func TestRealQEMUGoldenRestart(t *testing.T) {
+	e := realEnv(t, true)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Minute)
+	defer cancel()
+	began := time.Now()
+	if err := e.c.PrepareGolden(ctx); err != nil {
+		e.logTails()
+		t.Fatal(err)
+	}
+	t.Logf("first start: golden snapshot made after %v", time.Since(began).Round(time.Millisecond))
+	if err := e.c.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	bin, _ := exec.LookPath(qemu.DefaultBinary)
+	e.cfg.Driver = realDriver(t, bin, e.cfg.VMDir)
+	c2 := e.newController()
+	began = time.Now()
+	if err := c2.StartServices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	u := e.user(polydev.TierPro)
+	v, err := c2.Create(ctx, u, polydev.VMBrowser)
+	if err != nil {
+		e.logTails()
+		t.Fatal(err)
+	}
+	t.Logf("after the restart: first VM running and healthy %v after StartServices", time.Since(began).Round(time.Millisecond))
+	made, reused := counterValue(c2.metrics.golden.WithLabelValues("made")), counterValue(c2.metrics.golden.WithLabelValues("reused"))
+	restored, cold := counterValue(c2.metrics.creates.WithLabelValues(pathRestore)), counterValue(c2.metrics.creates.WithLabelValues(pathCold))
+	if made != 0 || reused != 1 || restored != 1 || cold != 0 {
+		t.Fatalf("after the restart: golden made %v, reused %v; creates restored %v, cold %v", made, reused, restored, cold)
+	}
+	e.c = c2
+	if body, err := e.get(u, v.ID, polydev.VMPortAgent, "/health"); err != nil || !strings.Contains(body, `"browser":true`) {
+		t.Fatalf("agent of the restored VM: %q, %v", body, err)
+	}
+	if err := c2.Delete(ctx, u, v.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.assertNothingHeld(v.ID)
 }
 
 // logTails shows the end of every hypervisor log left in the run directory (a failed VM keeps its).
