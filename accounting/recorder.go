@@ -25,6 +25,13 @@ type Recorder struct {
 	FlushEvery time.Duration // how long a record may wait for company; default 50ms
 	MaxBatch   int           // records per transaction; default 256
 	QueueSize  int           // records held in memory before Record blocks; default 8192
+	// At low rates a transaction per FlushEvery stores one or two records, and its fixed cost
+	// (begin, commit, WAL frames) is most of the writer's work. With MinBatch set, a batch of fewer
+	// records waits longer for company, until it is MaxWait old (default 1s). Only for records
+	// already durable elsewhere (the journal): waiting holds their reservations and request counts
+	// in memory that much longer. Flush (a caller waiting, a read of usage) writes at once.
+	MinBatch int
+	MaxWait  time.Duration
 	// Journal, when set, makes RecordSync durable with one append instead of a transaction.
 	Journal *Journal
 	// OnJournaled, when set, is called with each record once it is in the journal (store.Local
@@ -36,6 +43,8 @@ type Recorder struct {
 	done    chan struct{}
 	once    sync.Once
 	stop    sync.Once
+
+	ticked chan<- struct{} // tests: told after a timer tick's decision, when listening
 
 	written, failed, journalFailed prometheus.Counter
 	journalFails                   atomic.Int64 // appends failed since the last log line about them
@@ -56,6 +65,9 @@ func (r *Recorder) init() {
 		}
 		if r.QueueSize <= 0 {
 			r.QueueSize = 8192
+		}
+		if r.MaxWait <= 0 {
+			r.MaxWait = time.Second
 		}
 		r.queue = make(chan entry, r.QueueSize)
 		r.flushes = make(chan chan struct{}, 1024)
@@ -169,6 +181,7 @@ func (r *Recorder) loop() {
 	defer close(r.done)
 	batch := make([]entry, 0, r.MaxBatch)
 	var acks []chan struct{}
+	var oldest time.Time // when the batch's first record arrived
 	t := time.NewTimer(r.FlushEvery)
 	defer t.Stop()
 	for {
@@ -177,6 +190,9 @@ func (r *Recorder) loop() {
 			if !ok {
 				r.write(batch)
 				return
+			}
+			if len(batch) == 0 {
+				oldest = time.Now()
 			}
 			batch = append(batch, e)
 			if len(batch) >= r.MaxBatch {
@@ -222,7 +238,13 @@ func (r *Recorder) loop() {
 			}
 			clear(acks)
 		case <-t.C:
-			batch = r.write(batch)
+			if len(batch) >= r.MinBatch || time.Since(oldest) >= r.MaxWait {
+				batch = r.write(batch)
+			}
+			select {
+			case r.ticked <- struct{}{}:
+			default:
+			}
 			t.Reset(r.FlushEvery)
 		}
 	}

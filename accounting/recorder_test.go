@@ -195,3 +195,66 @@ func TestRecorderGroupCommit(t *testing.T) {
 	g.release <- struct{}{}
 	<-late
 }
+
+// TestRecorderSmallBatchesWait: with MinBatch, a batch smaller than it is not written at a tick
+// until it reaches MinBatch or its first record is MaxWait old; a Flush writes it at once.
+func TestRecorderSmallBatchesWait(t *testing.T) {
+	t.Parallel()
+	st := &memStore{recs: map[string]*polydev.UsageRecord{}}
+	ticks := make(chan struct{})
+	r := &Recorder{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Millisecond,
+		MinBatch: 3, MaxWait: time.Hour, ticked: ticks}
+	r.Start()
+	defer r.Stop(context.Background())
+	// tick waits for n ticks after the queue is empty (the writer has taken every record).
+	tick := func(n int) {
+		for len(r.queue) > 0 {
+			<-ticks
+		}
+		for range n {
+			<-ticks
+		}
+	}
+	r.Record(&polydev.UsageRecord{ID: "1"})
+	r.Record(&polydev.UsageRecord{ID: "2"})
+	tick(3)
+	if n := st.count(); n != 0 {
+		t.Fatalf("%d records written at a tick, with 2 waiting of MinBatch 3", n)
+	}
+	r.Record(&polydev.UsageRecord{ID: "3"})
+	tick(2)
+	if n := st.count(); n != 3 {
+		t.Fatalf("%d records written once MinBatch was reached, want 3", n)
+	}
+	r.Record(&polydev.UsageRecord{ID: "4"})
+	flushed := make(chan error)
+	go func() { flushed <- r.Flush(context.Background()) }()
+	for done := false; !done; {
+		select {
+		case err := <-flushed:
+			if err != nil {
+				t.Fatal(err)
+			}
+			done = true
+		case <-ticks:
+		}
+	}
+	if n := st.count(); n != 4 {
+		t.Fatalf("%d records after Flush, want 4", n)
+	}
+}
+
+// TestRecorderMaxWait: a small batch is written once its first record is MaxWait old.
+func TestRecorderMaxWait(t *testing.T) {
+	t.Parallel()
+	st := &memStore{recs: map[string]*polydev.UsageRecord{}}
+	ticks := make(chan struct{})
+	r := &Recorder{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Millisecond,
+		MinBatch: 100, MaxWait: time.Nanosecond, ticked: ticks}
+	r.Start()
+	defer r.Stop(context.Background())
+	r.Record(&polydev.UsageRecord{ID: "1"})
+	for st.count() == 0 {
+		<-ticks
+	}
+}

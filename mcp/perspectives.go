@@ -76,10 +76,15 @@ func (s *Server) ask(ctx context.Context, u *polydev.User, in *perspectives.Inpu
 	a := perspectives.Succeeded(route.Model, text, call.Usage, call.Cost)
 	a.DurationMS = time.Since(began).Milliseconds()
 	if s.d.Keep != nil {
-		// The agent may be gone; what was answered is still recorded.
-		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		s.d.Keep(kctx, call, in.Prompt, text)
-		cancel()
+		// Off the answer's path: the slowest model's turn would otherwise be one more database
+		// write (milliseconds under load) between its answer and the tool's result. The web chat
+		// keeps its turn after the response too; the usage record is durable already (Do). The
+		// agent may be gone by then; what was answered is still kept, and Close waits for it.
+		s.keeping.Go(func() {
+			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			s.d.Keep(kctx, call, in.Prompt, text)
+		})
 	}
 	return a, call.Cost
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	sdkauth "github.com/modelcontextprotocol/go-sdk/auth"
@@ -31,6 +32,7 @@ type Server struct {
 	d       Deps
 	srv     *sdk.Server
 	handler http.Handler
+	keeping sync.WaitGroup // answered turns being kept (Deps.Keep) after their tool call returned
 }
 
 // New builds the server and registers its tools.
@@ -67,6 +69,19 @@ func New(d Deps) *Server {
 		return &sdkauth.TokenInfo{UserID: u.ID, Extra: map[string]any{userExtra: u}}, nil
 	}, &sdkauth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
 	return s
+}
+
+// Wait waits until the turns of calls answered so far are kept (or ctx ends). At shutdown, call it
+// after the HTTP server has stopped and before the store closes.
+func (s *Server) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.keeping.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Handler serves MCP over Streamable HTTP for requests whose context carries a user (WithUser).

@@ -74,6 +74,7 @@ type env struct {
 	t        testing.TB
 	clock    *testClock
 	recorder *accounting.Recorder
+	local    *store.Local // SQLite's single-node limiter (nil on PostgreSQL)
 	srv      *Server
 	store    polydev.Store
 	ts       *httptest.Server
@@ -108,8 +109,10 @@ func newEnvAt(t testing.TB, engine, where string, cfg Config, deps ...func(*Deps
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	var local *store.Local
 	if db, ok := st.(*store.DB); ok && engine == "sqlite" {
-		st = store.NewLocal(db) // as serve runs SQLite: limits in this process's memory
+		local = store.NewLocal(db) // as serve runs SQLite: limits in this process's memory
+		st = local
 	}
 	st = store.NewCached(st, 2*time.Second) // as serve runs it: tests see their own writes at once
 	logs := &syncBuffer{}
@@ -156,7 +159,7 @@ func newEnvAt(t testing.TB, engine, where string, cfg Config, deps ...func(*Deps
 	srv.limiter.now = clock.now
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{t: t, clock: clock, srv: srv, recorder: recorder, store: st, ts: ts, logs: logs}
+	return &env{t: t, clock: clock, srv: srv, recorder: recorder, local: local, store: st, ts: ts, logs: logs}
 }
 
 type resp struct {

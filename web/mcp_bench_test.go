@@ -16,6 +16,7 @@ import (
 // (bench/mcp/run.sh; figures in docs/PERFORMANCE.md). No threshold is asserted anywhere.
 func BenchmarkMCPFanOut(b *testing.B) {
 	e := gatewayEnv(b, "sqlite")
+	e.journaled(b) // as serve runs SQLite
 	delays := []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}
 	admin := e.signup("bench-admin@example.com", pw)
 	e.makeAdmin("bench-admin@example.com")

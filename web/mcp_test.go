@@ -167,7 +167,11 @@ func TestMCPGetPerspectives(t *testing.T) {
 				}
 			}
 
-			// Not ephemeral (platform keys): each model's turn is a stored conversation.
+			// Not ephemeral (platform keys): each model's turn is a stored conversation (kept once
+			// the answers went out).
+			if err := e.srv.mcp.Wait(t.Context()); err != nil {
+				t.Fatal(err)
+			}
 			convs, err := e.store.ListConversations(t.Context(), u.ID, 10)
 			if err != nil {
 				t.Fatal(err)

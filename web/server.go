@@ -251,9 +251,14 @@ func (s *Server) setMail(m mail.Sender) {
 	s.mail, s.outbox = m, newOutbox(s.log, time.Minute)
 }
 
-// Close sends the mail still queued (until ctx ends) and stops the outbox. Call it after the HTTP
-// server has shut down.
+// Close waits for the MCP turns still being kept, then sends the mail still queued (until ctx
+// ends) and stops the outbox. Call it after the HTTP server has shut down.
 func (s *Server) Close(ctx context.Context) error {
+	if s.mcp != nil {
+		if err := s.mcp.Wait(ctx); err != nil {
+			return err
+		}
+	}
 	if s.outbox == nil {
 		return nil
 	}

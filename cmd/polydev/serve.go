@@ -146,6 +146,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 		}
 		cl.add("usage-journal", func(context.Context) error { return j.Close() })
 		recorder.Journal, recorder.OnJournaled, local.Barrier = j, local.Journaled, recorder.Flush
+		// Journaled records are durable already: at low rates they wait (up to 1 s) to share a
+		// transaction, whose fixed cost was most of the writer's CPU at one request at a time.
+		recorder.MinBatch = 64
 	}
 	reg.MustRegister(recorder.Collectors()...)
 	recorder.Start()
@@ -199,9 +202,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	// Registered before the HTTP server, so it closes after it: mail queued by the last requests
-	// is still sent.
-	cl.add("mail-outbox", srv.Close)
+	// Registered before the HTTP server, so it closes after it: MCP turns answered by the last
+	// requests are still kept and mail they queued is still sent.
+	cl.add("web", srv.Close)
 	if bill != nil {
 		startGraceExpirer(ctx, cl, hot, log, srv)
 	}
