@@ -270,7 +270,7 @@ func (s *Server) verifiedFor(r *http.Request, u *polydev.User) error {
 		return nil
 	}
 	p := r.URL.Path
-	for _, prefix := range []string{"/v1/", "/v1beta/", "/api/chat/", "/api/vms", "/api/api-keys", "/api/mcp"} {
+	for _, prefix := range []string{"/v1/", "/v1beta/", "/api/chat/", "/api/vms", "/api/api-keys", "/api/mcp", "/api/auth/session"} {
 		if strings.HasPrefix(p, prefix) {
 			return errUnverified
 		}

@@ -78,6 +78,15 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /api/vms/{id}/novnc/websockify", s.handle(s.user(s.novncWebSocket)))
 	mux.HandleFunc("GET /novnc/{path...}", s.handle(s.novncStatic))
 
+	// Browser login sessions (web/authsessions.go).
+	mux.HandleFunc("POST /api/auth/session", s.handle(s.user(s.createAuthSession)))
+	mux.HandleFunc("GET /api/auth/sessions", s.handle(s.user(s.listAuthSessions)))
+	mux.HandleFunc("GET /api/auth/session/{id}", s.handle(s.user(s.getAuthSession)))
+	mux.HandleFunc("DELETE /api/auth/session/{id}", s.handle(s.user(s.deleteAuthSession)))
+	mux.HandleFunc("POST /api/auth/session/{id}/credentials", s.handle(s.user(s.authSessionCredentials)))
+	mux.HandleFunc("POST /api/auth/session/{id}/vnc-ticket", s.handle(s.user(s.authSessionTicket)))
+	mux.HandleFunc("GET /api/auth/session/{id}/novnc", s.handle(s.user(s.authSessionNoVNC)))
+
 	mux.HandleFunc("GET /api/subscription", s.handle(s.user(s.getSubscription)))
 	mux.HandleFunc("POST /api/subscription/upgrade", s.handle(s.user(s.upgradeSubscription)))
 	mux.HandleFunc("POST /api/subscription/portal", s.handle(s.user(s.subscriptionPortal)))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/auth"
+	"github.com/polydev/polydev/authsession"
 	"github.com/polydev/polydev/billing"
 	"github.com/polydev/polydev/conversations"
 	"github.com/polydev/polydev/gateway/router"
@@ -175,6 +176,8 @@ type Deps struct {
 	// needs no verification and passwords are reset by administrators.
 	Mail    mail.Sender
 	Billing *billing.Service // nil: Stripe is not configured and billing routes answer 503
+	// AuthSessions runs browser login sessions; nil (VM support off): their changes answer 503.
+	AuthSessions *authsession.Service
 }
 
 // Server is the HTTP API. Build one with New and serve Handler().
@@ -204,6 +207,8 @@ type Server struct {
 	inflight  *inflight // gateway requests and body bytes in flight (admission)
 	refusals  refusals  // tier limits that refused an account, until they reset
 	conns     atomic.Pointer[connLimit]
+
+	authSessions *authsession.Service
 }
 
 // New builds the server and its routes.
@@ -227,6 +232,7 @@ func New(cfg Config, d Deps) (*Server, error) {
 		s.convs = &conversations.Service{Store: d.Store, Vault: d.Keys.Vault, Now: func() time.Time { return s.now() }}
 	}
 	s.billing = d.Billing
+	s.authSessions = d.AuthSessions
 	s.tierRules = &policy.TierRules{Store: d.Store, Log: d.Log}
 	if d.VMs != nil {
 		s.tierRules.VMs = d.VMs

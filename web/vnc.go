@@ -45,6 +45,9 @@ type vncState struct {
 	touchEvery time.Duration
 	// newTicker makes the ticker behind touchEvery; nil means time.NewTicker. Tests drive their own.
 	newTicker func(time.Duration) (<-chan time.Time, func())
+	// idle closes a viewer WebSocket that carried no byte either way for this long (idleconn.go);
+	// 0 means defaultViewerIdle.
+	idle time.Duration
 }
 
 func novncWebSocketPath(vmID string) string { return "/api/vms/" + vmID + "/novnc/websockify" }
@@ -59,23 +62,32 @@ func (s *Server) novncWebSocket(w http.ResponseWriter, r *http.Request, u *polyd
 	if err != nil {
 		return err
 	}
+	return s.proxyNoVNC(w, r, u, id, vncTicketRoute(id))
+}
+
+func vncTicketRoute(vmID string) string { return "/api/vms/" + vmID + "/vnc-ticket" }
+
+// proxyNoVNC checks a viewer WebSocket to u's VM vmID (the upgrade, the Origin for a cookie, the
+// VM running, the ticket, which ticketRoute renews) and proxies it to the guest's websockify. Both
+// viewer routes, a VM's and a login session's, come here.
+func (s *Server) proxyNoVNC(w http.ResponseWriter, r *http.Request, u *polydev.User, vmID, ticketRoute string) error {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || !headerHasToken(r.Header, "Connection", "upgrade") {
 		return polydev.Errorf(polydev.EINVALID, "this endpoint takes only a WebSocket upgrade (noVNC's connection); "+
-			"open the url from POST /api/vms/%s/vnc-ticket in a browser", id)
+			"open the url from POST %s in a browser", ticketRoute)
 	}
 	if cookieAuthenticated(r) {
 		if err := s.checkSameOrigin(r); err != nil {
 			return err
 		}
 	}
-	v, err := s.store.VMByID(r.Context(), u.ID, id)
+	v, err := s.store.VMByID(r.Context(), u.ID, vmID)
 	if err != nil {
 		return err
 	}
 	if v.State != polydev.VMRunning {
 		return errVMNotRunning(v)
 	}
-	if err := s.vnc.tickets.redeem(s.now(), r.URL.Query().Get("ticket"), u.ID, v.ID); err != nil {
+	if err := s.vnc.tickets.redeem(s.now(), r.URL.Query().Get("ticket"), u.ID, v.ID, ticketRoute); err != nil {
 		return err
 	}
 
@@ -201,8 +213,9 @@ func (p *novncProxy) transport() http.RoundTripper {
 				p.mu.Lock()
 				p.dialErr = err
 				p.mu.Unlock()
+				return nil, err
 			}
-			return c, err
+			return newIdleConn(c, cmp.Or(p.s.vnc.idle, defaultViewerIdle)), nil
 		},
 		DisableKeepAlives:  true,
 		DisableCompression: true,

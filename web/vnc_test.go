@@ -521,7 +521,7 @@ func TestVNCTicketsBounded(t *testing.T) {
 	if ts.len() != vncTicketsPerUser {
 		t.Fatalf("one user holds %d tickets, want %d", ts.len(), vncTicketsPerUser)
 	}
-	if err := ts.redeem(now, first, "u1", "vm1"); polydev.ErrorCode(err) != polydev.EFORBIDDEN {
+	if err := ts.redeem(now, first, "u1", "vm1", vncTicketRoute("vm1")); polydev.ErrorCode(err) != polydev.EFORBIDDEN {
 		t.Errorf("the oldest ticket still works: %v", err)
 	}
 	// All users together at most vncTicketsMax; then a clear 503, until they expire.
@@ -541,7 +541,7 @@ func TestVNCTicketsBounded(t *testing.T) {
 	if ts.len() != 1 {
 		t.Errorf("%d tickets after the sweep, want 1", ts.len())
 	}
-	if err := ts.redeem(later, s, "late", "vm"); err != nil {
+	if err := ts.redeem(later, s, "late", "vm", vncTicketRoute("vm")); err != nil {
 		t.Error(err)
 	}
 	if ts.len() != 0 || len(ts.perUser) != 0 {

@@ -70,10 +70,14 @@ func (t *vncTickets) issue(now time.Time, userID, vmID string) (string, time.Tim
 	return secret, expires, nil
 }
 
-// redeem spends secret for userID's WebSocket to vmID. Any ticket shown is spent, even one that
-// is then refused, so a ticket can never be tried twice.
-func (t *vncTickets) redeem(now time.Time, secret, userID, vmID string) error {
-	again := "; get a new one with POST /api/vms/" + vmID + "/vnc-ticket"
+// errTicketElsewhere is redeem's answer to a ticket issued for another user or VM.
+var errTicketElsewhere = polydev.Errorf(polydev.EFORBIDDEN, "viewer ticket was issued for another VM or user")
+
+// redeem spends secret for userID's WebSocket to vmID; ticketRoute is where a new one comes from.
+// Any ticket shown is spent, even one that is then refused, so a ticket can never be tried twice.
+// A ticket of another user or VM is errTicketElsewhere (wrapped).
+func (t *vncTickets) redeem(now time.Time, secret, userID, vmID, ticketRoute string) error {
+	again := "; get a new one with POST " + ticketRoute
 	if secret == "" {
 		return polydev.Errorf(polydev.EFORBIDDEN, "a viewer ticket is required (the ticket query parameter)%s", again)
 	}
@@ -84,7 +88,7 @@ func (t *vncTickets) redeem(now time.Time, secret, userID, vmID string) error {
 	case !now.Before(tk.expires):
 		return polydev.Errorf(polydev.EFORBIDDEN, "viewer ticket expired (tickets last %s)%s", vncTicketTTL, again)
 	case tk.userID != userID || tk.vmID != vmID:
-		return polydev.Errorf(polydev.EFORBIDDEN, "viewer ticket was issued for another VM or user%s", again)
+		return polydev.Wrap(polydev.EFORBIDDEN, errTicketElsewhere, "viewer ticket was issued for another VM or user%s", again)
 	}
 	return nil
 }
@@ -168,16 +172,25 @@ func (s *Server) createVNCTicket(w http.ResponseWriter, r *http.Request, u *poly
 	if v.State != polydev.VMRunning {
 		return errVMNotRunning(v)
 	}
-	secret, expires, err := s.vnc.tickets.issue(s.now(), u.ID, v.ID)
+	t, err := s.viewerTicket(u, v.ID, novncWebSocketPath(v.ID))
 	if err != nil {
 		return err
 	}
-	wsPath := novncWebSocketPath(v.ID) + "?" + url.Values{"ticket": {secret}}.Encode()
+	return writeJSON(w, http.StatusOK, t)
+}
+
+// viewerTicket issues a ticket for u to watch VM vmID through the WebSocket at wsPath.
+func (s *Server) viewerTicket(u *polydev.User, vmID, wsPath string) (*vncTicketResponse, error) {
+	secret, expires, err := s.vnc.tickets.issue(s.now(), u.ID, vmID)
+	if err != nil {
+		return nil, err
+	}
+	wsPath += "?" + url.Values{"ticket": {secret}}.Encode()
 	view := url.Values{"autoconnect": {"true"}, "resize": {"scale"}, "reconnect": {"false"},
 		"path": {strings.TrimPrefix(wsPath, "/")}} // noVNC joins it to the page's host with a slash
-	return writeJSON(w, http.StatusOK, vncTicketResponse{
+	return &vncTicketResponse{
 		Ticket: secret, ExpiresAt: expires.UTC(), Path: wsPath, URL: novncStaticPrefix + "vnc.html#" + view.Encode(),
-	})
+	}, nil
 }
 
 func errVMNotRunning(v *polydev.VM) error {

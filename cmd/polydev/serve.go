@@ -189,6 +189,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
+	sessions := startAuthSessions(ctx, cl, hot, vms, vlt, log)
 	wcfg := web.Config{
 		SessionIdle: cfg.SessionIdle, SessionMax: cfg.SessionMax, MaxBodyBytes: cfg.MaxBodyBytes,
 		TrustedOrigins: cfg.TrustedOrigins, TrustedProxies: cfg.TrustedProxies, SignupDisabled: cfg.Signup == "closed", NoVNCDir: cfg.NoVNCDir,
@@ -198,6 +199,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	srv, err := web.New(wcfg, web.Deps{
 		Store: hot, Log: log, Registry: reg,
 		Keys: keys, Prices: prices, Router: rt, VMs: vmc, Pages: pages, Mail: mailSender(cfg, log), Billing: bill,
+		AuthSessions: sessions,
 	})
 	if err != nil {
 		return err
