@@ -195,6 +195,14 @@ type fdReader struct {
 func (r *fdReader) Read(p []byte) (int, error) {
 	oob := make([]byte, syscall.CmsgSpace(4*4))
 	n, oobn, _, _, err := r.conn.ReadMsgUnix(p, oob)
+	if n < 0 {
+		// recvmsg's -1 comes through with the error (a connection reset by a client that gave up):
+		// io.Reader promises n >= 0, and encoding/json's decoder panics on -1.
+		n = 0
+	}
+	if oobn < 0 {
+		oobn = 0
+	}
 	if oobn > 0 {
 		msgs, _ := syscall.ParseSocketControlMessage(oob[:oobn])
 		for _, m := range msgs {

@@ -281,6 +281,18 @@ func (b *browser) fill(sel, value string) {
 
 func (b *browser) click(sel string) {
 	b.t.Helper()
+	// A page script may replace the element between its lookup and the click (the chat page
+	// re-renders its conversation list after load): a click on a node gone stale is tried again on
+	// a fresh lookup, a few times; any other error fails at once.
+	for range 3 {
+		err := chromedp.Do(b.ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+		if err == nil {
+			return
+		}
+		if !strings.Contains(err.Error(), "Could not find node with given id") {
+			break
+		}
+	}
 	b.run(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
