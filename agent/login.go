@@ -12,6 +12,7 @@ package agent
 // so it is neither logged nor returned.
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -24,7 +25,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -67,6 +71,7 @@ type LoginConfig struct {
 	Providers map[string]Provider // default DefaultProviders()
 	Home      string              // the CLIs' HOME; default $HOME, else /root
 	Env       []string            // extra environment: DISPLAY, the egress proxy, extra CAs
+	PathDirs  []string            // searched for the CLIs after the browser helper, before the agent's PATH
 	Open      Opener              // the browser; required
 	// Self is the executable the opener links point to; default os.Executable() (the agent).
 	Self string
@@ -181,8 +186,8 @@ func (l *Login) startCLI(p Provider) error {
 	}
 	cmd := exec.Command(p.Command[0], p.Command[1:]...)
 	cmd.Dir = l.cfg.Home
-	path := op.dir + string(os.PathListSeparator) + os.Getenv("PATH")
-	cmd.Env = append(os.Environ(), "HOME="+l.cfg.Home, "PATH="+path, "TERM=xterm-256color", "COLORTERM=truecolor")
+	path := strings.Join(append(append([]string{op.dir}, l.cfg.PathDirs...), os.Getenv("PATH")), string(os.PathListSeparator))
+	cmd.Env = append(cliEnviron(os.Environ()), "HOME="+l.cfg.Home, "PATH="+path, "TERM=xterm-256color", "COLORTERM=truecolor")
 	cmd.Env = append(append(cmd.Env, op.env()...), l.cfg.Env...)
 	if lp, err := lookPath(p.Command[0], path); err == nil {
 		cmd.Path, cmd.Err = lp, nil // exec.Command looked in the agent's PATH, not the CLI's
@@ -199,12 +204,16 @@ func (l *Login) startCLI(p Provider) error {
 	l.done = make(chan struct{})
 	l.kill = func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	stopPoll := make(chan struct{})
-	go func() { _, _ = io.Copy(io.Discard, master) }()
-	if p.QuitInput != "" {
-		go l.quitOnCredential(credPath, p.QuitInput, master, stopPoll)
+	go answerPrompts(master, p.Prompts)
+	var stopped atomic.Bool // the runner stopped the CLI because its credential was written
+	if p.StopOnCredential {
+		go l.stopOnCredential(credPath, &stopped, l.kill, stopPoll)
 	}
 	go func() {
 		err := cmd.Wait()
+		if stopped.Load() {
+			err = nil
+		}
 		close(stopPoll)
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // what the CLI left running in its session
 		master.Close()
@@ -215,25 +224,76 @@ func (l *Login) startCLI(p Provider) error {
 	return nil
 }
 
-// quitOnCredential types input once the credential file exists, for CLIs that stay interactive.
-func (l *Login) quitOnCredential(credPath, input string, tty io.Writer, stop <-chan struct{}) {
+// answerPrompts reads the terminal until it closes, typing each prompt's answer once its question
+// has appeared. What it reads is dropped.
+func answerPrompts(tty io.ReadWriter, prompts []Prompt) {
+	var seen []byte // the output since the last answer, escapes and white space removed
+	buf := make([]byte, 4096)
+	for {
+		n, err := tty.Read(buf)
+		if len(prompts) > 0 && n > 0 {
+			seen = append(seen, squeeze(buf[:n])...)
+			if want := squeeze([]byte(prompts[0].Expect)); bytes.Contains(seen, want) {
+				_, _ = io.WriteString(tty, prompts[0].Input)
+				prompts, seen = prompts[1:], seen[:0]
+			} else if len(seen) > 64<<10 {
+				seen = seen[len(seen)-len(want):]
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// squeeze drops ANSI escape sequences (CSI "ESC [ … final", OSC "ESC ] … BEL/ST", two-byte ones) and
+// white space, so text a TUI draws with cursor moves between the words still matches.
+func squeeze(b []byte) []byte {
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		switch {
+		case c == 0x1b && i+1 < len(b) && b[i+1] == '[':
+			i += 2
+			for i < len(b) && (b[i] < 0x40 || b[i] > 0x7e) {
+				i++
+			}
+		case c == 0x1b && i+1 < len(b) && b[i+1] == ']':
+			for i < len(b) && b[i] != 0x07 && !(b[i] == '\\' && b[i-1] == 0x1b) {
+				i++
+			}
+		case c == 0x1b:
+			i++
+		case c <= ' ' || c == 0x7f:
+		default:
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// stopOnCredential stops the CLI's session once its credential file exists and has kept its size for
+// one poll, for CLIs that go on after signing in.
+func (l *Login) stopOnCredential(credPath string, stopped *atomic.Bool, kill func(), stop <-chan struct{}) {
 	t := time.NewTicker(l.cfg.PollEvery)
 	defer t.Stop()
+	last := int64(-1)
 	for {
 		select {
 		case <-stop:
 			return
 		case <-t.C:
 		}
-		if fi, err := os.Stat(credPath); err == nil && fi.Size() > 0 {
-			// One poll period more lets the CLI finish writing and redraw; the terminal takes the
-			// command and Enter apart, as typed.
-			time.Sleep(l.cfg.PollEvery)
-			_, _ = io.WriteString(tty, input[:len(input)-1])
-			time.Sleep(l.cfg.PollEvery)
-			_, _ = io.WriteString(tty, input[len(input)-1:])
+		fi, err := os.Stat(credPath)
+		if err != nil || fi.Size() == 0 {
+			continue
+		}
+		if fi.Size() == last {
+			stopped.Store(true)
+			kill()
 			return
 		}
+		last = fi.Size()
 	}
 }
 
@@ -364,6 +424,23 @@ func writeIfAbsent(path, content string) error {
 		return err
 	}
 	return os.WriteFile(path, []byte(content), 0o600)
+}
+
+// headlessMarkers make a CLI believe nobody is at a browser (Gemini CLI then prints its URL and asks
+// for a pasted code instead of opening the browser); an agent started from a build or CI shell would
+// pass them on.
+var headlessMarkers = []string{"CI", "DEBIAN_FRONTEND", "NO_BROWSER", "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY"}
+
+// cliEnviron is the agent's environment without headlessMarkers.
+func cliEnviron(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !slices.Contains(headlessMarkers, k) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // lookPath finds name in the given PATH list (exec.LookPath only knows the agent's own).

@@ -25,8 +25,7 @@ import (
 // The fake CLIs, run by the runner as this test binary (AGENT_TEST_CHILD=mode):
 //   - selftest: the agent's self-test OAuth client (a PKCE localhost-callback sign-in) against
 //     AGENT_TEST_ISSUER, writing $HOME/.fake/credentials.json;
-//   - interactive: selftest, then stays in a "session" until /quit comes from the terminal (as Gemini
-//     CLI does);
+//   - linger: selftest, then goes on running (as Gemini CLI does after signing in) until stopped;
 //   - fail: exits 1; nofile: exits 0 without a credential file; hang: waits to be killed.
 func loginHelper(mode string) bool {
 	run := func() error {
@@ -42,16 +41,15 @@ func loginHelper(mode string) bool {
 			os.Exit(1)
 		}
 		os.Exit(0)
-	case "interactive":
+	case "linger":
+		fmt.Print("Do you \x1b[1mwant\x1b[0m to\r\n continue? [Y/n] ")
+		if line, _ := bufio.NewReader(os.Stdin).ReadString('\n'); strings.TrimSpace(line) != "" {
+			os.Exit(5) // the runner's answer is a bare Enter
+		}
 		if err := run(); err != nil {
 			os.Exit(1)
 		}
-		sc := bufio.NewScanner(os.Stdin)
-		for sc.Scan() {
-			if strings.TrimSpace(sc.Text()) == "/quit" {
-				os.Exit(0)
-			}
-		}
+		time.Sleep(time.Hour)
 		os.Exit(7)
 	case "fail":
 		os.Exit(1)
@@ -141,7 +139,7 @@ func newLoginFixture(t *testing.T, password string) *loginFixture {
 	}
 	u := &user{provider: p, password: password, errs: make(chan error, 4)}
 	providers := map[string]Provider{}
-	for _, mode := range []string{"selftest", "interactive", "fail", "nofile", "hang"} {
+	for _, mode := range []string{"selftest", "linger", "fail", "nofile", "hang"} {
 		providers[mode] = Provider{Name: mode, Command: []string{exe}, CredentialFile: ".fake/credentials.json"}
 	}
 	// Each mode is told apart by its name in the command's environment: the runner passes Env to all.
@@ -161,8 +159,9 @@ func (f *loginFixture) start(t *testing.T, mode string) {
 	t.Helper()
 	p := f.login.cfg.Providers[mode]
 	p.Command = []string{"env", "AGENT_TEST_CHILD=" + mode, p.Command[0]}
-	if mode == "interactive" {
-		p.QuitInput = "/quit\r"
+	if mode == "linger" {
+		p.Prompts = []Prompt{{Expect: "Do you want to continue?", Input: "\r"}}
+		p.StopOnCredential = true
 	}
 	f.login.cfg.Providers[mode] = p
 	if err := f.login.Start(t.Context(), LoginRequest{Provider: mode}); err != nil {
@@ -187,7 +186,7 @@ func (f *loginFixture) wait(t *testing.T) LoginStatus {
 // browser helper ends completed, and the credential is handed over once, then gone from the guest.
 func TestLoginCompletes(t *testing.T) {
 	t.Parallel()
-	for _, mode := range []string{"selftest", "interactive"} {
+	for _, mode := range []string{"selftest", "linger"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()
 			f := newLoginFixture(t, "correct horse")
