@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/agent"
 )
 
 // loginOrigins are the pages a provider's sign-in form lives on; autofill types only into one of
@@ -92,8 +93,8 @@ func (s *Service) Autofill(ctx context.Context, u *polydev.User, id string, in A
 	if r == nil || r.agentOrNil() == nil {
 		return polydev.Errorf(polydev.ECONFLICT, "the session is not driven by this server any more; start a new session")
 	}
-	err = r.agentOrNil().Autofill(ctx, r.token, Autofill{TargetURL: target, Username: in.Username, Password: in.Password})
-	if ae, ok := errors.AsType[*AgentError](err); ok && ae.Status == http.StatusConflict {
+	err = r.agentOrNil().Autofill(ctx, r.token, agent.Credentials{TargetURL: target, Username: in.Username, Password: in.Password})
+	if ae, ok := errors.AsType[*agent.AgentError](err); ok && ae.Status == http.StatusConflict {
 		return polydev.Errorf(polydev.ECONFLICT, "the page open in the VM is not on %s; open the sign-in page there first", origin(target))
 	}
 	if err != nil {

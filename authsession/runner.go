@@ -89,13 +89,18 @@ func (s *Service) complete(a *polydev.AuthSession, r *runner) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f, err := r.agent.Credential(ctx, r.token)
+	defer clear(f.Content)
 	if err != nil {
 		s.cfg.Log.Warn("taking the credential from the login VM failed", "auth_session", a.ID, "err", err)
 		s.finish(a, r, polydev.AuthFailed, "the sign-in finished but its credential could not be taken from the VM; start a new session")
 		return
 	}
+	if len(f.Content) == 0 {
+		s.cfg.Log.Warn("the login VM handed back an empty credential file", "auth_session", a.ID)
+		s.finish(a, r, polydev.AuthFailed, "the sign-in finished but left no credential; start a new session")
+		return
+	}
 	sealed, ver, err := s.cfg.Vault.Seal(ctx, a.UserID, credentialAAD(a), f.Content)
-	clear(f.Content)
 	if err != nil {
 		s.cfg.Log.Error("sealing a login credential failed", "auth_session", a.ID, "err", err)
 		s.finish(a, r, polydev.AuthFailed, "the credential could not be stored; start a new session")

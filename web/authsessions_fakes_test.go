@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev"
-	"github.com/polydev/polydev/authsession"
+	"github.com/polydev/polydev/agent"
 )
 
 // fakeAgent plays one guest's polydev-agent, speaking exactly its login API (agent/README.md):
@@ -33,7 +33,7 @@ type fakeAgent struct {
 	file       string
 	content    []byte
 	taken      bool
-	autofills  []authsession.Autofill
+	autofills  []agent.Credentials
 	pageOrigin string // the origin of the page open in the guest's browser
 }
 
@@ -111,7 +111,7 @@ func (a *fakeAgent) serve(w http.ResponseWriter, r *http.Request) {
 			_ = json.NewEncoder(w).Encode(map[string]any{"provider": a.login["provider"], "file": a.file, "format": "json", "content": a.content})
 		}
 	case "POST /credentials":
-		var in authsession.Autofill
+		var in agent.Credentials
 		if err := json.Unmarshal(body, &in); err != nil || in.TargetURL == "" {
 			agentError(w, http.StatusBadRequest, "invalid_body", "want {target_url, username, password}")
 			return
@@ -148,7 +148,7 @@ func (a *fakeAgent) fail(msg string) {
 	a.state, a.loginErr = "failed", msg
 }
 
-func (a *fakeAgent) seen() (token string, calls []string, login map[string]string, fills []authsession.Autofill) {
+func (a *fakeAgent) seen() (token string, calls []string, login map[string]string, fills []agent.Credentials) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.token, slices.Clone(a.calls), a.login, slices.Clone(a.autofills)
