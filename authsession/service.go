@@ -26,8 +26,8 @@ type Config struct {
 	Store polydev.Store
 	VMs   polydev.VMController
 	Vault *vault.Vault
-	// Egress gives each session its allow-list; nil means none is configured and a session's VM has
-	// no way out (a warning is logged per session).
+	// Egress gives each session its allow-list (ProxyEgress); nil means none is configured and a
+	// session's VM has no way out (a warning is logged per session).
 	Egress Egress
 	// Agent makes the client of one VM's agent from a dial to its port; nil is NewHTTPAgent.
 	Agent func(dial func(context.Context) (net.Conn, error)) Agent
@@ -216,15 +216,16 @@ func (s *Service) prepare(ctx context.Context, a *polydev.AuthSession, r *runner
 	if err := ag.SetToken(ctx, r.token); err != nil {
 		return agentFailed(err, "the login VM refused its token")
 	}
-	if s.cfg.Egress == nil {
-		log.Warn("no egress proxy configured: the login VM has no way out", "vm_id", v.ID)
-	} else {
-		c, err := s.cfg.Egress.Open(v.ID, a)
-		if err != nil {
+	var out io.Closer
+	if s.cfg.Egress != nil {
+		if out, err = s.cfg.Egress.Open(v.ID, a); err != nil {
 			return polydev.Wrap(polydev.EUNAVAILABLE, err, "the login VM's egress proxy could not be opened; start a new session")
 		}
-		r.setEgress(c)
 	}
+	if out == nil {
+		log.Warn("no egress proxy for the login VM: it has no way out", "vm_id", v.ID)
+	}
+	r.setEgress(out)
 	if err := ag.StartLogin(ctx, r.token, Request{Provider: a.Provider, TargetURL: a.TargetURL}); err != nil {
 		return agentFailed(err, "the login could not be started in the VM")
 	}
