@@ -39,7 +39,9 @@ type Recorder struct {
 	OnJournaled func(*polydev.UsageRecord)
 
 	queue   chan entry
+	full    chan struct{} // a Record found the queue full: the writer takes it now
 	flushes chan chan struct{}
+	quit    chan struct{} // closed by Stop
 	done    chan struct{}
 	once    sync.Once
 	stop    sync.Once
@@ -70,7 +72,9 @@ func (r *Recorder) init() {
 			r.MaxWait = time.Second
 		}
 		r.queue = make(chan entry, r.QueueSize)
+		r.full = make(chan struct{}, 1)
 		r.flushes = make(chan chan struct{}, 1024)
+		r.quit = make(chan struct{})
 		r.done = make(chan struct{})
 		r.written = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_records_written_total", Help: "Usage records stored."})
 		r.failed = prometheus.NewCounter(prometheus.CounterOpts{Name: "polydev_usage_write_failures_total", Help: "Failed usage batch writes (retried)."})
@@ -94,7 +98,23 @@ type entry struct {
 // the queue is full, in which case it waits: accounting is never dropped.
 func (r *Recorder) Record(rec *polydev.UsageRecord) {
 	r.init()
-	r.queue <- entry{rec, r.journal(rec)}
+	r.enqueue(entry{rec, r.journal(rec)})
+}
+
+// enqueue puts e in the queue. The writer takes the queue at its ticks, so a record normally wakes
+// nobody (a wake per request was a measurable share of a request's CPU at one at a time); a full
+// queue calls the writer and waits for room.
+func (r *Recorder) enqueue(e entry) {
+	select {
+	case r.queue <- e:
+		return
+	default:
+	}
+	select {
+	case r.full <- struct{}{}:
+	default: // the writer has been called already
+	}
+	r.queue <- e
 }
 
 // journal appends rec to the journal and returns its file, or -1 when there is no journal or the
@@ -128,7 +148,7 @@ func (r *Recorder) journal(rec *polydev.UsageRecord) int {
 func (r *Recorder) RecordSync(ctx context.Context, rec *polydev.UsageRecord) error {
 	r.init()
 	seg := r.journal(rec)
-	r.queue <- entry{rec, seg}
+	r.enqueue(entry{rec, seg})
 	if seg >= 0 {
 		return nil
 	}
@@ -164,7 +184,7 @@ func (r *Recorder) Stop(ctx context.Context) error {
 	var err error
 	r.stop.Do(func() {
 		err = r.Flush(ctx)
-		close(r.queue)
+		close(r.quit)
 		select {
 		case <-r.done:
 		case <-ctx.Done():
@@ -181,23 +201,34 @@ func (r *Recorder) loop() {
 	defer close(r.done)
 	batch := make([]entry, 0, r.MaxBatch)
 	var acks []chan struct{}
-	var oldest time.Time // when the batch's first record arrived
+	var oldest time.Time // when the batch's first record was taken from the queue
+	// take moves every queued record into the batch, writing each MaxBatch on the way.
+	take := func() {
+		for {
+			select {
+			case e := <-r.queue:
+				if len(batch) == 0 {
+					oldest = time.Now()
+				}
+				batch = append(batch, e)
+				if len(batch) >= r.MaxBatch {
+					batch = r.write(batch)
+				}
+			default:
+				return
+			}
+		}
+	}
 	t := time.NewTimer(r.FlushEvery)
 	defer t.Stop()
 	for {
 		select {
-		case e, ok := <-r.queue:
-			if !ok {
-				r.write(batch)
-				return
-			}
-			if len(batch) == 0 {
-				oldest = time.Now()
-			}
-			batch = append(batch, e)
-			if len(batch) >= r.MaxBatch {
-				batch = r.write(batch)
-			}
+		case <-r.quit:
+			take()
+			r.write(batch)
+			return
+		case <-r.full:
+			take()
 		case ack := <-r.flushes:
 			// Group commit: every flush request waiting now is answered by the same write. Each
 			// caller queued its records before asking, so taking the requests first and then the
@@ -221,23 +252,14 @@ func (r *Recorder) loop() {
 				}
 				runtime.Gosched()
 			}
-			for drained := false; !drained; {
-				select {
-				case e := <-r.queue:
-					batch = append(batch, e)
-					if len(batch) >= r.MaxBatch {
-						batch = r.write(batch)
-					}
-				default:
-					drained = true
-				}
-			}
+			take()
 			batch = r.write(batch)
 			for _, ack := range acks {
 				close(ack)
 			}
 			clear(acks)
 		case <-t.C:
+			take()
 			if len(batch) >= r.MinBatch || time.Since(oldest) >= r.MaxWait {
 				batch = r.write(batch)
 			}
