@@ -34,6 +34,7 @@ type ResourceNames struct {
 	StateFile string // "pdvm-<key>.vmstate": snapshot device state
 	PIDFile   string // "pdvm-<key>.pid": hypervisor pid, written once the process runs
 	LogFile   string // "pdvm-<key>.log": hypervisor stdout/stderr
+	Egress    string // "pdvm-<key>.egress": the egress proxy's unix socket for the VM (user mode)
 	Netns     string // "pdvn-<key>": network namespace, ≤ 15 chars
 	TAP       string // "pdvt-<key>": TAP device, ≤ 15 chars
 }
@@ -54,13 +55,14 @@ func Names(id string) ResourceNames {
 		StateFile: stem + ".vmstate",
 		PIDFile:   stem + ".pid",
 		LogFile:   stem + ".log",
+		Egress:    stem + ".egress",
 		Netns:     NetnsPrefix + key,
 		TAP:       TAPPrefix + key,
 	}
 }
 
 // fileSuffixes are the extensions Names puts after the process stem.
-var fileSuffixes = []string{"", ".sock", ".overlay", ".mem", ".vmstate", ".pid", ".log"}
+var fileSuffixes = []string{"", ".sock", ".overlay", ".mem", ".vmstate", ".pid", ".log", ".egress"}
 
 // KeyOf returns the VM key embedded in a resource name made by Names (a file base name, process tag,
 // namespace or TAP name), and false for any name Names cannot have produced.

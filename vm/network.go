@@ -47,11 +47,14 @@ type HostForward struct {
 	GuestPort uint16
 }
 
-// GuestForward lets the guest reach one host service (QEMU guestfwd): connections from the guest to
-// Guest (an address in the user-mode subnet) are carried to Host, which must be on loopback.
+// GuestForward lets the guest reach one host service (QEMU guestfwd): for every connection the
+// guest opens to Guest (an IPv4 address in the user-mode subnet), QEMU runs Command with the
+// connection as its standard input and output. QEMU's other form, a character device, is a single
+// byte stream for the VM's whole life: it cannot carry two connections, or one after another, so
+// it is not offered. The egress proxy's pipe (`polydev egress-pipe SOCKET`) is the command.
 type GuestForward struct {
-	Guest netip.AddrPort
-	Host  netip.AddrPort
+	Guest   netip.AddrPort
+	Command []string // absolute program path, then its arguments
 }
 
 // Mode reports which kind of network n describes.
@@ -118,8 +121,18 @@ func (u *UserNet) validate() error {
 		}
 	}
 	for _, f := range u.GuestForwards {
-		if !f.Guest.IsValid() || f.Guest.Port() == 0 || !f.Host.Addr().IsLoopback() || f.Host.Port() == 0 {
-			return invalid("guest forward %v->%v must target a loopback host service with both ports", f.Guest, f.Host)
+		if !f.Guest.IsValid() || !f.Guest.Addr().Is4() || f.Guest.Port() == 0 {
+			return invalid("guest forward %v must be an IPv4 address and a port", f.Guest)
+		}
+		if len(f.Command) == 0 || !strings.HasPrefix(f.Command[0], "/") {
+			return invalid("guest forward %v needs a command with an absolute program path", f.Guest)
+		}
+		for _, a := range f.Command {
+			// QEMU hands the command to GLib's shell-style parser; the driver single-quotes every
+			// argument, so a quote, newline or NUL could break out of it.
+			if a == "" || strings.ContainsAny(a, "'\n\x00") {
+				return invalid("guest forward %v: command argument %q is empty or has a quote, newline or NUL", f.Guest, a)
+			}
 		}
 	}
 	return nil

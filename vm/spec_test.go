@@ -43,7 +43,7 @@ func TestSpecValidate(t *testing.T) {
 		{"valid user", func(s *Spec) {
 			s.Net = Network{User: &UserNet{
 				HostForwards:  []HostForward{{Host: loop, GuestPort: 6080}},
-				GuestForwards: []GuestForward{{Guest: netip.MustParseAddrPort("10.0.2.100:80"), Host: loop}},
+				GuestForwards: []GuestForward{{Guest: netip.MustParseAddrPort("10.0.2.100:80"), Command: []string{"/bin/pipe", "a b"}}},
 			}}
 		}, ""},
 		{"empty id", func(s *Spec) { s.ID = "" }, "id must be"},
@@ -72,9 +72,12 @@ func TestSpecValidate(t *testing.T) {
 		{"public host forward", func(s *Spec) {
 			s.Net = Network{User: &UserNet{HostForwards: []HostForward{{Host: netip.MustParseAddrPort("0.0.0.0:8080"), GuestPort: 80}}}}
 		}, "loopback"},
-		{"guest forward to lan", func(s *Spec) {
-			s.Net = Network{User: &UserNet{GuestForwards: []GuestForward{{Guest: netip.MustParseAddrPort("10.0.2.100:80"), Host: netip.MustParseAddrPort("192.168.1.5:80")}}}}
-		}, "loopback"},
+		{"guest forward with a relative command", func(s *Spec) {
+			s.Net = Network{User: &UserNet{GuestForwards: []GuestForward{{Guest: netip.MustParseAddrPort("10.0.2.100:80"), Command: []string{"pipe"}}}}}
+		}, "absolute program"},
+		{"guest forward with a newline", func(s *Spec) {
+			s.Net = Network{User: &UserNet{GuestForwards: []GuestForward{{Guest: netip.MustParseAddrPort("10.0.2.100:80"), Command: []string{"/bin/pipe", "a\nb"}}}}}
+		}, "newline"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,11 @@ type Config struct {
 	// DNS, when valid, is the resolver the guest's queries to GuestDNS:53 are DNATed to.
 	DNS netip.Addr
 
+	// Egress, when valid, is the egress proxy's guest-side address (egress.GuestAddr): Setup puts
+	// the address on the TAP side of the namespace and lets the guest's TCP to that port in, where
+	// Listen opens the VM's proxy listener. With DenyEgress it is the guest's only way out.
+	Egress netip.AddrPort
+
 	Ports      []uint16         // guest TCP ports published at the slot address; DefaultPorts when empty
 	Allow      []netip.AddrPort // TCP services the guest may reach even inside a denied range
 	Deny       []netip.Prefix   // more ranges the guest may not reach (e.g. the host's public addresses)
@@ -96,6 +101,12 @@ func (c Config) validate() error {
 	for _, a := range []netip.Addr{c.GuestGateway, c.GuestDNS} {
 		if !inner.Contains(a) || a == c.GuestAddr.Addr() {
 			return fmt.Errorf("netns: %v must be another address in the guest's subnet %v", a, inner)
+		}
+	}
+	if c.Egress.IsValid() {
+		a := c.Egress.Addr()
+		if !inner.Contains(a) || c.Egress.Port() == 0 || a == c.GuestAddr.Addr() || a == c.GuestGateway || a == c.GuestDNS {
+			return fmt.Errorf("netns: egress address %v must be a free address and port in the guest's subnet %v", c.Egress, inner)
 		}
 	}
 	if c.GuestGateway == c.GuestDNS {

@@ -82,3 +82,27 @@ func inNetns(name string, fn func() error) error {
 	}()
 	return <-done
 }
+
+// Listen opens a TCP listener on addr (Config.Egress) inside VM vmID's namespace, for the egress
+// proxy: the guest reaches it through its TAP, and the listener's socket belongs to that
+// namespace for life, so a connection on it can only have come from that VM. Connections the
+// proxy then opens are its own, in the controller's namespace.
+func (m *Manager) Listen(ctx context.Context, vmID string, addr netip.AddrPort) (net.Listener, error) {
+	if vmID == "" {
+		return nil, errors.New("netns: empty VM id")
+	}
+	if !m.cfg.Egress.IsValid() || addr != m.cfg.Egress {
+		return nil, fmt.Errorf("netns: %v is not the configured egress address %v", addr, m.cfg.Egress)
+	}
+	ns := vm.Names(vmID).Netns
+	var ln net.Listener
+	err := inNetns(ns, func() error {
+		var err error
+		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp4", addr.String())
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("netns: listen on %v in %s: %w", addr, ns, err)
+	}
+	return ln, nil
+}

@@ -100,6 +100,9 @@ func (m *Manager) build(ctx context.Context, vmID string, names vm.ResourceNames
 	if m.cfg.DNS.IsValid() {
 		steps = append(steps, ipStep{ns, "addr", "add", host32(m.cfg.GuestDNS), "dev", tap})
 	}
+	if m.cfg.Egress.IsValid() {
+		steps = append(steps, ipStep{ns, "addr", "add", host32(m.cfg.Egress.Addr()), "dev", tap})
+	}
 	steps = append(steps, ipStep{ns, "link", "set", "dev", tap, "up"})
 	for _, s := range steps {
 		if err := m.ip(ctx, s[0], s[1:]...); err != nil {
@@ -114,7 +117,7 @@ func (m *Manager) build(ctx context.Context, vmID string, names vm.ResourceNames
 	rules := ruleset(ruleParams{
 		TAP: tap, Uplink: InnerLink, SlotIP: slot.IP, Subnet: slot.Subnet,
 		GuestIP: m.cfg.GuestAddr.Addr(), GuestDNS: m.cfg.GuestDNS, DNS: m.cfg.DNS,
-		Ports: m.cfg.Ports, Allow: m.cfg.Allow, Deny: m.cfg.Deny, NoEgress: m.cfg.DenyEgress,
+		Ports: m.cfg.Ports, Allow: m.cfg.Allow, Deny: m.cfg.Deny, NoEgress: m.cfg.DenyEgress, Proxy: m.cfg.Egress,
 	})
 	_, err := run(ctx, []byte(rules), m.cfg.IPPath, "netns", "exec", ns, m.cfg.NFTPath, "-f", "-")
 	return err

@@ -40,6 +40,7 @@ type ruleParams struct {
 	Allow    []netip.AddrPort
 	Deny     []netip.Prefix
 	NoEgress bool
+	Proxy    netip.AddrPort // the egress proxy's listener in the namespace; invalid for none
 }
 
 // ruleset is the nft script for one VM namespace. It replaces the table atomically (nft -f applies
@@ -78,6 +79,9 @@ func ruleset(p ruleParams) string {
 	w("\t\ttype filter hook input priority filter; policy drop;")
 	w("\t\tiif \"lo\" accept")
 	w("\t\tct state established,related accept")
+	if p.Proxy.IsValid() {
+		w("\t\tiifname %s ip daddr %s tcp dport %d accept", tap, p.Proxy.Addr(), p.Proxy.Port())
+	}
 	w("\t\tiifname %s meta l4proto tcp reject with tcp reset", tap)
 	w("\t\tiifname %s reject with icmpx type admin-prohibited", tap)
 	w("\t}")

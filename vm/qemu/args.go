@@ -171,10 +171,17 @@ func userNetdev(u *vm.UserNet) (string, error) {
 		fmt.Fprintf(&b, ",hostfwd=tcp:%s:%d-:%d", f.Host.Addr(), f.Host.Port(), f.GuestPort)
 	}
 	for _, f := range u.GuestForwards {
-		if !f.Guest.Addr().Is4() || !f.Host.Addr().Is4() {
-			return "", fmt.Errorf("%w: guest forward %v->%v: user networking is IPv4 only", vm.ErrInvalidSpec, f.Guest, f.Host)
+		if !f.Guest.Addr().Is4() {
+			return "", fmt.Errorf("%w: guest forward %v: user networking is IPv4 only", vm.ErrInvalidSpec, f.Guest)
 		}
-		fmt.Fprintf(&b, ",guestfwd=tcp:%s-tcp:%s", f.Guest, f.Host)
+		// cmd: runs the command once per guest connection (GLib parses it shell-style, without a
+		// shell); every argument is single-quoted (Validate refused quotes in them) and commas are
+		// doubled for QEMU's option parser.
+		quoted := make([]string, len(f.Command))
+		for i, a := range f.Command {
+			quoted[i] = "'" + a + "'"
+		}
+		fmt.Fprintf(&b, ",guestfwd=tcp:%s-cmd:%s", f.Guest, escape(strings.Join(quoted, " ")))
 	}
 	return b.String(), nil
 }

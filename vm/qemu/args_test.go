@@ -32,8 +32,8 @@ func userNet(fwd ...vm.HostForward) vm.Network {
 	return vm.Network{User: &vm.UserNet{
 		HostForwards: fwd,
 		GuestForwards: []vm.GuestForward{{
-			Guest: netip.MustParseAddrPort("10.0.2.100:8080"),
-			Host:  netip.MustParseAddrPort("127.0.0.1:9000"),
+			Guest:   netip.MustParseAddrPort("10.0.2.100:3128"),
+			Command: []string{"/usr/bin/polydev", "egress-pipe", "/run/pd,x/pdvm-1.egress"},
 		}},
 	}}
 }
@@ -57,7 +57,7 @@ func TestArgsFullCommandLine(t *testing.T) {
 		"-append", "console=ttyS0 quiet tsc_early_khz=2445000 tsc=reliable",
 		"-drive", "file=/data/vm.overlay,format=qcow2,if=none,id=root,discard=unmap",
 		"-device", "virtio-blk-device,drive=root",
-		"-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:41000-:6080,guestfwd=tcp:10.0.2.100:8080-tcp:127.0.0.1:9000",
+		"-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:41000-:6080,guestfwd=tcp:10.0.2.100:3128-cmd:'/usr/bin/polydev' 'egress-pipe' '/run/pd,,x/pdvm-1.egress'",
 		"-device", "virtio-net-device,netdev=net0",
 		"-qmp", "unix:/run/pd/" + vm.Names(argsID).Socket + ",server=on,wait=off",
 		"-S",
@@ -167,8 +167,12 @@ func TestArgsRefuses(t *testing.T) {
 		}, "loopback"},
 		{"IPv6 guest forward", func(r *ArgsRequest) {
 			r.Spec.Net = vm.Network{User: &vm.UserNet{GuestForwards: []vm.GuestForward{{
-				Guest: netip.MustParseAddrPort("[fd00::1]:80"), Host: netip.MustParseAddrPort("127.0.0.1:9000")}}}}
-		}, "IPv4 only"},
+				Guest: netip.MustParseAddrPort("[fd00::1]:80"), Command: []string{"/bin/true"}}}}}
+		}, "IPv4"},
+		{"quote in a guest forward's command", func(r *ArgsRequest) {
+			r.Spec.Net = vm.Network{User: &vm.UserNet{GuestForwards: []vm.GuestForward{{
+				Guest: netip.MustParseAddrPort("10.0.2.100:3128"), Command: []string{"/bin/sh", "-c", "x' 'y"}}}}}
+		}, "quote"},
 		{"invalid spec", func(r *ArgsRequest) { r.Spec.VCPUs = 0 }, "vcpus"},
 	}
 	for _, tt := range tests {
