@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/vm"
 	"github.com/polydev/polydev/vm/netpool"
 )
@@ -51,6 +52,16 @@ type Config struct {
 	NetMode vm.NetMode
 	Pool    *netpool.Pool
 	Network Network
+
+	// Egress, when set, is every VM's way out and its only one: in user mode a guestfwd at
+	// egress.GuestAddr runs EgressPipe and the VM's socket (RunDir/vm.Names(id).Egress) for each
+	// guest connection, and restrict=on drops everything else; in tap mode the VM's listener opens
+	// inside its namespace (Network must be an EgressNetwork; configure vm/netns with the address
+	// and DenyEgress). The controller serves and closes each VM's listener; sessions bind to it.
+	Egress *egress.Proxy
+	// EgressPipe is the program and arguments QEMU runs per guest connection, before the socket
+	// path: `polydev egress-pipe` (the running binary). Required with Egress in user mode.
+	EgressPipe []string
 
 	Image     Image
 	VCPUs     int // default 2
@@ -107,9 +118,15 @@ func (c *Config) setDefaults() error {
 	c.NetMode = cmp.Or(c.NetMode, vm.NetUser)
 	switch c.NetMode {
 	case vm.NetUser:
+		if c.Egress != nil && (len(c.EgressPipe) == 0 || !filepath.IsAbs(c.EgressPipe[0])) {
+			return errors.New("controller: user networking with an egress proxy needs EgressPipe, an absolute program path")
+		}
 	case vm.NetTAP:
 		if c.Pool == nil || c.Network == nil {
 			return errors.New("controller: tap networking needs a Pool and a Network")
+		}
+		if _, ok := c.Network.(EgressNetwork); c.Egress != nil && !ok {
+			return errors.New("controller: tap networking with an egress proxy needs a Network that can Listen in a VM's namespace")
 		}
 	default:
 		return fmt.Errorf("controller: network mode %q is not user or tap", c.NetMode)

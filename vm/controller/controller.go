@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/vm"
 )
 
@@ -165,3 +166,7 @@ func cleanupCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 }
 
 func joinErr(errs ...error) error { return errors.Join(errs...) }
+
+// Egress returns the egress proxy every VM's network leads to, or nil when there is none. The
+// auth session service opens a session's policy on it for the VM it took.
+func (c *Controller) Egress() *egress.Proxy { return c.cfg.Egress }

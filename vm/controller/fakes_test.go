@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -266,6 +267,7 @@ type fakeNet struct {
 	mu        sync.Mutex
 	names     map[string]bool
 	failSetup error
+	listened  map[string]netip.AddrPort // VM id -> the egress address Listen was asked for
 }
 
 func newFakeNet(d *fakeDriver) *fakeNet { return &fakeNet{d: d, names: map[string]bool{}} }
@@ -307,6 +309,20 @@ func (n *fakeNet) Remove(ctx context.Context, name string) error {
 	defer n.mu.Unlock()
 	delete(n.names, name)
 	return nil
+}
+
+// Listen stands in for a listener inside the VM's namespace with one on loopback.
+func (n *fakeNet) Listen(ctx context.Context, id string, addr netip.AddrPort) (net.Listener, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.names[vm.Names(id).Netns] {
+		return nil, fmt.Errorf("fake: VM %s has no namespace", id)
+	}
+	if n.listened == nil {
+		n.listened = map[string]netip.AddrPort{}
+	}
+	n.listened[id] = addr
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 func (n *fakeNet) has(name string) bool {

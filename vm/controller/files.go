@@ -13,7 +13,7 @@ import (
 // hypervisor log when keepLog is set.
 func (c *Controller) removeFiles(id string, keepLog bool) error {
 	n := vm.Names(id)
-	files := []string{n.Socket, n.Overlay, n.MemFile, n.StateFile, n.PIDFile}
+	files := []string{n.Socket, n.Overlay, n.MemFile, n.StateFile, n.PIDFile, n.Egress}
 	if !keepLog {
 		files = append(files, n.LogFile)
 	}

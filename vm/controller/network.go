@@ -2,11 +2,16 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/vm"
 	"github.com/polydev/polydev/vm/netpool"
 )
@@ -28,6 +33,13 @@ type Network interface {
 	Remove(ctx context.Context, name string) error
 	// Dial connects to port of the guest in VM vmID's namespace (the guest is at slot.IP there).
 	Dial(ctx context.Context, vmID string, slot netpool.Slot, port uint16) (net.Conn, error)
+}
+
+// EgressNetwork is a tap-mode Network that can open the egress proxy's listener inside a VM's
+// namespace, at the guest-side address (vm/netns with Config.Egress).
+type EgressNetwork interface {
+	Network
+	Listen(ctx context.Context, vmID string, addr netip.AddrPort) (net.Listener, error)
 }
 
 // guestPorts are the guest ports reachable from the host, in the order of a VM's host forwards.
@@ -117,7 +129,16 @@ func (c *Controller) acquireNet(ctx context.Context, id string) (n vm.Network, i
 		if err != nil {
 			return vm.Network{}, nil, err
 		}
-		return p.network(), nil, nil
+		n := p.network()
+		if c.cfg.Egress != nil {
+			fwd, err := c.serveEgressUser(id)
+			if err != nil {
+				c.releasePorts(id)
+				return vm.Network{}, nil, err
+			}
+			n.User.GuestForwards = append(n.User.GuestForwards, fwd)
+		}
+		return n, nil, nil
 	}
 	slot, err := c.cfg.Pool.Allocate(ctx, id)
 	if err != nil {
@@ -127,16 +148,69 @@ func (c *Controller) acquireNet(ctx context.Context, id string) (n vm.Network, i
 	if err != nil {
 		return vm.Network{}, nil, joinErr(err, c.cfg.Pool.Release(ctx, slot.IP, id))
 	}
+	if c.cfg.Egress != nil {
+		if err := c.serveEgressTAP(ctx, id); err != nil {
+			return vm.Network{}, nil, joinErr(err, c.cfg.Network.Teardown(ctx, id), c.cfg.Pool.Release(ctx, slot.IP, id))
+		}
+	}
 	return n, &slot.IP, nil
+}
+
+// serveEgressUser opens VM id's egress socket in the run directory and returns the guest forward
+// that reaches it: QEMU runs the pipe once per guest connection to egress.GuestAddr.
+func (c *Controller) serveEgressUser(id string) (vm.GuestForward, error) {
+	sock := filepath.Join(c.cfg.RunDir, vm.Names(id).Egress)
+	if err := os.Remove(sock); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return vm.GuestForward{}, fmt.Errorf("egress socket: %w", err)
+	}
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		return vm.GuestForward{}, fmt.Errorf("egress socket: %w", err)
+	}
+	if err := c.cfg.Egress.Serve(id, ln); err != nil {
+		_ = ln.Close()
+		return vm.GuestForward{}, err
+	}
+	cmd := append(slices.Clone(c.cfg.EgressPipe), sock)
+	return vm.GuestForward{Guest: egress.GuestAddr, Command: cmd}, nil
+}
+
+// serveEgressTAP opens VM id's egress listener inside its namespace.
+func (c *Controller) serveEgressTAP(ctx context.Context, id string) error {
+	ln, err := c.cfg.Network.(EgressNetwork).Listen(ctx, id, egress.GuestAddr)
+	if err != nil {
+		return err
+	}
+	if err := c.cfg.Egress.Serve(id, ln); err != nil {
+		_ = ln.Close()
+		return err
+	}
+	return nil
+}
+
+// closeEgress stops serving VM id's egress (its session, if any, ends) and removes its socket.
+func (c *Controller) closeEgress(id string) error {
+	if c.cfg.Egress == nil {
+		return nil
+	}
+	c.cfg.Egress.CloseVM(id)
+	if c.cfg.NetMode != vm.NetUser {
+		return nil
+	}
+	if err := os.Remove(filepath.Join(c.cfg.RunDir, vm.Names(id).Egress)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // releaseNet frees whatever acquireNet gave VM id. It is idempotent.
 func (c *Controller) releaseNet(ctx context.Context, id string) error {
+	egressErr := c.closeEgress(id)
 	if c.cfg.NetMode == vm.NetUser {
 		c.releasePorts(id)
-		return nil
+		return egressErr
 	}
-	err := c.cfg.Network.Teardown(ctx, id)
+	err := joinErr(egressErr, c.cfg.Network.Teardown(ctx, id))
 	slot, held, ferr := c.cfg.Pool.Find(ctx, id)
 	if ferr != nil {
 		return joinErr(err, ferr)
