@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -59,12 +60,17 @@ func VerifyPassword(password, hash string) (bool, error) {
 }
 
 // dummyHash is verified against when a login names an unknown account, so that response time does
-// not tell whether the account exists.
-var dummyHash, _ = HashPassword("polydev-dummy-password-for-timing")
+// not tell whether the account exists. It is made on first use, not at package init: an argon2id
+// hash costs half a second and 19 MiB on a loaded host, which every polydev command (the
+// per-connection egress pipe among them) would otherwise pay at start.
+var dummyHash = sync.OnceValue(func() string {
+	h, _ := HashPassword("polydev-dummy-password-for-timing")
+	return h
+})
 
 // BurnVerify spends the same time as a real verification and always fails.
 func BurnVerify(password string) {
-	_, _ = VerifyPassword(password, dummyHash)
+	_, _ = VerifyPassword(password, dummyHash())
 }
 
 // NeedsRehash reports whether hash was made with weaker parameters than DefaultParams.

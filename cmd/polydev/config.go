@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev/billing"
+	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/mail"
 )
@@ -64,6 +65,12 @@ type VMConfig struct {
 	Settle      time.Duration // POLYDEV_VM_GOLDEN_SETTLE: how long the golden VM may settle before its snapshot, default 3m
 	Rebuild     time.Duration // POLYDEV_VM_REBUILD: golden image rebuild period, default 168h; 0 = off
 	Snapshot    bool          // POLYDEV_VM_SNAPSHOT: on (default) restores VMs from a golden snapshot; off cold-boots all
+
+	// EgressUpstream is POLYDEV_EGRESS_PROXY: the operator's proxy the VMs' egress proxy chains
+	// through (nil: direct). EgressAllowPrivate is POLYDEV_EGRESS_ALLOW_PRIVATE: non-public
+	// destinations VMs may reach (netguard's allow-list syntax; default none).
+	EgressUpstream     *egress.Upstream
+	EgressAllowPrivate string
 }
 
 // loadConfig reads the environment, then the flags of fs (which the caller may extend first).
@@ -251,6 +258,10 @@ func (v *VMConfig) load(env func(k, def string) string) error {
 		return fmt.Errorf("POLYDEV_VM_WARM: %q must be an integer from 0 to 64", w)
 	}
 	v.Warm = n
+	if v.EgressUpstream, err = egress.ParseUpstream(env(egress.EnvUpstream, "")); err != nil {
+		return err
+	}
+	v.EgressAllowPrivate = env("POLYDEV_EGRESS_ALLOW_PRIVATE", "")
 	r := env("POLYDEV_VM_REBUILD", "168h")
 	if r == "0" || r == "off" {
 		v.Rebuild = 0

@@ -19,6 +19,9 @@ import (
 func main() {
 	// Files Polydev creates (database, WAL, key file, VM disks) are for its own user only.
 	syscall.Umask(0o077)
+	if len(os.Args) > 1 && os.Args[1] == "egress-pipe" {
+		os.Exit(egressPipe(os.Args[2:]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
@@ -37,6 +40,7 @@ commands:
   user create|list|set|disable|enable|reset-password   manage accounts (polydev user -h)
   keys rotate|status|rewrap|retire --version N   manage master keys (encryption at rest)
   pricing import [--dry-run] FILE   refresh model prices from a price list (ours or LiteLLM's JSON)
+  egress-pipe SOCKET       (run by QEMU) carry one guest connection to a VM's egress proxy
   mcp                      stdio MCP server for a local coding agent, forwarding to a Polydev server (polydev mcp -h)
   version                  print the version
 

@@ -24,6 +24,7 @@ import (
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/accounting"
 	"github.com/polydev/polydev/auth"
+	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/gateway/router"
 	"github.com/polydev/polydev/mail"
 	"github.com/polydev/polydev/netguard"
@@ -156,7 +157,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// usage records are written.
 	cl.add("accounting", recorder.Stop)
 
-	vms, err := openVMs(ctx, cfg, db, log, reg)
+	vms, err := openVMs(ctx, cfg, db, log, reg, self)
 	if err != nil {
 		return err
 	}
@@ -295,16 +296,39 @@ func openJournal(ctx context.Context, dir string, st polydev.UsageStore, log *sl
 }
 
 // newTapNetwork builds tap-mode networking: one namespace per VM (vm/netns) whose outer veth ends
-// live in the host's namespace, where the pool's addresses are routed.
+// live in the host's namespace, where the pool's addresses are routed. The guest's only way out is
+// the egress proxy's address inside its namespace: nothing is forwarded or NATed to the outside,
+// so the host needs no setup.
 var newTapNetwork = func(_ netip.Prefix, log *slog.Logger) (controller.Network, error) {
-	return netns.New(netns.Config{Logger: log})
+	return netns.New(netns.Config{Logger: log, Egress: egress.GuestAddr, DenyEgress: true})
+}
+
+// openEgress builds the VMs' egress proxy: public destinations only (plus
+// POLYDEV_EGRESS_ALLOW_PRIVATE), never this server's own listener, through the operator's
+// upstream proxy when POLYDEV_EGRESS_PROXY is set.
+func openEgress(vc VMConfig, self *netguard.Self, log *slog.Logger) (*egress.Proxy, []string, error) {
+	guard, err := netguard.ParseAllowList(vc.EgressAllowPrivate)
+	if err != nil {
+		return nil, nil, fmt.Errorf("POLYDEV_EGRESS_ALLOW_PRIVATE: %w", err)
+	}
+	p, err := egress.New(egress.Config{Guard: guard.WithSelf(self), Upstream: vc.EgressUpstream, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, nil, fmt.Errorf("egress pipe: locating this binary: %w", err)
+	}
+	log.Info("VM egress proxy", "guest_address", egress.GuestAddr, "upstream", vc.EgressUpstream.String(),
+		"private_destinations", guard.String())
+	return p, []string{exe, "egress-pipe"}, nil
 }
 
 // openVMs builds and starts the VM controller, or returns nil when VM support is off: by
 // POLYDEV_VM_DRIVER=off, or by default when qemu-system-x86_64 is not on PATH, no golden image is
 // built or the store is PostgreSQL. An explicit driver without what it needs is an error, not a
 // silent off.
-func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, reg *prometheus.Registry) (*controller.Controller, error) {
+func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, reg *prometheus.Registry, self *netguard.Self) (*controller.Controller, error) {
 	vc := cfg.VM
 	if vc.Driver == "off" {
 		log.Info("VM support off", "reason", "POLYDEV_VM_DRIVER=off")
@@ -352,6 +376,9 @@ func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, r
 	if !vc.Snapshot {
 		ccfg.Image.SnapshotDir = ""
 	}
+	if ccfg.Egress, ccfg.EgressPipe, err = openEgress(vc, self, log); err != nil {
+		return nil, err
+	}
 	if vc.Rebuild > 0 && cfg.VM.Image == "" { // an image the operator named is never replaced
 		ccfg.RebuildInterval, ccfg.Rebuild = vc.Rebuild, rebuildImage(cfg, ccfg.Image.SnapshotDir, log)
 	}
@@ -370,6 +397,7 @@ func openVMs(ctx context.Context, cfg *Config, db *store.DB, log *slog.Logger, r
 		return nil, err
 	}
 	reg.MustRegister(c.Collectors()...)
+	reg.MustRegister(ccfg.Egress.Collectors()...)
 	log.Info("VM support on", "driver", vc.Driver, "net", vc.Net, "image", im.Dir, "warm", vc.Warm)
 	return c, nil
 }

@@ -43,12 +43,16 @@
 //     Config.Allow lists TCP services the guest may reach despite that (say, a controller endpoint on
 //     slot.Gateway). Config.DenyEgress turns the outside off entirely except Allow and DNS.
 //   - DNS: when Config.DNS is set, the guest's queries to 10.0.2.3:53 are DNATed to it.
+//   - Egress proxy: when Config.Egress is set (egress.GuestAddr, 10.0.2.100:3128), that address is
+//     put on the TAP and the guest's TCP to that port is let in; Listen opens the proxy's listener
+//     there, a socket of the VM's namespace. With DenyEgress (how `polydev serve` runs tap mode)
+//     it is the guest's only way out and the host needs no NAT.
 //   - IPv6 is not forwarded (the namespace's default) and the input chain drops it.
 //
-// What is NOT handled here: the host must route and NAT the pool subnet out to the internet if guests
-// are to reach it, and the host's own public addresses are reachable by guests unless they are listed
-// in Config.Deny or firewalled on the host (a packet to a local address is delivered on the uplink
-// side, where this package adds no rules).
+// What is NOT handled here: without the egress proxy, the host must route and NAT the pool subnet
+// out to the internet if guests are to reach it directly, and the host's own public addresses are
+// reachable by guests unless they are listed in Config.Deny or firewalled on the host (a packet to
+// a local address is delivered on the uplink side, where this package adds no rules).
 //
 // # Crash safety
 //
