@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -30,12 +29,7 @@ func TestEgressOnlyThroughProxy(t *testing.T) {
 
 	// "The internet": a server in the uplink (where NAT would have taken the guest without the
 	// proxy), with forwarding on, and the destination the session allows, on loopback here.
-	mustIP(t, "-n", e.uplink, "addr", "add", publicAddr.String()+"/32", "dev", "lo")
-	if err := inNetns(e.uplink, func() error {
-		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.internet()
 	serve(t, e.uplink, netip.AddrPortFrom(publicAddr, 8080).String(), "public")
 	serve(t, e.uplink, netip.AddrPortFrom(poolGateway, 3128).String(), "host-service")
 	allowed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -211,3 +211,16 @@ func netnsExists(t *testing.T, m *Manager, name string) bool {
 	}
 	return slices.Contains(names, name)
 }
+
+// internet gives the uplink publicAddr (standing for the internet) and turns forwarding on there:
+// the host forwards between VMs' veths in production, and without it isolation checks would pass
+// for want of a route.
+func (e *testEnv) internet() {
+	e.t.Helper()
+	mustIP(e.t, "-n", e.uplink, "addr", "add", publicAddr.String()+"/32", "dev", "lo")
+	if err := inNetns(e.uplink, func() error {
+		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0)
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}

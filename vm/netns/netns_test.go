@@ -3,7 +3,6 @@ package netns
 import (
 	"context"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
@@ -35,14 +34,7 @@ func TestTwoVMsSameInnerAddress(t *testing.T) {
 	serve(t, guestB, netip.AddrPortFrom(inner, 6080).String(), "B-vnc")
 
 	// Services in the uplink: one on "the internet", two on the pool gateway (one allowed to guests).
-	mustIP(t, "-n", e.uplink, "addr", "add", publicAddr.String()+"/32", "dev", "lo")
-	// The host forwards between VMs' veths in production; so does this uplink, or the isolation checks
-	// below would pass for want of a route.
-	if err := inNetns(e.uplink, func() error {
-		return os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	e.internet()
 	serve(t, e.uplink, netip.AddrPortFrom(publicAddr, 8080).String(), "public")
 	serve(t, e.uplink, netip.AddrPortFrom(poolGateway, allowedPort).String(), "allowed")
 	serve(t, e.uplink, netip.AddrPortFrom(poolGateway, deniedPort).String(), "host-service")

@@ -132,6 +132,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(fakeBinaryEnv) == "1" {
 		os.Exit(runFakeBinary(os.Args[1:]))
 	}
+	if os.Getenv(egressPipeEnv) == "1" {
+		os.Exit(runEgressPipe(os.Args[len(os.Args)-1]))
+	}
 	os.Exit(m.Run())
 }
 

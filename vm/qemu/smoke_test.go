@@ -36,21 +36,7 @@ import (
 // memory are logged (see doc.go for the numbers measured). POLYDEV_VM_IMAGE is an image directory
 // (vmlinux, initrd.img, rootfs.ext4), built by scripts/vmimage.sh, which `make test` runs.
 func TestRealQEMU(t *testing.T) {
-	bin, errQ := exec.LookPath(DefaultBinary)
-	image := os.Getenv("POLYDEV_VM_IMAGE")
-	switch why := os.Getenv("POLYDEV_VM_IMAGE_ERROR"); {
-	case errQ != nil:
-		t.Skip("SKIP: qemu-system-x86_64 not installed")
-	case why != "":
-		t.Skip("SKIP: no golden image: " + why)
-	case image == "":
-		t.Skip("SKIP: POLYDEV_VM_IMAGE not set (scripts/vmimage.sh builds the image; make test sets it)")
-	}
-	for _, f := range []string{"vmlinux", "initrd.img", "rootfs.ext4"} {
-		if _, err := os.Stat(filepath.Join(image, f)); err != nil {
-			t.Fatalf("POLYDEV_VM_IMAGE=%s is not an image directory: %v", image, err)
-		}
-	}
+	bin, image := requireImage(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
 	r := &realRig{t: t, image: image, runDir: shortDir(t)}
@@ -389,4 +375,26 @@ func freePort(t *testing.T) uint16 {
 	}
 	defer ln.Close()
 	return uint16(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// requireImage skips unless QEMU and a golden image (POLYDEV_VM_IMAGE) are there, and returns the
+// QEMU binary and the image directory.
+func requireImage(t *testing.T) (bin, image string) {
+	t.Helper()
+	bin, errQ := exec.LookPath(DefaultBinary)
+	image = os.Getenv("POLYDEV_VM_IMAGE")
+	switch why := os.Getenv("POLYDEV_VM_IMAGE_ERROR"); {
+	case errQ != nil:
+		t.Skip("SKIP: qemu-system-x86_64 not installed")
+	case why != "":
+		t.Skip("SKIP: no golden image: " + why)
+	case image == "":
+		t.Skip("SKIP: POLYDEV_VM_IMAGE not set (scripts/vmimage.sh builds the image; make test sets it)")
+	}
+	for _, f := range []string{"vmlinux", "initrd.img", "rootfs.ext4"} {
+		if _, err := os.Stat(filepath.Join(image, f)); err != nil {
+			t.Fatalf("POLYDEV_VM_IMAGE=%s is not an image directory: %v", image, err)
+		}
+	}
+	return bin, image
 }
