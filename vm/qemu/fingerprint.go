@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 
 	"github.com/polydev/polydev/vm"
@@ -59,7 +60,8 @@ func placeholderSpec(s vm.Spec) vm.Spec {
 			p.HostForwards = append(p.HostForwards, vm.HostForward{Host: netip.AddrPortFrom(loopback, uint16(i+1)), GuestPort: f.GuestPort})
 		}
 		for i, f := range u.GuestForwards {
-			p.GuestForwards = append(p.GuestForwards, vm.GuestForward{Guest: f.Guest, Host: netip.AddrPortFrom(loopback, uint16(i+1))})
+			// The command names the VM's own socket; what a restored guest keeps is the address.
+			p.GuestForwards = append(p.GuestForwards, vm.GuestForward{Guest: f.Guest, Command: []string{"/guest-forward-" + strconv.Itoa(i+1)}})
 		}
 		s.Net.User = p
 	}
