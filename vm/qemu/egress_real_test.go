@@ -119,7 +119,7 @@ func TestRealGuestForwardEgress(t *testing.T) {
 	}
 	for i := 1; i <= 3; i++ {
 		if !strings.Contains(serial, fmt.Sprintf("egress-ok/%d", i)) {
-			t.Errorf("request %d did not come back through the proxy", i)
+			t.Errorf("request %d did not come back through the proxy:\n%s", i, tail(serial, 2000))
 		}
 	}
 	if !strings.Contains(serial, "refused-status: HTTP/1.1 403") {
@@ -147,6 +147,7 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp
 grep '^insmod ' /init | sh
 ip link set lo up
 ip addr add 10.0.2.15/24 dev eth0
