@@ -42,25 +42,8 @@ func (db *DB) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time
 
 // reserveOnce tries the conditional update and, when it took the limits, records the reservation.
 func (db *DB) reserveOnce(ctx context.Context, tx *sql.Tx, r *polydev.Reservation, month, day string, minute int64) (bool, error) {
-	res, err := db.txExec(ctx, tx, `UPDATE provider_keys SET
-			month_spend_micros = CASE WHEN usage_month = ? THEN month_spend_micros ELSE 0 END, usage_month = ?,
-			month_reserved_micros = month_reserved_micros + ?,
-			day_requests = CASE WHEN usage_day = ? THEN day_requests + 1 ELSE 1 END, usage_day = ?,
-			rpm_count = CASE WHEN rpm_window = ? THEN rpm_count + 1 ELSE 1 END, rpm_window = ?,
-			in_flight = in_flight + 1
-			WHERE id = ? AND active = TRUE
-			AND (monthly_budget_micros IS NULL OR
-				(CASE WHEN usage_month = ? AND month_spend_micros > 0 THEN month_spend_micros ELSE 0 END) + month_reserved_micros + ? <= monthly_budget_micros)
-			AND (daily_limit IS NULL OR (CASE WHEN usage_day = ? THEN day_requests ELSE 0 END) < daily_limit)
-			AND (rate_limit_rpm IS NULL OR (CASE WHEN rpm_window = ? THEN rpm_count ELSE 0 END) < rate_limit_rpm)
-			AND (concurrency_limit IS NULL OR in_flight < concurrency_limit)
-			AND month_reserved_micros <= ?`,
-		month, month, int64(r.Amount), day, day, minute, minute, r.KeyID, month, int64(r.Amount), day, minute,
-		polydev.MaxCounter-int64(r.Amount))
-	if err != nil {
-		return false, err
-	}
-	if n, err := res.RowsAffected(); err != nil || n == 0 {
+	taken, err := db.takeKey(ctx, tx, r.KeyID, grant{money: int64(r.Amount), day: 1, rpm: 1, slots: 1}, month, day, minute)
+	if err != nil || !taken {
 		return false, err
 	}
 	_, err = db.txExec(ctx, tx, `INSERT INTO reservations (id, key_id, user_id, amount_micros, created_at, expires_at)
@@ -68,45 +51,100 @@ func (db *DB) reserveOnce(ctx context.Context, tx *sql.Tx, r *polydev.Reservatio
 	return err == nil, err
 }
 
-// whichKeyLimit explains a refused reservation: the limit exceeded now, nil when none is (it was
-// freed since), ENOTFOUND when the key is gone or inactive.
-func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservation, now time.Time) (*polydev.LimitError, error) {
-	var name, month, day string
-	var active bool
-	var budget, daily, rpm, conc sql.NullInt64
-	var spend, reserved, dayReq, rpmWin, rpmCount, inFlight int64
+// grant is what a reservation or a lease takes from a key's limits: money, requests of the day and
+// of the minute, concurrency slots.
+type grant struct{ money, day, rpm, slots int64 }
+
+func (g grant) zero() bool { return g == grant{} }
+
+// takeKey adds g to a key's counters in one conditional UPDATE that holds every limit: it takes
+// nothing (false) when any of them would be exceeded. The engine serialises writes to the row, so
+// two takers on any replicas can never both take the last unit.
+func (db *DB) takeKey(ctx context.Context, tx *sql.Tx, keyID string, g grant, month, day string, minute int64) (bool, error) {
+	res, err := db.txExec(ctx, tx, `UPDATE provider_keys SET
+			month_spend_micros = CASE WHEN usage_month = ? THEN month_spend_micros ELSE 0 END, usage_month = ?,
+			month_reserved_micros = month_reserved_micros + ?,
+			day_requests = CASE WHEN usage_day = ? THEN day_requests + ? ELSE ? END, usage_day = ?,
+			rpm_count = CASE WHEN rpm_window = ? THEN rpm_count + ? ELSE ? END, rpm_window = ?,
+			in_flight = in_flight + ?
+			WHERE id = ? AND active = TRUE
+			AND (monthly_budget_micros IS NULL OR
+				(CASE WHEN usage_month = ? AND month_spend_micros > 0 THEN month_spend_micros ELSE 0 END) + month_reserved_micros + ? <= monthly_budget_micros)
+			AND (daily_limit IS NULL OR (CASE WHEN usage_day = ? THEN day_requests ELSE 0 END) + ? <= daily_limit)
+			AND (rate_limit_rpm IS NULL OR (CASE WHEN rpm_window = ? THEN rpm_count ELSE 0 END) + ? <= rate_limit_rpm)
+			AND (concurrency_limit IS NULL OR in_flight + ? <= concurrency_limit)
+			AND month_reserved_micros <= ?`,
+		month, month, g.money, day, g.day, g.day, day, minute, g.rpm, g.rpm, minute, g.slots, keyID,
+		month, g.money, day, g.day, minute, g.rpm, g.slots, polydev.MaxCounter-g.money)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// keyState is a key's limits and counters as stored, read at a moment: counters of periods that
+// have ended read as zero.
+type keyState struct {
+	name                                     string
+	active                                   bool
+	budget, daily, rpm, conc                 sql.NullInt64
+	spend, reserved, dayReq, rpmCount, inFli int64
+}
+
+// readKeyState reads a key's limits and counters for now; ENOTFOUND when it is gone or inactive.
+func (db *DB) readKeyState(ctx context.Context, tx *sql.Tx, keyID string, now time.Time) (*keyState, error) {
+	var s keyState
+	var month, day string
+	var rpmWin int64
 	err := db.txQueryRow(ctx, tx, `SELECT name, active, usage_month, month_spend_micros, month_reserved_micros, monthly_budget_micros,
 		usage_day, day_requests, daily_limit, rpm_window, rpm_count, rate_limit_rpm, in_flight, concurrency_limit
-		FROM provider_keys WHERE id = ?`, r.KeyID).
-		Scan(&name, &active, &month, &spend, &reserved, &budget, &day, &dayReq, &daily, &rpmWin, &rpmCount, &rpm, &inFlight, &conc)
-	if err != nil || !active {
+		FROM provider_keys WHERE id = ?`, keyID).
+		Scan(&s.name, &s.active, &month, &s.spend, &s.reserved, &s.budget, &day, &s.dayReq, &s.daily, &rpmWin, &s.rpmCount, &s.rpm, &s.inFli, &s.conc)
+	if err != nil || !s.active {
 		return nil, polydev.Errorf(polydev.ENOTFOUND, "key not found or inactive")
 	}
-	le := &polydev.LimitError{Scope: "key " + name}
-	if month != polydev.MonthOf(now) || spend < 0 {
-		spend = 0 // a negative spend was left by versions before the overflow checks
+	if month != polydev.MonthOf(now) || s.spend < 0 {
+		s.spend = 0 // a negative spend was left by versions before the overflow checks
 	}
 	if day != polydev.DayOf(now) {
-		dayReq = 0
+		s.dayReq = 0
 	}
 	if rpmWin != polydev.MinuteOf(now) {
-		rpmCount = 0
+		s.rpmCount = 0
 	}
+	return &s, nil
+}
+
+// refusal names the limit that taking need would exceed now (the conditions of takeKey), nil when
+// none would.
+func (s *keyState) refusal(need grant, now time.Time) *polydev.LimitError {
+	le := &polydev.LimitError{Scope: "key " + s.name}
 	switch {
-	case budget.Valid && spend+reserved+int64(r.Amount) > budget.Int64:
+	case s.budget.Valid && s.spend+s.reserved+need.money > s.budget.Int64:
 		le.Limit, le.ResetAt = "monthly_budget", polydev.NextMonth(now)
-	case daily.Valid && dayReq >= daily.Int64:
+	case s.daily.Valid && s.dayReq+need.day > s.daily.Int64:
 		le.Limit, le.ResetAt = "daily_limit", polydev.NextDay(now)
-	case rpm.Valid && rpmCount >= rpm.Int64:
+	case s.rpm.Valid && s.rpmCount+need.rpm > s.rpm.Int64:
 		le.Limit, le.ResetAt = "rate_limit_rpm", polydev.NextMinute(now)
-	case conc.Valid && inFlight >= conc.Int64, reserved > polydev.MaxCounter-int64(r.Amount):
+	case s.conc.Valid && s.inFli+need.slots > s.conc.Int64, s.reserved > polydev.MaxCounter-need.money:
 		// The second: so much money is reserved in flight that the counter is at its ceiling; it
 		// frees as requests finish, as a concurrency slot does.
 		le.Limit = "concurrency"
 	default:
-		return nil, nil
+		return nil
 	}
-	return le, nil
+	return le
+}
+
+// whichKeyLimit explains a refused reservation: the limit exceeded now, nil when none is (it was
+// freed since), ENOTFOUND when the key is gone or inactive.
+func (db *DB) whichKeyLimit(ctx context.Context, tx *sql.Tx, r *polydev.Reservation, now time.Time) (*polydev.LimitError, error) {
+	s, err := db.readKeyState(ctx, tx, r.KeyID, now)
+	if err != nil {
+		return nil, err
+	}
+	return s.refusal(grant{money: int64(r.Amount), day: 1, rpm: 1, slots: 1}, now), nil
 }
 
 // checkAmount refuses a reservation amount outside [0, MaxMoney]: pricing.Cost never produces one,

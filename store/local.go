@@ -47,6 +47,11 @@ type Local struct {
 	users map[string]*userCounters
 	held  map[string]*polydev.Reservation // in-flight reservations by id
 	ended map[string]bool                 // held reservations whose request has ended (Journaled)
+
+	// replica, when set (NewReplica), is this server's id among replicas sharing the database:
+	// memory then counts against capacity leased from it (see replica.go), not against the limits.
+	replica string
+	leases  *leaseLoop
 }
 
 // keyCounters are a provider key's limits and counters. pendingDay and pendingRPM are counted
@@ -62,6 +67,7 @@ type keyCounters struct {
 	dayRequests, pendingDay   int64
 	window, rpmCount          int64
 	pendingRPM                int64
+	lease
 }
 
 type userCounters struct {
@@ -69,6 +75,7 @@ type userCounters struct {
 	dayRequests, pendDay int64
 	window, rpmCount     int64
 	pendRPM              int64
+	lease
 }
 
 // maxUsers bounds the user counters kept; past it, those with nothing pending are dropped (they
@@ -108,12 +115,16 @@ func (l *Local) loadKey(ctx context.Context, id string) (*keyCounters, error) {
 // its limits changed; nil when the key is gone.
 func (l *Local) key(ctx context.Context, id string) (*keyCounters, error) {
 	l.mu.Lock()
-	if k := l.keys[id]; k != nil && !k.stale {
+	if k := l.keys[id]; k != nil && !k.stale && (l.replica == "" || time.Since(k.loadedAt) < limitsTTL) {
 		return k, nil
 	}
 	l.mu.Unlock()
 	l.settleMu.Lock()
 	loaded, err := l.loadKey(ctx, id)
+	if loaded != nil && l.replica != "" {
+		// A replica's memory counts only its own requests, against its leases.
+		loaded.month, loaded.spend, loaded.day, loaded.dayRequests, loaded.window, loaded.rpmCount = "", 0, "", 0, 0, 0
+	}
 	l.mu.Lock()
 	l.settleMu.Unlock()
 	if err != nil || loaded == nil {
@@ -123,10 +134,11 @@ func (l *Local) key(ctx context.Context, id string) (*keyCounters, error) {
 	k := l.keys[id]
 	switch {
 	case k == nil:
+		loaded.loadedAt = time.Now()
 		l.keys[id] = loaded
 		return loaded, nil
-	case k.stale: // limits changed; memory's counters stay authoritative
-		k.stale, k.name, k.active = false, loaded.name, loaded.active
+	case k.stale || l.replica != "": // limits changed; memory's counters stay authoritative
+		k.stale, k.name, k.active, k.loadedAt = false, loaded.name, loaded.active, time.Now()
 		k.budget, k.daily, k.rpm, k.conc = loaded.budget, loaded.daily, loaded.rpm, loaded.conc
 	}
 	return k, nil
@@ -138,10 +150,10 @@ func (k *keyCounters) roll(month, day string, minute int64) {
 		k.month, k.spend = month, 0
 	}
 	if k.day != day {
-		k.day, k.dayRequests, k.pendingDay = day, 0, 0
+		k.day, k.dayRequests, k.pendingDay, k.ld = day, 0, 0, 0
 	}
 	if k.window != minute {
-		k.window, k.rpmCount, k.pendingRPM = minute, 0, 0
+		k.window, k.rpmCount, k.pendingRPM, k.lr = minute, 0, 0, 0
 	}
 }
 
@@ -149,6 +161,9 @@ func (k *keyCounters) roll(month, day string, minute int64) {
 func (l *Local) Reserve(ctx context.Context, r *polydev.Reservation, now time.Time) error {
 	if err := checkAmount(r); err != nil {
 		return err
+	}
+	if l.replica != "" {
+		return l.reserveLeased(ctx, r, now)
 	}
 	k, err := l.key(ctx, r.KeyID)
 	if err != nil {
@@ -227,6 +242,9 @@ func (l *Local) CountUserRequest(ctx context.Context, userID string, perDay, per
 	if perDay == nil && perMinute == nil {
 		return nil // nothing to hold, nothing counted (as DB.CountUserRequest)
 	}
+	if l.replica != "" {
+		return l.countLeased(ctx, userID, perDay, perMinute, now)
+	}
 	u, err := l.user(ctx, userID)
 	if err != nil {
 		return err
@@ -263,6 +281,20 @@ func (l *Local) CountUserRequest(ctx context.Context, userID string, perDay, per
 func (l *Local) user(ctx context.Context, id string) (*userCounters, error) {
 	l.mu.Lock()
 	if u := l.users[id]; u != nil {
+		return u, nil
+	}
+	if l.replica != "" {
+		// A replica's memory counts only its own requests, against its leases; counters with
+		// nothing pending and nothing leased unused can go (a later lease re-reads the database).
+		if len(l.users) >= maxUsers {
+			for id, u := range l.users {
+				if u.pendDay == 0 && u.pendRPM == 0 && u.ld <= u.dayRequests && u.lr <= u.rpmCount {
+					delete(l.users, id)
+				}
+			}
+		}
+		u := &userCounters{}
+		l.users[id] = u
 		return u, nil
 	}
 	l.mu.Unlock()

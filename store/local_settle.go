@@ -23,10 +23,14 @@ func (l *Local) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) er
 	defer l.settleMu.Unlock()
 	keys, users := l.takePending()
 	var written []bool
+	var spent map[string]int64
 	err := l.inTx(ctx, func(tx *sql.Tx) error {
 		var sums map[keyMonth]*keySum
 		var err error
 		if written, sums, err = l.insertUsage(ctx, tx, recs, l.holds); err != nil {
+			return err
+		}
+		if spent, err = l.spendLeases(ctx, tx, sums); err != nil {
 			return err
 		}
 		if err := l.settle(ctx, tx, sums, keys); err != nil {
@@ -38,7 +42,7 @@ func (l *Local) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) er
 		l.restorePending(keys, users)
 		return err
 	}
-	l.settled(recs, written)
+	l.settled(recs, written, spent)
 	return nil
 }
 
@@ -114,9 +118,14 @@ func (l *Local) writeUserCounts(ctx context.Context, tx *sql.Tx, users []pending
 
 // settled applies a committed batch to memory: each reservation held here is given back, and each
 // stored record's cost joins its key's month spend.
-func (l *Local) settled(recs []*polydev.UsageRecord, written []bool) {
+func (l *Local) settled(recs []*polydev.UsageRecord, written []bool, spent map[string]int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for id, m := range spent {
+		if k := l.keys[id]; k != nil {
+			k.lm -= m
+		}
+	}
 	for i, r := range recs {
 		if res := l.held[r.ReservationID]; res != nil && r.ReservationID != "" {
 			l.giveBack(res)

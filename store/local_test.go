@@ -31,6 +31,14 @@ func TestLocalStoreSuite(t *testing.T) {
 	})
 }
 
+// TestReplicaStoreSuite holds the replica limiter (leases) to the same suite, on SQLite; the
+// PostgreSQL run is in store/postgres.
+func TestReplicaStoreSuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) polydev.Store {
+		return store.NewReplica(openSQLite(t), "suite")
+	})
+}
+
 func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {

@@ -33,6 +33,8 @@ type config struct {
 	keyProviders            string
 	keyOwner                string
 	polydevLogLevel         string
+	engines                 string
+	pgURL                   string
 	tier                    string
 	portkeyDir, portkeySkip string
 	portkeyVersion          string
@@ -82,6 +84,8 @@ func main() {
 	flag.StringVar(&c.keyProviders, "key-providers", "openai,openai-compatible,anthropic", "Polydev keys to add, each with the fake's key and base URL (anthropic: the fake Anthropic API's)")
 	flag.StringVar(&c.keyOwner, "key-owner", "platform", "whose keys Polydev uses: platform (admin keys; ephemeral mode is turned off) or user (BYOK)")
 	flag.StringVar(&c.polydevLogLevel, "polydev-log-level", "info", "POLYDEV_LOG_LEVEL for the server under test")
+	flag.StringVar(&c.engines, "engine", "sqlite", "Polydev's store engines, each its own target measured in the same rounds: sqlite (target polydev), postgres (target polydev-pg)")
+	flag.StringVar(&c.pgURL, "pg-url", "", "PostgreSQL URL for -engine postgres (an empty database); empty: a throwaway cluster from scripts/pg.sh in the temporary directory")
 	flag.StringVar(&c.tier, "tier", "pro", "tier of the bench user (its request limits are set high, not removed)")
 	flag.StringVar(&c.portkeyDir, "portkey-dir", "", "directory of the installed @portkey-ai/gateway package")
 	flag.StringVar(&c.portkeySkip, "portkey-skip", "", "reason the Portkey column is skipped (set by run.sh when installing fails)")
@@ -229,6 +233,13 @@ func run(ctx context.Context, c config) error {
 	rep.AnthURL = fake.Anth.BaseURL()
 	direct := directTarget(fake, c.model, c.anthModel)
 	targets := []*Target{direct}
+	// Clusters stop after the servers using them (deferred calls run last to first).
+	var clusters []func()
+	defer func() {
+		for _, stop := range clusters {
+			stop()
+		}
+	}()
 	var procs []*Proc
 	defer func() {
 		for _, p := range procs {
@@ -245,22 +256,43 @@ func run(ctx context.Context, c config) error {
 		targets = append(targets, t)
 	}
 	if want["polydev"] {
-		var t *Target
-		var p *Proc
-		if c.polydevSkip != "" {
-			t = &Target{Name: "polydev", Reason: c.polydevSkip}
-		} else {
-			logf("polydev: starting %s", c.polydevBin)
-			t, p = startPolydev(ctx, PolydevOpts{
-				Bin: c.polydevBin, Model: c.polydevModel, AnthModel: c.polydevAnthModel, KeyProviders: splitList(c.keyProviders), KeyOwner: c.keyOwner,
-				LogLevel: c.polydevLogLevel, Tier: c.tier,
-			}, fake, tmp, &rep.Notes)
+		engines, err := parseEngines(c.engines)
+		if err != nil {
+			return fmt.Errorf("-engine: %w", err)
 		}
-		if p != nil {
-			procs = append(procs, p)
-			rep.PolydevLog = p.Log
+		for _, engine := range engines {
+			name, dbURL := engineTarget(engine), ""
+			var t *Target
+			var p *Proc
+			if engine == "postgres" {
+				var stop func()
+				dbURL, stop, err = benchPostgres(ctx, c.pgURL, tmp)
+				if stop != nil {
+					clusters = append(clusters, stop)
+				}
+				if err != nil {
+					t = &Target{Name: name, Reason: "PostgreSQL: " + err.Error()}
+				}
+			}
+			switch {
+			case t != nil:
+			case c.polydevSkip != "":
+				t = &Target{Name: name, Reason: c.polydevSkip}
+			default:
+				logf("%s: starting %s (%s)", name, c.polydevBin, engine)
+				t, p = startPolydev(ctx, PolydevOpts{
+					Bin: c.polydevBin, Model: c.polydevModel, AnthModel: c.polydevAnthModel, KeyProviders: splitList(c.keyProviders), KeyOwner: c.keyOwner,
+					LogLevel: c.polydevLogLevel, Tier: c.tier, DatabaseURL: dbURL, Name: name,
+				}, fake, tmp, &rep.Notes)
+			}
+			if p != nil {
+				procs = append(procs, p)
+				if rep.PolydevLog == "" {
+					rep.PolydevLog = p.Log
+				}
+			}
+			targets = append(targets, t)
 		}
-		targets = append(targets, t)
 	}
 	var portkeyProc *Proc
 	if want["portkey"] {

@@ -116,8 +116,12 @@ func (r *Report) Markdown(h string) string {
 			w("- **direct**: the fake upstream itself (`%s/chat/completions`), model `%s`.\n", r.FakeURL, c.model)
 		case t.Available() && t.Name == "goproxy":
 			w("- **goproxy**: a bare Go `httputil.ReverseProxy` (reference floor: what any Go HTTP proxy adds on this machine; no auth, no accounting): this program run again as a separate process (`-serve-goproxy`), `NewSingleHostReverseProxy` to the fake with `FlushInterval` −1 (every SSE event flushed at once), an idle pool of %d connections and the request body ended at its Content-Length (golang/go#40747), same requests as direct (path, key, model `%s`).\n", goproxyIdleConns, c.model)
-		case t.Available() && t.Name == "polydev":
-			w("- **polydev**: `polydev serve` (SQLite, log level %s) `POST /v1/chat/completions` with an API token, model `%s`, %s keys (%s) pointing at the fake.\n", c.polydevLogLevel, c.polydevModel, c.keyOwner, c.keyProviders)
+		case t.Available() && isPolydev(t.Name):
+			engine := "SQLite"
+			if t.Name != "polydev" {
+				engine = "PostgreSQL: " + orDash(c.pgURLNote())
+			}
+			w("- **%s**: `polydev serve` (%s, log level %s) `POST /v1/chat/completions` with an API token, model `%s`, %s keys (%s) pointing at the fake.\n", t.Name, engine, c.polydevLogLevel, c.polydevModel, c.keyOwner, c.keyProviders)
 		case t.Available() && t.Name == "portkey":
 			w("- **portkey**: `node build/start-server.js --port=N --headless` with headers `x-portkey-provider: openai`, `x-portkey-custom-host: %s`, model `%s`.\n", r.FakeURL, c.model)
 		default:

@@ -55,6 +55,10 @@ type PolydevOpts struct {
 	KeyOwner     string   // "platform" (admin platform keys) or "user" (the user's own BYOK keys)
 	LogLevel     string
 	Tier         string
+	// DatabaseURL, when set, runs Polydev on PostgreSQL (POLYDEV_DATABASE_URL); empty: SQLite.
+	DatabaseURL string
+	// Name is the target's name in the report (default "polydev").
+	Name string
 }
 
 // startPolydev runs `polydev serve` on a free loopback port with a fresh SQLite data directory,
@@ -64,7 +68,10 @@ type PolydevOpts struct {
 // The returned target has Reason set when something along the way failed; proc may be non-nil
 // even then (it is running and must be stopped).
 func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes *[]string) (*Target, *Proc) {
-	t := &Target{Name: "polydev"}
+	if o.Name == "" {
+		o.Name = "polydev"
+	}
+	t := &Target{Name: o.Name}
 	if o.Bin == "" {
 		t.Reason = "not built"
 		return t, nil
@@ -75,7 +82,7 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 		return t, nil
 	}
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	data := filepath.Join(tmp, "polydev-data")
+	data := filepath.Join(tmp, o.Name+"-data")
 	if err := os.MkdirAll(data, 0o700); err != nil {
 		t.Reason = err.Error()
 		return t, nil
@@ -89,6 +96,9 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 		// an account's requests in flight.
 		"POLYDEV_USER_REQUESTS_IN_FLIGHT=100000",
 	)
+	if o.DatabaseURL != "" {
+		env = append(env, "POLYDEV_DATABASE_URL="+o.DatabaseURL)
+	}
 	// Profiling passes through when set, for looking inside a run by hand (the Go runtime knobs
 	// do in childEnv).
 	if v, ok := os.LookupEnv("POLYDEV_PPROF_ADDR"); ok {
@@ -104,7 +114,7 @@ func startPolydev(ctx context.Context, o PolydevOpts, f *Fake, tmp string, notes
 		t.Reason = fmt.Sprintf("`polydev user create` failed: %v: %s", err, strings.TrimSpace(string(out)))
 		return t, nil
 	}
-	p, err := startProc("polydev", []string{o.Bin, "serve"}, env, filepath.Join(tmp, "polydev.log"))
+	p, err := startProc(o.Name, []string{o.Bin, "serve"}, env, filepath.Join(tmp, o.Name+".log"))
 	if err != nil {
 		t.Reason = err.Error()
 		return t, nil
@@ -412,7 +422,7 @@ func probe(ctx context.Context, t *Target) string {
 		resp.Body.Close()
 		kind := map[bool]string{false: "non-streaming", true: "streaming"}[stream]
 		switch {
-		case resp.StatusCode == http.StatusNotFound && t.Name == "polydev":
+		case resp.StatusCode == http.StatusNotFound && isPolydev(t.Name):
 			return "endpoint not available (404)"
 		case resp.StatusCode != http.StatusOK:
 			return fmt.Sprintf("%s probe: HTTP %d %s", kind, resp.StatusCode, truncate(string(bytes.TrimSpace(b)), 300))

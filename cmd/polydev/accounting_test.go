@@ -63,9 +63,10 @@ func setupGateway(t *testing.T, c client, dataDir string, up *testkit.Upstream, 
 }
 
 // TestBudgetAcrossReplicas: two `polydev serve` processes share one PostgreSQL; 200 parallel requests
-// split between them hit a key whose budget covers 50. Spend never exceeds the budget (max_tokens is
-// sent, so the documented overshoot bound is zero) and exactly the admitted requests reached the
-// upstream.
+// split between them hit a key whose budget covers 50. Each replica admits from capacity it leased
+// from the database; spend never exceeds the budget (max_tokens is sent, so the documented
+// overshoot bound is zero; leasing adds none), exactly the admitted requests reached the upstream,
+// and once the replicas stop the database holds exactly what was used.
 func TestBudgetAcrossReplicas(t *testing.T) {
 	t.Parallel()
 	dbURL := pgtest.URL(t)
@@ -115,26 +116,75 @@ func TestBudgetAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var spend, reserved, inFlight int64
-	if err := db.QueryRow(`SELECT month_spend_micros, month_reserved_micros, in_flight FROM provider_keys`).Scan(&spend, &reserved, &inFlight); err != nil {
-		t.Fatal(err)
+	var spend, reserved, inFlight, leases, recorded int64
+	read := func() {
+		t.Helper()
+		if err := db.QueryRow(`SELECT month_spend_micros, month_reserved_micros, in_flight FROM provider_keys`).Scan(&spend, &reserved, &inFlight); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT COALESCE(SUM(cost_micros), 0) FROM usage_records WHERE status = 'ok'`).Scan(&recorded); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.QueryRow(`SELECT COUNT(*) FROM limit_leases`).Scan(&leases); err != nil {
+			t.Fatal(err)
+		}
 	}
-	var recorded int64
-	if err := db.QueryRow(`SELECT COALESCE(SUM(cost_micros), 0) FROM usage_records WHERE status = 'ok'`).Scan(&recorded); err != nil {
-		t.Fatal(err)
+	// While the replicas run, what they leased counts as reserved: spend and reserved together
+	// stay within the budget.
+	read()
+	if spend+reserved > 1000 {
+		t.Fatalf("running: spend %d + reserved %d exceed the budget of 1000", spend, reserved)
 	}
-	if spend > 1000 || recorded != spend || spend != ok.Load()*20 || reserved != 0 || inFlight != 0 {
-		t.Fatalf("spend %d (records %d) for %d admitted; reserved %d, in flight %d; budget 1000", spend, recorded, ok.Load(), reserved, inFlight)
+	// Stopped, each has stored its records and given its leases back: the database holds exactly
+	// what was used.
+	for _, p := range []*proc{a, b} {
+		stopServe(t, p)
+	}
+	read()
+	if spend > 1000 || recorded != spend || spend != ok.Load()*20 || reserved != 0 || inFlight != 0 || leases != 0 {
+		t.Fatalf("spend %d (records %d) for %d admitted; reserved %d, in flight %d, %d lease rows; budget 1000",
+			spend, recorded, ok.Load(), reserved, inFlight, leases)
 	}
 	t.Logf("two replicas: %d admitted, %d refused, spend %d of 1000 µ$", ok.Load(), refused.Load(), spend)
 }
 
+// stopServe stops a server as an operator would (SIGTERM) and waits for it to exit.
+func stopServe(t *testing.T, p *proc) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve did not stop within 60s:\n%s", p.logs)
+	}
+	if p.err != nil {
+		t.Fatalf("serve exited with %v:\n%s", p.err, p.logs)
+	}
+}
+
 // TestKillDuringStreams: kill -9 the server while streams are in flight, restart it: every stream the
-// client saw complete has its usage record, and no reservation is left holding budget.
+// client saw complete has its usage record, and nothing is left holding budget (no reservation; on
+// PostgreSQL no lease either). On both engines: SQLite, and PostgreSQL as one replica of many.
 func TestKillDuringStreams(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	env := []string{"POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8"}
+	t.Run("sqlite", func(t *testing.T) {
+		t.Parallel()
+		dir := t.TempDir()
+		testKillDuringStreams(t, dir, nil, func() (*sql.DB, error) {
+			return sql.Open("sqlite", "file:"+filepath.Join(dir, "data", "polydev.db")+"?_pragma=busy_timeout(10000)")
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		t.Parallel()
+		dbURL := pgtest.URL(t)
+		testKillDuringStreams(t, t.TempDir(), []string{"POLYDEV_DATABASE_URL=" + dbURL}, func() (*sql.DB, error) { return sql.Open("pgx", dbURL) })
+	})
+}
+
+func testKillDuringStreams(t *testing.T, dir string, extraEnv []string, openDB func() (*sql.DB, error)) {
+	env := append([]string{"POLYDEV_ALLOW_PRIVATE_UPSTREAMS=127.0.0.0/8"}, extraEnv...)
 	up := testkit.NewOpenAI(t, testkit.WithScript(testkit.Script{Text: strings.Repeat("w ", 20), Usage: testkit.Usage{PromptTokens: 10, CompletionTokens: 20}}),
 		testkit.WithTokenDelay(5*time.Millisecond))
 	p := startServe(t, dir, env...)
@@ -183,12 +233,12 @@ func TestKillDuringStreams(t *testing.T) {
 
 	p2 := startServe(t, dir, env...)
 	_ = p2
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "data", "polydev.db")+"?_pragma=busy_timeout(10000)")
+	db, err := openDB()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var okRecords, interrupted, reservations, reserved, inFlight int64
+	var okRecords, interrupted, reservations, reserved, inFlight, leases int64
 	q := func(query string, dst *int64) {
 		if err := db.QueryRow(query).Scan(dst); err != nil {
 			t.Fatalf("%s: %v", query, err)
@@ -199,11 +249,12 @@ func TestKillDuringStreams(t *testing.T) {
 	q(`SELECT COUNT(*) FROM reservations`, &reservations)
 	q(`SELECT month_reserved_micros FROM provider_keys`, &reserved)
 	q(`SELECT in_flight FROM provider_keys`, &inFlight)
+	q(`SELECT COUNT(*) FROM limit_leases`, &leases)
 	if okRecords < completed.Load() {
 		t.Fatalf("%d streams completed for the client but only %d records survived the kill", completed.Load(), okRecords)
 	}
-	if reservations != 0 || reserved != 0 || inFlight != 0 {
-		t.Fatalf("after restart: %d reservations, %d µ$ reserved, %d in flight", reservations, reserved, inFlight)
+	if reservations != 0 || reserved != 0 || inFlight != 0 || leases != 0 {
+		t.Fatalf("after restart: %d reservations, %d µ$ reserved, %d in flight, %d lease rows", reservations, reserved, inFlight, leases)
 	}
 	t.Logf("kill -9: %d completed streams, %d ok records, %d interrupted settled at restart", completed.Load(), okRecords, interrupted)
 }

@@ -133,23 +133,43 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	// One server owns a SQLite file: its limits live in this process's memory (store.Local), so that
-	// admitting a request writes nothing. PostgreSQL replicas share the database's counters.
-	var limited polydev.Store = db
-	recorder := &accounting.Recorder{Store: db, Log: log}
+	// Admitting a request writes nothing to the database: one server owning a SQLite file keeps its
+	// limits in memory (store.Local); PostgreSQL replicas admit from memory against capacity leased
+	// from the shared database in blocks (store.NewReplica). Either way a completed request's usage
+	// record is made durable in this server's own usage journal and stored in batches.
+	var local *store.Local
 	if db.Engine() == "sqlite" {
-		local := store.NewLocal(db)
-		limited, recorder.Store = local, local
-		// The same single server may make usage durable in a journal before the database.
-		j, err := openJournal(ctx, cfg.DataDir, local, log)
+		local = store.NewLocal(db)
+	} else {
+		id, err := replicaID(cfg.DataDir)
 		if err != nil {
 			return err
 		}
-		cl.add("usage-journal", func(context.Context) error { return j.Close() })
-		recorder.Journal, recorder.OnJournaled, local.Barrier = j, local.Journaled, recorder.Flush
-		// Journaled records are durable already: at low rates they wait (up to 1 s) to share a
-		// transaction, whose fixed cost was most of the writer's CPU at one request at a time.
-		recorder.MinBatch = 64
+		local = store.NewReplica(db, id)
+	}
+	limited := polydev.Store(local)
+	recorder := &accounting.Recorder{Store: local, Log: log}
+	j, err := openJournal(ctx, cfg.DataDir, local, log)
+	if err != nil {
+		return err
+	}
+	cl.add("usage-journal", func(context.Context) error { return j.Close() })
+	recorder.Journal, recorder.OnJournaled, local.Barrier = j, local.Journaled, recorder.Flush
+	// Journaled records are durable already: at low rates they wait (up to 1 s) to share a
+	// transaction, whose fixed cost was most of the writer's CPU at one request at a time.
+	recorder.MinBatch = 64
+	if db.Engine() != "sqlite" {
+		// What the previous run of this replica leased is given back only now: its journaled
+		// records have been stored and have taken their cost off those leases.
+		if n, err := local.ReleaseLeases(ctx, local.Replica(), false, time.Now()); err != nil {
+			return fmt.Errorf("giving back the leases of this replica's previous run: %w", err)
+		} else if n > 0 {
+			log.Info("gave back the leases of this replica's previous run", "keys", n)
+		}
+		local.StartLeases(log)
+		// Registered before the recorder, so it runs after it: the last records are stored, then
+		// everything leased goes back.
+		cl.add("leases", local.StopLeases)
 	}
 	reg.MustRegister(recorder.Collectors()...)
 	recorder.Start()

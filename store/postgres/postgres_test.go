@@ -26,6 +26,18 @@ func TestStoreSuite(t *testing.T) {
 	})
 }
 
+// TestReplicaStoreSuite holds the replica limiter (capacity leased from the database) to the suite.
+func TestReplicaStoreSuite(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) polydev.Store {
+		db, err := postgres.Open(t.Context(), pgtest.URL(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		return store.NewReplica(db, "suite")
+	})
+}
+
 // TestConcurrentMigrate starts several "replicas" on one empty database at once: the advisory lock
 // must make each migration apply exactly once.
 func TestConcurrentMigrate(t *testing.T) {
