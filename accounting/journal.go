@@ -26,8 +26,8 @@ import (
 // other is empty, appends move over, and the full one is emptied as soon as its last record is
 // stored. So the files stay small under any load, and emptying one never races an append to it.
 //
-// It is for a single server on its data directory (SQLite): the directory is locked while the
-// journal is open.
+// It belongs to one server on its data directory (the SQLite server, or one PostgreSQL replica; each
+// replica has its own): the directory is locked while the journal is open.
 type Journal struct {
 	dir  string
 	lock *os.File
@@ -67,7 +67,7 @@ func OpenJournal(dir string) (*Journal, []*polydev.UsageRecord, int64, error) {
 	}
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
-		return nil, nil, 0, fmt.Errorf("usage journal in %s is in use by another polydev process (one server per SQLite data directory): %w", dir, err)
+		return nil, nil, 0, fmt.Errorf("usage journal in %s is in use by another polydev process (one server per data directory; each PostgreSQL replica needs its own): %w", dir, err)
 	}
 	j := &Journal{dir: dir, lock: lock}
 	var recs []*polydev.UsageRecord

@@ -1,7 +1,7 @@
 // Package accounting writes the gateway's usage records off the request's latency path without losing
 // them: records queue in memory and a background writer stores them in batches (one transaction each),
 // retrying on failure, and Stop drains the queue before the process exits. A full queue makes Record
-// wait rather than drop. With a Journal (single-node SQLite), a record is durable once appended to
+// wait rather than drop. With a Journal (in the server's data directory, on either engine), a record is durable once appended to
 // it, and a request does not wait for the database at all. It knows nothing of HTTP or providers.
 package accounting
 

@@ -61,7 +61,8 @@ type PolydevOpts struct {
 	Name string
 }
 
-// startPolydev runs `polydev serve` on a free loopback port with a fresh SQLite data directory,
+// startPolydev runs `polydev serve` on a free loopback port with a fresh data directory (and SQLite, or
+// the PostgreSQL database of o.DatabaseURL),
 // creates an admin with the CLI, logs in, sets the tier's request limits high (in force, but never
 // reached: the benchmark measures latency, not rate limiting), creates an API token and adds platform
 // keys, with a budget and request limits, for the fake upstream.
