@@ -134,6 +134,10 @@ func (db *DB) ReleaseLeases(ctx context.Context, replica string, expired bool, n
 	n := 0
 	for _, l := range found {
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			// The key's row is locked first, as every transaction on leases does (see shrinkSpent).
+			if _, err := db.txExec(ctx, tx, `UPDATE provider_keys SET in_flight = in_flight WHERE id = ?`, l.key); err != nil {
+				return err
+			}
 			var money, slots int64
 			// Deleted and read in one statement: of two replicas reclaiming the same row, one gives it back.
 			err := db.txQueryRow(ctx, tx, `DELETE FROM limit_leases WHERE replica_id = ? AND key_id = ? RETURNING money_micros, slots`,

@@ -36,6 +36,9 @@ func (l *Local) InsertUsage(ctx context.Context, recs []*polydev.UsageRecord) er
 		if err := l.settle(ctx, tx, sums, keys); err != nil {
 			return err
 		}
+		if err := l.shrinkSpent(ctx, tx, spent); err != nil {
+			return err
+		}
 		return l.writeUserCounts(ctx, tx, users)
 	})
 	if err != nil {

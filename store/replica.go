@@ -5,6 +5,8 @@ import (
 	"context"
 	"database/sql"
 	"log/slog"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -246,7 +248,8 @@ func (l *Local) growUser(ctx context.Context, id string, u *userCounters, perDay
 
 // spendLeases, inside a usage batch's transaction, takes each key's stored cost off this
 // replica's money lease (at most what the lease holds): settle then moves it from reserved to
-// spend. It returns the amounts, for memory once the batch commits.
+// spend, and shrinkSpent from the lease rows. It returns the amounts, for memory once the batch
+// commits.
 func (l *Local) spendLeases(ctx context.Context, tx *sql.Tx, sums map[keyMonth]*keySum) (map[string]int64, error) {
 	if l.replica == "" {
 		return nil, nil
@@ -269,11 +272,21 @@ func (l *Local) spendLeases(ctx context.Context, tx *sql.Tx, sums map[keyMonth]*
 	l.mu.Unlock()
 	for id, m := range spent {
 		latest[id].reserved += m
-		if err := l.shrinkLease(ctx, tx, l.replica, id, m, 0); err != nil {
-			return nil, err
-		}
 	}
 	return spent, nil
+}
+
+// shrinkSpent takes what spendLeases found off the lease rows, after settle has updated the keys:
+// every transaction locks a key's row before its lease row (grantKey, returnKey, ReleaseLeases do
+// too), so that a batch and a lease taken at the same time never deadlock.
+func (l *Local) shrinkSpent(ctx context.Context, tx *sql.Tx, spent map[string]int64) error {
+	ids := slices.Sorted(maps.Keys(spent))
+	for _, id := range ids {
+		if err := l.shrinkLease(ctx, tx, l.replica, id, spent[id], 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // leaseLoop is the replica's upkeep service: unused capacity back every leaseIdle, lease rows
