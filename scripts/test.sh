@@ -96,7 +96,7 @@ go vet ./...
 # Tests that boot real VMs run in a second phase, one at a time: each keeps both cores busy under
 # QEMU TCG for a minute or more, and beside each other or beside the rest of the suite their boots
 # only get slower. The first phase leaves them out (-skip), so nothing is counted twice.
-vmtests='^(TestKernelProbeReal|TestRealQEMU|TestRealQEMUCold|TestRealQEMUGolden|TestRealQEMUTap|TestVMEndToEnd|TestVMCrashReconcile)$'
+vmtests='^(TestKernelProbeReal|TestRealQEMU|TestRealQEMUCold|TestRealQEMUGolden|TestRealQEMUGoldenRestart|TestRealQEMUTap|TestVMEndToEnd|TestVMCrashReconcile)$'
 log "go test -race ./... (store suite on sqlite and postgres)"
 out="$work/go-test.log"
 set +e

@@ -39,6 +39,7 @@ type options struct {
 	frames       int
 	polydev      string
 	data         string
+	raw          bool
 }
 
 func main() {
@@ -54,6 +55,7 @@ func main() {
 	flag.IntVar(&o.frames, "frames", 0, "viewer benchmark instead: N rounds of create → first frame through polydev serve (see frame.go)")
 	flag.StringVar(&o.polydev, "polydev", "", "with -frames: the polydev binary (default: go build ./cmd/polydev)")
 	flag.StringVar(&o.data, "data", "", "with -frames: data directory to use and keep (a saved golden snapshot in it is reused); default a temporary one")
+	flag.BoolVar(&o.raw, "raw", false, "with -frames: ask the viewer for Raw pixels instead of Zlib")
 	flag.Parse()
 	run := run
 	if o.frames > 0 {

@@ -16,6 +16,8 @@ func FuzzServerMessages(f *testing.F) {
 	f.Add(bytes.Join([][]byte{{msgServerCutText, 0, 0, 0}, str("clip")}, nil))
 	f.Add(bytes.Join([][]byte{{msgSetColourMapEntries, 0}, u16(0), u16(1), make([]byte, 6)}, nil))
 	f.Add(bytes.Join([][]byte{{0, 0}, u16(1), u16(0), u16(0), u16(65535), u16(65535), u32(0)}, nil))
+	zr := newZlibRects()
+	f.Add(update(zr.rect(0, 0, 8, 2), zr.rect(0, 2, 8, 2)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fb := newFramebuffer(8, 4)
 		r := bufio.NewReader(bytes.NewReader(data))

@@ -2,6 +2,8 @@ package rfb
 
 import (
 	"bufio"
+	"bytes"
+	"compress/zlib"
 	"encoding/binary"
 	"fmt"
 	"image"
@@ -16,7 +18,17 @@ const (
 	msgServerCutText       = 3
 )
 
-const encodingRaw = 0
+// Encoding is how the server is asked to send pixels (RFC 6143 §7.7).
+type Encoding int32
+
+const (
+	// Raw sends every pixel as is: 4 bytes a pixel, 4 MB for a 1280x800 screen.
+	Raw Encoding = 0
+	// Zlib is Raw through one zlib stream per connection, flushed after each rectangle (type 6,
+	// registered in RFC 6143 and sent by x11vnc). A browser page shrinks to a few percent of Raw,
+	// which is what a viewer like noVNC gets from its own compressed encodings.
+	Zlib Encoding = 6
+)
 
 // framebuffer is the image being filled and which of its pixels some rectangle has covered, so the
 // screenshot is done when all have, however the server splits the screen.
@@ -25,6 +37,11 @@ type framebuffer struct {
 	seen    []uint64 // one bit per pixel
 	covered int
 	row     []byte // scratch: one row of wire pixels
+
+	// The Zlib encoding's stream: compressed bytes of each rectangle are appended to zin, which
+	// the one decompressor reads for the whole connection.
+	zin  bytes.Buffer
+	zout io.Reader
 }
 
 func newFramebuffer(w, h int) *framebuffer {
@@ -33,8 +50,8 @@ func newFramebuffer(w, h int) *framebuffer {
 
 func (fb *framebuffer) complete() bool { return fb.covered == len(fb.img.Pix)/4 }
 
-// readServerMessage reads one server message into fb. Only Raw rectangles are accepted, since Raw
-// is the only encoding the client asked for.
+// readServerMessage reads one server message into fb. Only Raw and Zlib rectangles are accepted,
+// the encodings this client asks for.
 func readServerMessage(r *bufio.Reader, fb *framebuffer) error {
 	typ, err := r.ReadByte()
 	if err != nil {
@@ -81,7 +98,7 @@ func discard(r io.Reader, n int64, what string) error {
 	return nil
 }
 
-// readRect reads one rectangle header and its Raw pixels, which must lie inside the framebuffer.
+// readRect reads one rectangle header and its pixels, which must lie inside the framebuffer.
 func readRect(r io.Reader, fb *framebuffer) error {
 	var h [12]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
@@ -89,13 +106,53 @@ func readRect(r io.Reader, fb *framebuffer) error {
 	}
 	x, y := int(binary.BigEndian.Uint16(h[0:])), int(binary.BigEndian.Uint16(h[2:]))
 	w, ht := int(binary.BigEndian.Uint16(h[4:])), int(binary.BigEndian.Uint16(h[6:]))
-	if enc := int32(binary.BigEndian.Uint32(h[8:])); enc != encodingRaw {
-		return fmt.Errorf("rfb: rectangle in encoding %d, but only Raw (0) was asked for", enc)
-	}
 	bounds := fb.img.Rect
 	if x+w > bounds.Dx() || y+ht > bounds.Dy() {
 		return fmt.Errorf("rfb: rectangle %dx%d at %d,%d is outside the %dx%d framebuffer", w, ht, x, y, bounds.Dx(), bounds.Dy())
 	}
+	switch enc := Encoding(binary.BigEndian.Uint32(h[8:])); enc {
+	case Raw:
+		return readPixels(r, fb, x, y, w, ht)
+	case Zlib:
+		pix, err := fb.inflate(r, 4*w*ht)
+		if err != nil {
+			return err
+		}
+		return readPixels(pix, fb, x, y, w, ht)
+	default:
+		return fmt.Errorf("rfb: rectangle in encoding %d, but only Raw (0) and Zlib (6) were asked for", enc)
+	}
+}
+
+// inflate reads one Zlib rectangle's compressed data from r and returns a reader of its n bytes of
+// pixels. Deflate expands incompressible data by a few bytes per 16 KiB block, so a rectangle that
+// announces more than that bound is refused before anything is read into memory.
+func (fb *framebuffer) inflate(r io.Reader, n int) (io.Reader, error) {
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, fmt.Errorf("rfb: reading Zlib length: %w", err)
+	}
+	size := int64(binary.BigEndian.Uint32(l[:]))
+	if size > int64(n)+int64(n)/64+1024 {
+		return nil, fmt.Errorf("rfb: Zlib rectangle of %d bytes for %d bytes of pixels", size, n)
+	}
+	if _, err := io.CopyN(&fb.zin, r, size); err != nil {
+		return nil, fmt.Errorf("rfb: reading Zlib data: %w", err)
+	}
+	if fb.zout == nil {
+		// The stream's header comes with the first rectangle; zlib.NewReader reads it at once.
+		z, err := zlib.NewReader(&fb.zin)
+		if err != nil {
+			return nil, fmt.Errorf("rfb: Zlib stream: %w", err)
+		}
+		fb.zout = z
+	}
+	return io.LimitReader(fb.zout, int64(n)), nil
+}
+
+// readPixels reads w×ht pixels in the client's format from r into the rectangle at x, y.
+func readPixels(r io.Reader, fb *framebuffer, x, y, w, ht int) error {
+	bounds := fb.img.Rect
 	row := fb.row[:4*w]
 	for j := y; j < y+ht; j++ {
 		if _, err := io.ReadFull(r, row); err != nil {

@@ -38,6 +38,20 @@ func TestRealX11VNC(t *testing.T) {
 		t.Errorf("grid has no pure red or no black pixel: first pixels %v %v", grid.RGBAAt(0, 0), grid.RGBAAt(1, 1))
 	}
 
+	// Zlib, as the viewer benchmark asks for it: the same grid.
+	zc, err := rfb.DialWebSocket(ctx, wsURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zimg, err := rfb.ScreenshotIn(ctx, zc, rfb.Zlib)
+	zc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rfbtest.Contains(zimg, color.RGBA{R: 0xff, A: 0xff}) || !rfbtest.Contains(zimg, color.RGBA{A: 0xff}) {
+		t.Errorf("Zlib grid has no pure red or no black pixel")
+	}
+
 	// The same server over plain TCP.
 	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", d.VNCAddr)
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package rfb is a minimal RFB (VNC) client, RFB 3.8 with fallbacks to 3.7 and 3.3: enough to
-// connect without a password, ask for the whole screen once in Raw encoding and return it as an
-// image, so tests can check that a VM's display shows something, over TCP or over websockify's
+// connect without a password, ask for the whole screen once in Raw or Zlib encoding and return it as
+// an image, so tests can check that a VM's display shows something, over TCP or over websockify's
 // WebSocket the way noVNC does. It is not a viewer (no input, no incremental updates, no other
 // encodings) and depends on nothing else in Polydev. Every byte it reads comes from an untrusted
 // server, so sizes are checked before anything is allocated, and the parser is fuzzed.
@@ -33,6 +33,12 @@ var ErrNoNoneSecurity = errors.New("rfb: server does not offer security type Non
 // not yet read), requests the whole framebuffer once and returns it. ctx bounds the whole exchange;
 // the caller keeps ownership of conn and closes it.
 func Screenshot(ctx context.Context, conn net.Conn) (*image.RGBA, error) {
+	return ScreenshotIn(ctx, conn, Raw)
+}
+
+// ScreenshotIn is Screenshot with the pixels asked for in enc first (Raw is accepted too, and is
+// what a server without enc sends).
+func ScreenshotIn(ctx context.Context, conn net.Conn, enc Encoding) (*image.RGBA, error) {
 	if d, ok := ctx.Deadline(); ok {
 		if err := conn.SetDeadline(d); err != nil {
 			return nil, fmt.Errorf("rfb: %w", err)
@@ -41,20 +47,20 @@ func Screenshot(ctx context.Context, conn net.Conn) (*image.RGBA, error) {
 	// Cancellation interrupts a blocked read or write by moving the deadline into the past.
 	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
-	img, err := screenshot(bufio.NewReader(conn), conn)
+	img, err := screenshot(bufio.NewReader(conn), conn, enc)
 	if err != nil && ctx.Err() != nil {
 		return nil, fmt.Errorf("rfb: %w (%v)", ctx.Err(), err)
 	}
 	return img, err
 }
 
-func screenshot(r *bufio.Reader, w io.Writer) (*image.RGBA, error) {
+func screenshot(r *bufio.Reader, w io.Writer, enc Encoding) (*image.RGBA, error) {
 	init, err := handshake(r, w)
 	if err != nil {
 		return nil, err
 	}
 	fb := newFramebuffer(int(init.Width), int(init.Height))
-	if err := writeRequests(w, init.Width, init.Height); err != nil {
+	if err := writeRequests(w, init.Width, init.Height, enc); err != nil {
 		return nil, fmt.Errorf("rfb: sending requests: %w", err)
 	}
 	for !fb.complete() {
@@ -66,8 +72,9 @@ func screenshot(r *bufio.Reader, w io.Writer) (*image.RGBA, error) {
 }
 
 // writeRequests sends SetPixelFormat (32 bpp true colour, red<<16 | green<<8 | blue, little-endian),
-// SetEncodings (Raw only) and a non-incremental FramebufferUpdateRequest for the whole screen.
-func writeRequests(w io.Writer, width, height uint16) error {
+// SetEncodings (enc, then Raw; Raw alone when enc is Raw) and a non-incremental
+// FramebufferUpdateRequest for the whole screen.
+func writeRequests(w io.Writer, width, height uint16, enc Encoding) error {
 	b := make([]byte, 0, 20+8+10)
 	b = append(b, 0, 0, 0, 0) // SetPixelFormat, padding
 	b = append(b, 32, 24, 0, 1)
@@ -75,9 +82,15 @@ func writeRequests(w io.Writer, width, height uint16) error {
 	b = binary.BigEndian.AppendUint16(b, 255)
 	b = binary.BigEndian.AppendUint16(b, 255)
 	b = append(b, 16, 8, 0, 0, 0, 0)
-	b = append(b, 2, 0)                     // SetEncodings, padding
-	b = binary.BigEndian.AppendUint16(b, 1) // one encoding:
-	b = binary.BigEndian.AppendUint32(b, 0) // Raw
+	encs := []Encoding{Raw}
+	if enc != Raw {
+		encs = []Encoding{enc, Raw}
+	}
+	b = append(b, 2, 0) // SetEncodings, padding
+	b = binary.BigEndian.AppendUint16(b, uint16(len(encs)))
+	for _, e := range encs {
+		b = binary.BigEndian.AppendUint32(b, uint32(e))
+	}
 	b = append(b, 3, 0)                     // FramebufferUpdateRequest, not incremental
 	b = binary.BigEndian.AppendUint32(b, 0) // x, y
 	b = binary.BigEndian.AppendUint16(b, width)

@@ -34,7 +34,9 @@ type Controller struct {
 	golden   *vm.SnapshotFiles // nil: no usable snapshot, cold boot
 	making   chan struct{}     // non-nil while a golden snapshot is being made; closed when done
 	pruned   bool              // the snapshot root was pruned (once per process)
-	image    Image
+	// guestFailures counts restores in a row whose guest did not answer (see restoreFailed).
+	guestFailures int
+	image         Image
 
 	refill   chan struct{} // the warm pool lost a VM
 	regolden chan struct{} // the golden snapshot was discarded

@@ -206,6 +206,7 @@ func (c *Controller) boot(ctx context.Context, id string, n vm.Network) (string,
 	if snap != nil {
 		err := c.restore(ctx, spec, *snap)
 		if err == nil {
+			c.restoreWorked()
 			return pathRestore, nil
 		}
 		if ctx.Err() != nil {
@@ -214,7 +215,7 @@ func (c *Controller) boot(ctx context.Context, id string, n vm.Network) (string,
 		c.log.Warn("restore failed; cold-booting", "vm", id, "err", err)
 		c.metrics.failures.WithLabelValues("restore").Inc()
 		if !errors.Is(err, vm.ErrUnsupported) {
-			c.discardGolden(snap)
+			c.restoreFailed(snap, err)
 		}
 		if err := c.cfg.Driver.Destroy(ctx, id); err != nil {
 			return "", err
@@ -229,16 +230,26 @@ func (c *Controller) boot(ctx context.Context, id string, n vm.Network) (string,
 	return pathCold, c.waitHealthy(ctx, id)
 }
 
+// guestError is a restore that the hypervisor completed but whose guest did not answer in time
+// (AfterRestore or the health wait): on a loaded host that says little about the snapshot.
+type guestError struct{ err error }
+
+func (e guestError) Error() string { return e.err.Error() }
+func (e guestError) Unwrap() error { return e.err }
+
 func (c *Controller) restore(ctx context.Context, spec vm.Spec, snap vm.SnapshotFiles) error {
 	if err := c.cfg.Driver.Restore(ctx, spec, snap); err != nil {
 		return err
 	}
 	if c.cfg.AfterRestore != nil {
 		if err := c.cfg.AfterRestore(ctx, spec.ID, c.dialer(spec.ID)); err != nil {
-			return fmt.Errorf("after restore: %w", err)
+			return guestError{fmt.Errorf("after restore: %w", err)}
 		}
 	}
-	return c.waitHealthy(ctx, spec.ID)
+	if err := c.waitHealthy(ctx, spec.ID); err != nil {
+		return guestError{err}
+	}
+	return nil
 }
 
 // waitHealthy waits, up to HealthTimeout, for the agent of VM id to report healthy.

@@ -35,6 +35,35 @@ func (c *Controller) goldenSnapshot() *vm.SnapshotFiles {
 	return c.golden
 }
 
+// guestFailuresToDiscard is how many restores in a row whose guest did not answer (guestError)
+// discard the golden snapshot. A driver's failed Restore discards it at once: the hypervisor
+// refused the snapshot. A guest that misses its bound once may only be slow on a loaded host (a
+// 30 s /sync bound passed at load average 30 on 2 cores), and remaking the snapshot there would
+// cost minutes of cold boots for nothing; a snapshot whose guests never answer still goes.
+const guestFailuresToDiscard = 3
+
+// restoreFailed counts a failed restore from snap and discards snap when the failure says so.
+func (c *Controller) restoreFailed(snap *vm.SnapshotFiles, err error) {
+	if _, guest := errors.AsType[guestError](err); guest {
+		c.goldenMu.Lock()
+		c.guestFailures++
+		n := c.guestFailures
+		c.goldenMu.Unlock()
+		if n < guestFailuresToDiscard {
+			c.log.Warn("restored guest did not answer; the golden snapshot is kept", "failures_in_a_row", n)
+			return
+		}
+	}
+	c.discardGolden(snap)
+}
+
+// restoreWorked resets the count of failed restores.
+func (c *Controller) restoreWorked() {
+	c.goldenMu.Lock()
+	c.guestFailures = 0
+	c.goldenMu.Unlock()
+}
+
 // discardGolden stops restoring from snap (a restore from it failed), removes its manifest so that
 // no later process restores it either, and asks the boot loop for a fresh one.
 func (c *Controller) discardGolden(snap *vm.SnapshotFiles) {
@@ -43,7 +72,7 @@ func (c *Controller) discardGolden(snap *vm.SnapshotFiles) {
 	if c.golden != snap {
 		return
 	}
-	c.golden = nil
+	c.golden, c.guestFailures = nil, 0
 	unpublish(filepath.Dir(snap.StatePath))
 	c.log.Warn("golden snapshot discarded; VMs cold-boot until a new one is made")
 	select {

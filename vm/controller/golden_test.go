@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -356,4 +357,49 @@ func replaceOnce(t *testing.T, b []byte, old, new string) []byte {
 		t.Fatalf("%q not in %s", old, b)
 	}
 	return []byte(strings.Replace(string(b), old, new, 1))
+}
+
+// TestGoldenKeptWhenGuestSlow: a restored guest that does not answer in time (AfterRestore or the
+// health wait fails) is cold-booted instead, but the snapshot is kept until that happens three
+// times in a row; a driver's failed Restore discards it at once (TestGoldenSnapshot).
+func TestGoldenKeptWhenGuestSlow(t *testing.T) {
+	fail := true
+	e := goldenEnv(t, func(c *Config) {
+		c.AfterRestore = func(ctx context.Context, id string, dial DialFunc) error {
+			if fail {
+				return errors.New("agent did not answer /sync in 30s")
+			}
+			return nil
+		}
+	})
+	e.prepare(e.c)
+	u := e.user(polydev.TierEnterprise)
+	create := func() (restored bool) {
+		t.Helper()
+		v, err := e.c.Create(t.Context(), u, polydev.VMBrowser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := e.d.get(v.ID)
+		return got.restored
+	}
+	for i := range 2 {
+		if create() || e.c.goldenSnapshot() == nil || len(e.snapshots()) != 1 {
+			t.Fatalf("slow guest %d: restored, or the snapshot was discarded", i+1)
+		}
+	}
+	fail = false
+	if !create() {
+		t.Fatal("not restored once the guest answers")
+	}
+	fail = true
+	for i := range guestFailuresToDiscard {
+		create()
+		if discarded := e.c.goldenSnapshot() == nil; discarded != (i == guestFailuresToDiscard-1) {
+			t.Fatalf("after %d slow guests in a row: discarded %v", i+1, discarded)
+		}
+	}
+	if len(e.snapshots()) != 0 {
+		t.Fatal("the discarded snapshot is still published")
+	}
 }
