@@ -31,11 +31,12 @@ type fakeDriver struct {
 }
 
 type fakeVM struct {
-	spec     vm.Spec
-	state    vm.State
-	restored bool
-	addrs    map[uint16]string
-	servers  []*http.Server
+	spec      vm.Spec
+	state     vm.State
+	restored  bool
+	addrs     map[uint16]string
+	servers   []*http.Server
+	listeners []net.Listener
 }
 
 func newFakeDriver() *fakeDriver {
@@ -110,6 +111,7 @@ func (d *fakeDriver) serve(v *fakeVM) error {
 			fmt.Fprintf(w, "port %d of %s", port, v.spec.ID)
 		})}
 		v.servers = append(v.servers, srv)
+		v.listeners = append(v.listeners, ln)
 		go srv.Serve(ln)
 	}
 	return nil
@@ -119,7 +121,12 @@ func (d *fakeDriver) halt(v *fakeVM) {
 	for _, s := range v.servers {
 		s.Close()
 	}
-	v.servers, v.addrs = nil, nil
+	// Server.Close misses a listener its Serve goroutine has not taken yet, and the port would stay
+	// bound under the cold boot that follows a failed restore.
+	for _, ln := range v.listeners {
+		ln.Close()
+	}
+	v.servers, v.listeners, v.addrs = nil, nil, nil
 }
 
 func (d *fakeDriver) Start(ctx context.Context, id string) error {
