@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,13 +25,13 @@ import (
 
 // The viewer benchmark (-frames N): what a user waits for, through the real binary and its API.
 // It starts `polydev serve` with VM support (QEMU TCG, user networking, a warm pool of one), signs
-// in, and times "create a browser VM → first non-blank frame in the viewer": POST /api/vms, a
-// viewer ticket, the noVNC WebSocket through Polydev's proxy, and an RFB framebuffer update that is
-// not a single colour (the test TestVMEndToEnd uses), asked for in the Zlib encoding as a viewer
-// asks for a compressed one (-raw: Raw, 4 MB a frame, which through websockify under TCG takes tens
-// of seconds on a loaded host). The first measurement is taken right after the
-// server listens (the first session after a start: with a saved golden snapshot in -data it is
-// restored, without one the golden VM boots first); the next N each start with the warm pool full.
+// in, and times "start a login session → first non-blank frame in the viewer": POST
+// /api/auth/session (or, with -route vms, POST /api/vms and a viewer ticket), the noVNC WebSocket
+// through Polydev's proxy, and an RFB framebuffer update that is not a single colour (the test
+// TestVMEndToEnd uses), asked for in the Zlib encoding as a viewer asks for a compressed one (-raw:
+// Raw). The first measurement is taken right after the server listens (the first session after a
+// start: with a saved golden snapshot in -data it is restored, without one the golden VM boots
+// first); the next N each start with the warm pool full.
 
 const (
 	benchEmail    = "bench-vm@example.com"
@@ -47,6 +48,7 @@ type frameReport struct {
 	warm            []time.Duration
 	warmWaits       []time.Duration // how long each round waited for the pool to refill
 	enc             rfb.Encoding
+	route           string
 }
 
 func encName(e rfb.Encoding) string {
@@ -88,7 +90,7 @@ func runFrames(o options) error {
 	if err := createUser(bin, env); err != nil {
 		return err
 	}
-	r := &frameReport{host: hostInfo(), command: strings.Join(os.Args, " ")}
+	r := &frameReport{host: hostInfo(), command: strings.Join(os.Args, " "), route: o.route}
 	if !o.raw {
 		r.enc = rfb.Zlib
 	}
@@ -98,7 +100,7 @@ func runFrames(o options) error {
 	}
 	defer srv.stop()
 	r.startToListen = srv.listening.Sub(srv.started)
-	c := &apiClient{base: srv.base, enc: rfb.Zlib}
+	c := &apiClient{base: srv.base, enc: rfb.Zlib, route: o.route, target: o.target}
 	if o.raw {
 		c.enc = rfb.Raw
 	}
@@ -218,6 +220,8 @@ type apiClient struct {
 	base   string
 	cookie string
 	enc    rfb.Encoding
+	route  string // "session" (POST /api/auth/session) or "vms" (POST /api/vms)
+	target string // the session's targetUrl
 }
 
 func (c *apiClient) do(ctx context.Context, method, path, body string) (int, []byte, http.Header, error) {
@@ -255,45 +259,72 @@ func (c *apiClient) login(ctx context.Context) error {
 	return errors.New("login set no cookie")
 }
 
-// createToFrame creates a browser VM and returns how long it took until the viewer showed a
-// non-blank frame; the VM is deleted afterwards (not timed).
+// createToFrame starts a login session (or, with -route vms, creates a browser VM) and returns how
+// long it took until the viewer showed a non-blank frame; the session or VM is ended afterwards
+// (not timed).
 func (c *apiClient) createToFrame(ctx context.Context, bound time.Duration) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	began := time.Now()
-	code, body, _, err := c.do(ctx, "POST", "/api/vms", `{"type":"browser"}`)
-	if err != nil || code != http.StatusCreated {
-		return 0, fmt.Errorf("create VM: %d %s %v", code, body, err)
+	create, body := "/api/vms", `{"type":"browser"}`
+	if c.route == "session" {
+		create, body = "/api/auth/session", fmt.Sprintf(`{"targetUrl":%q}`, c.target)
 	}
-	var v struct{ ID string }
-	if err := json.Unmarshal(body, &v); err != nil || v.ID == "" {
-		return 0, fmt.Errorf("create VM answered %s", body)
+	code, resp, _, err := c.do(ctx, "POST", create, body)
+	if err != nil || code != http.StatusCreated {
+		return 0, fmt.Errorf("POST %s: %d %s %v", create, code, resp, err)
+	}
+	var v struct{ ID, SessionID, NoVNCURL string }
+	if err := json.Unmarshal(resp, &v); err != nil {
+		return 0, fmt.Errorf("POST %s answered %s", create, resp)
+	}
+	end, ticketPath, first := "/api/vms/"+v.ID, "/api/vms/"+v.ID+"/vnc-ticket", ""
+	if c.route == "session" {
+		end, ticketPath, first = "/api/auth/session/"+v.SessionID, "/api/auth/session/"+v.SessionID+"/vnc-ticket", viewerPath(v.NoVNCURL)
+	}
+	if v.ID == "" || c.route == "session" && (v.SessionID == "" || first == "") {
+		return 0, fmt.Errorf("POST %s answered %s", create, resp)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		_, _, _, _ = c.do(dctx, "DELETE", "/api/vms/"+v.ID, "")
+		_, _, _, _ = c.do(dctx, "DELETE", end, "")
 	}()
-	if err := c.firstFrame(ctx, "/api/vms/"+v.ID+"/vnc-ticket"); err != nil {
+	if err := c.firstFrame(ctx, ticketPath, first); err != nil {
 		return 0, err
 	}
 	return time.Since(began), nil
 }
 
-// firstFrame takes viewer tickets from ticketPath and reads RFB frames through the noVNC WebSocket
-// until one is not a single colour, as a browser's viewer would show it.
-func (c *apiClient) firstFrame(ctx context.Context, ticketPath string) error {
+// viewerPath is the WebSocket path (with its ticket) in a viewer URL's fragment, as noVNC reads it.
+func viewerPath(viewer string) string {
+	_, frag, _ := strings.Cut(viewer, "#")
+	q, err := url.ParseQuery(frag)
+	if err != nil || q.Get("path") == "" {
+		return ""
+	}
+	return "/" + q.Get("path")
+}
+
+// firstFrame reads RFB frames through the noVNC WebSocket at wsPath (a path with its ticket; when
+// empty, or for every retry, a new ticket from ticketPath) until one is not a single colour, as a
+// browser's viewer would show it.
+func (c *apiClient) firstFrame(ctx context.Context, ticketPath, wsPath string) error {
 	var last error
 	for ctx.Err() == nil {
-		code, body, _, err := c.do(ctx, "POST", ticketPath, "")
-		if err != nil || code != http.StatusOK {
-			return fmt.Errorf("viewer ticket: %d %s %v", code, body, err)
+		if wsPath == "" {
+			code, body, _, err := c.do(ctx, "POST", ticketPath, "")
+			if err != nil || code != http.StatusOK {
+				return fmt.Errorf("viewer ticket: %d %s %v", code, body, err)
+			}
+			var tk struct{ Path string }
+			if err := json.Unmarshal(body, &tk); err != nil || tk.Path == "" {
+				return fmt.Errorf("viewer ticket answered %s", body)
+			}
+			wsPath = tk.Path
 		}
-		var tk struct{ Path string }
-		if err := json.Unmarshal(body, &tk); err != nil || tk.Path == "" {
-			return fmt.Errorf("viewer ticket answered %s", body)
-		}
-		url := "ws" + strings.TrimPrefix(c.base, "http") + tk.Path
+		url := "ws" + strings.TrimPrefix(c.base, "http") + wsPath
+		wsPath = "" // a ticket opens one WebSocket
 		hdr := http.Header{"Cookie": {c.cookie}, "Origin": {c.base}}
 		conn, err := rfb.DialWebSocket(ctx, url, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{"binary"}})
 		if err == nil {
@@ -345,9 +376,12 @@ func (r *frameReport) markdown() string {
 	fmt.Fprintf(&b, "# bench/vm viewer — %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "Command: `%s`\n\n", r.command)
 	fmt.Fprintf(&b, "Host before: %s.\nHost after: %s.\n\n", r.host, r.hostAfter)
-	b.WriteString("Create → first frame: `POST /api/vms` (201), `POST /api/vms/{id}/vnc-ticket`, the noVNC WebSocket " +
-		"through Polydev's proxy, RFB handshake and one full framebuffer update that is not a single colour, in the " +
-		encName(r.enc) + " encoding.\n\n")
+	start := "`POST /api/vms` (201), `POST /api/vms/{id}/vnc-ticket`"
+	if r.route == "session" {
+		start = "`POST /api/auth/session {targetUrl}` (201: the VM taken, its token set, the login started), the viewer URL it returns"
+	}
+	fmt.Fprintf(&b, "Create → first frame: %s, the noVNC WebSocket through Polydev's proxy, RFB handshake and one full "+
+		"framebuffer update that is not a single colour, in the %s encoding.\n\n", start, encName(r.enc))
 	b.WriteString("| measurement | value |\n|---|---|\n")
 	fmt.Fprintf(&b, "| serve start → listening | %s |\n", secs(r.startToListen))
 	how := "golden VM booted, settled and snapshotted first"

@@ -40,6 +40,8 @@ type options struct {
 	polydev      string
 	data         string
 	raw          bool
+	route        string
+	target       string
 }
 
 func main() {
@@ -56,7 +58,15 @@ func main() {
 	flag.StringVar(&o.polydev, "polydev", "", "with -frames: the polydev binary (default: go build ./cmd/polydev)")
 	flag.StringVar(&o.data, "data", "", "with -frames: data directory to use and keep (a saved golden snapshot in it is reused); default a temporary one")
 	flag.BoolVar(&o.raw, "raw", false, "with -frames: ask the viewer for Raw pixels instead of Zlib")
+	flag.StringVar(&o.route, "route", "session", "with -frames: session (POST /api/auth/session {targetUrl}) or vms (POST /api/vms)")
+	// The default target is refused by the egress proxy (loopback is never a destination), so the
+	// guest's browser shows an error page and nothing leaves the machine.
+	flag.StringVar(&o.target, "target", "https://127.0.0.1:9/", "with -frames -route session: the session's targetUrl")
 	flag.Parse()
+	if o.route != "session" && o.route != "vms" {
+		fmt.Fprintln(os.Stderr, "bench/vm: -route must be session or vms")
+		os.Exit(2)
+	}
 	run := run
 	if o.frames > 0 {
 		run = runFrames
