@@ -53,6 +53,9 @@ func (g *gate) close() {
 	if s := g.sess.Load(); s != nil {
 		s.Close()
 	}
+	// The listener is closed here as well as by the server: Serve runs on its own goroutine and may
+	// not have taken the listener yet, and no guest may connect once CloseVM returns.
+	_ = g.ln.Close()
 	_ = g.srv.Close()
 	g.mu.Lock()
 	g.closed = true

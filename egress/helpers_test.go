@@ -274,11 +274,6 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-func dialCtx(ctx context.Context, addr string) (net.Conn, error) {
-	var d net.Dialer
-	return d.DialContext(ctx, "tcp", addr)
-}
-
 // httpServer is a loopback plain-HTTP server known to the fake resolver as name; it echoes the
 // request's URI and Host.
 func httpServer(t *testing.T, e *env, name string) *httptest.Server {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -236,20 +238,35 @@ func TestPlainHTTPForward(t *testing.T) {
 func TestCloseVM(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
-	s, err := e.p.Open(e.vmID, Policy{Session: "s", Allow: []Rule{{Host: "login.test"}}})
+	// A unix socket of its own: a loopback port freed by CloseVM could be taken at once by another
+	// test's listener.
+	sock := filepath.Join(t.TempDir(), "vm.egress")
+	ln, err := net.Listen("unix", sock)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.p.CloseVM(e.vmID)
+	if err := e.p.Serve("vm-close", ln); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.p.Serve("vm-close", ln); !errors.Is(err, ErrServing) {
+		t.Errorf("second Serve: %v, want ErrServing", err)
+	}
+	s, err := e.p.Open("vm-close", Policy{Session: "s", Allow: []Rule{{Host: "login.test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.p.CloseVM("vm-close")
+	e.p.CloseVM("vm-close") // idempotent
 	if s.refusalReason() != "session closed" {
 		t.Errorf("session after CloseVM: %q", s.refusalReason())
 	}
-	if _, err := e.p.Open(e.vmID, Policy{Session: "t"}); !errors.Is(err, ErrNoVM) {
+	if _, err := e.p.Open("vm-close", Policy{Session: "t"}); !errors.Is(err, ErrNoVM) {
 		t.Errorf("Open after CloseVM: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if c, err := dialCtx(ctx, e.addr); err == nil {
+	var d net.Dialer
+	if c, err := d.DialContext(ctx, "unix", sock); err == nil {
 		c.Close()
 		t.Error("the listener still accepts after CloseVM")
 	}
