@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/polydev/polydev/internal/rfb"
+	"github.com/polydev/polydev/internal/testkit"
 )
 
 // The viewer benchmark (-frames N): what a user waits for, through the real binary and its API.
@@ -176,18 +176,7 @@ func startServer(bin string, env []string, logPath string) (*server, error) {
 		return nil, err
 	}
 	go func() { _ = s.cmd.Wait(); pw.Close(); logf.Close(); close(s.done) }()
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
+	addr := testkit.ListenAddr(pr)
 	select {
 	case a := <-addr:
 		s.listening, s.base = time.Now(), "http://"+a

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev/internal/pgtest"
+	"github.com/polydev/polydev/internal/testkit"
 )
 
 // binary builds polydev once per test run.
@@ -96,18 +96,7 @@ func startServe(t *testing.T, dir string, env ...string) *proc {
 		_ = cmd.Process.Kill()
 		<-p.done
 	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
+	addr := testkit.ListenAddr(pr)
 	select {
 	case a := <-addr:
 		p.base = "http://" + a

@@ -1,9 +1,7 @@
 package agents
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/polydev/polydev/internal/testkit"
 )
 
 // lockedBuffer collects a process's output for the test to read while it runs.
@@ -75,18 +75,7 @@ func startServe(t *testing.T, dataDir string, env ...string) (string, *lockedBuf
 			t.Logf("polydev serve log (last 8 KiB):\n%s", tail(logs.String(), 8<<10))
 		}
 	})
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			var line struct{ Msg, Addr string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "listening" {
-				addr <- line.Addr
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, pr)
-	}()
+	addr := testkit.ListenAddr(pr)
 	select {
 	case a := <-addr:
 		return "http://" + a, logs
