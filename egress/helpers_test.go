@@ -285,3 +285,26 @@ func httpServer(t *testing.T, e *env, name string) *httptest.Server {
 	e.dns.names[name] = "127.0.0.1"
 	return srv
 }
+
+// open binds a session allowing rules to the env's VM and closes it at cleanup.
+func (e *env) open(session string, rules ...Rule) *Session {
+	e.t.Helper()
+	s, err := e.p.Open(e.vmID, Policy{Session: session, Allow: rules})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(s.Close)
+	return s
+}
+
+// getHello fetches https://login.test:p/ through the proxy and checks the test server's answer.
+func (e *env) getHello(srv *httptest.Server, p uint16) {
+	e.t.Helper()
+	resp, err := e.client(srv).Get("https://login.test:" + itoa(p) + "/")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if got := body(e.t, resp); got != "hello from login.test" {
+		e.t.Fatalf("body = %q", got)
+	}
+}

@@ -28,18 +28,11 @@ func TestMetrics(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(e.p.Collectors()...)
 	srv, p := e.tlsServer("login.test")
-	s, err := e.p.Open(e.vmID, Policy{Session: "s", Allow: []Rule{{Host: "login.test", Ports: []uint16{p}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := e.open("s", Rule{Host: "login.test", Ports: []uint16{p}})
 	if got := value(t, e.p.metrics.sessions); got != 1 {
 		t.Errorf("sessions = %v", got)
 	}
-	resp, err := e.client(srv).Get("https://login.test:" + itoa(p) + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	body(t, resp)
+	e.getHello(srv, p)
 	r, c, _ := e.rawConnect("evil.test:443")
 	c.Close()
 	if r.StatusCode != http.StatusForbidden {

@@ -17,18 +17,8 @@ func TestConnectAllowed(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Config{})
 	srv, p := e.tlsServer("login.test")
-	s, err := e.p.Open(e.vmID, Policy{Session: "sess-1", Allow: []Rule{{Host: "login.test", Ports: []uint16{p}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	resp, err := e.client(srv).Get("https://login.test:" + itoa(p) + "/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := body(t, resp); got != "hello from login.test" {
-		t.Fatalf("body = %q", got)
-	}
+	s := e.open("sess-1", Rule{Host: "login.test", Ports: []uint16{p}})
+	e.getHello(srv, p)
 	u := s.Usage()
 	if u.Requests != 1 || u.Refused != 0 || u.BytesUp == 0 || u.BytesDown == 0 {
 		t.Errorf("usage = %+v", u)
