@@ -109,6 +109,9 @@ type AuthSessionStore interface {
 	// AuthSessionsToSweep returns, oldest first and at most limit, the sessions that need the expiry
 	// job: active ones whose expiry is at or before now, and final ones whose VM was not released.
 	AuthSessionsToSweep(ctx context.Context, now time.Time, limit int) ([]*AuthSession, error)
+	// RecentAuthSessions returns every user's sessions, most recently changed first, at most limit
+	// (the admin's recent events).
+	RecentAuthSessions(ctx context.Context, limit int) ([]*AuthSession, error)
 	// CountAuthSessions counts every session.
 	CountAuthSessions(ctx context.Context) (*AuthSessionCounts, error)
 }

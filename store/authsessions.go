@@ -68,6 +68,11 @@ func (db *DB) ListAuthSessions(ctx context.Context, userID string, limit int) ([
 		ORDER BY created_at DESC, id DESC LIMIT ?`, userID, limit)
 }
 
+// RecentAuthSessions implements polydev.AuthSessionStore.
+func (db *DB) RecentAuthSessions(ctx context.Context, limit int) ([]*polydev.AuthSession, error) {
+	return db.listAuthSessions(ctx, `SELECT `+authSessionColumns+` FROM auth_sessions ORDER BY updated_at DESC, id DESC LIMIT ?`, limit)
+}
+
 // AuthSessionsToSweep implements polydev.AuthSessionStore.
 func (db *DB) AuthSessionsToSweep(ctx context.Context, now time.Time, limit int) ([]*polydev.AuthSession, error) {
 	return db.listAuthSessions(ctx, `SELECT `+authSessionColumns+` FROM auth_sessions

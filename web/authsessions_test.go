@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -496,7 +497,7 @@ func TestAuthSessionAuthorization(t *testing.T) {
 func TestAuthSessionViewerIdle(t *testing.T) {
 	t.Parallel()
 	a := newAuthEnv(t, "sqlite")
-	a.srv.vnc.idle = 50 * time.Millisecond
+	a.srv.vnc.idle = time.Second // short, yet long enough for the handshake on a loaded machine
 	s := a.create(t, a.cookie, map[string]string{"provider": "claude_code"})
 	var tk vncTicketResponse
 	a.want(a.do("POST", "/api/auth/session/"+s.ID+"/vnc-ticket", nil, "Cookie", a.cookie), http.StatusOK).json(t, &tk)
@@ -549,5 +550,51 @@ func TestAuthSessionVMFailure(t *testing.T) {
 	list, _ := a.store.ListAuthSessions(t.Context(), a.owner.ID, 10)
 	if len(list) != 1 || list[0].Status != polydev.AuthFailed || !strings.Contains(list[0].Reason, "at most 2 VMs") {
 		t.Fatalf("sessions = %+v", list)
+	}
+}
+
+// TestAuthSessionAdminStats: the admin stats count sessions and running VMs in the seed's shape
+// and list the sessions' and VMs' latest changes as events.
+func TestAuthSessionAdminStats(t *testing.T) {
+	t.Parallel()
+	a := newAuthEnv(t, "sqlite")
+	admin := a.signup("admin@example.com", pw)
+	a.makeAdmin("admin@example.com")
+	done := a.create(t, a.cookie, map[string]string{"provider": "codex_cli"})
+	a.ctl.agent(done.VMID).complete(".codex/auth.json", []byte(`{"tokens":{"access_token":"x"}}`))
+	a.waitStatus(t, done.ID, polydev.AuthCompleted)
+	running := a.create(t, a.cookie, map[string]string{"targetUrl": "https://github.com/login/oauth/authorize?client_id=1&state=s3cr3t"})
+	a.insertVM(a.other.ID, polydev.VMCLI)
+	stopped := a.insertVM(a.other.ID, polydev.VMCLI)
+	if err := a.store.SetVMState(t.Context(), stopped.ID, polydev.VMRunning, polydev.VMStopped, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	var out struct {
+		Stats        map[string]any
+		VMs          map[string]int `json:"vms"`
+		AuthSessions map[string]int
+		Events       []systemEventJSON
+	}
+	r := a.want(a.do("GET", "/api/admin/stats", nil, "Cookie", admin), http.StatusOK)
+	r.json(t, &out)
+	if want := map[string]int{"total": 3, "running": 2, "stopped": 1, "cli": 1, "browser": 1}; !maps.Equal(out.VMs, want) {
+		t.Fatalf("vms = %v, want %v", out.VMs, want)
+	}
+	if want := map[string]int{"active": 1, "completed": 1, "total": 2}; !maps.Equal(out.AuthSessions, want) {
+		t.Fatalf("authSessions = %v, want %v", out.AuthSessions, want)
+	}
+	if out.Stats["cli_vms"] != 1.0 || out.Stats["browser_vms"] != 1.0 || out.Stats["active_vms"] != 2.0 || out.Stats["total_vms"] != 3.0 {
+		t.Fatalf("stats = %v", out.Stats)
+	}
+	seen := map[string]string{}
+	for _, e := range out.Events {
+		seen[e.ID] = e.Event + " " + e.Detail
+	}
+	if seen[done.ID] != "completed codex_cli" || seen[running.ID] != "running github.com" || seen[stopped.ID] != "stopped cli" {
+		t.Fatalf("events = %+v", out.Events)
+	}
+	if bytes.Contains(r.body, []byte("s3cr3t")) {
+		t.Fatal("an event shows the target URL's parameters")
 	}
 }

@@ -178,13 +178,27 @@ func TestAdminStats(t *testing.T) {
 
 			var out struct {
 				Stats        map[string]any
-				VMs          []any `json:"vms"`
-				AuthSessions []any
+				VMs          map[string]int `json:"vms"`
+				AuthSessions map[string]int
+				Providers    []providerStatsJSON
+				Events       []systemEventJSON
 			}
 			r := e.want(e.do("GET", "/api/admin/stats", nil, "Cookie", admin), http.StatusOK)
 			r.json(t, &out)
-			if out.VMs == nil || len(out.VMs) != 0 || out.AuthSessions == nil || len(out.AuthSessions) != 0 {
-				t.Fatalf("vms/authSessions = %s", r.body)
+			zero := func(m map[string]int, keys ...string) bool {
+				for _, k := range keys {
+					if v, ok := m[k]; !ok || v != 0 {
+						return false
+					}
+				}
+				return len(m) == len(keys)
+			}
+			if !zero(out.VMs, "total", "running", "stopped", "cli", "browser") || !zero(out.AuthSessions, "active", "completed", "total") ||
+				out.Events == nil || len(out.Events) != 0 || len(out.Providers) != len(polydev.Providers) {
+				t.Fatalf("vms/authSessions/providers/events = %s", r.body)
+			}
+			if p := out.Providers[0]; p.Provider != polydev.ProviderOpenAI || p.Requests != 1 || p.InputTokens != 10 || p.OutputTokens != 5 {
+				t.Fatalf("providers[0] = %+v (the 45-day-old record is outside the window)", p)
 			}
 			want := map[string]float64{
 				"total_users": 3, "active_users": 1, "total_requests": 2, "total_tokens": 17, "total_cost": 0.000251,

@@ -111,7 +111,14 @@ func testAuthSessions(t *testing.T, s polydev.Store) {
 		t.Fatalf("ended session without a VM swept: %+v", sweep)
 	}
 
-	newAuthSession(t, s, other.ID, polydev.CLIGemini, "", now)
+	g := newAuthSession(t, s, other.ID, polydev.CLIGemini, "", now)
+	recent, err := s.RecentAuthSessions(ctx(t), 2)
+	must(t, err)
+	// old ended at done, a was released at done; g changed last (created at now, before done): the
+	// order is by last change, newest first, ties broken by id.
+	if len(recent) != 2 || recent[0].ID == g.ID || recent[1].ID == g.ID {
+		t.Fatalf("RecentAuthSessions = %+v, want the two sessions changed at %v", recent, done)
+	}
 	c, err := s.CountAuthSessions(ctx(t))
 	must(t, err)
 	if *c != (polydev.AuthSessionCounts{Active: 1, Completed: 1, Total: 3}) {
