@@ -41,8 +41,11 @@ type adminOverview struct {
 	Stats *polydev.PlatformStats
 	Tiers []tierCount
 	VMs   polydev.VMCounts
-	VMsOn bool
-	Pool  polydev.VMPoolStats
+	// RunningCLI and RunningBrowser count running VMs by type (the API's cli_vms, browser_vms).
+	RunningCLI, RunningBrowser int
+	VMsOn                      bool
+	Pool                       polydev.VMPoolStats
+	Logins                     polydev.AuthSessionCounts
 }
 
 type tierCount struct {
@@ -72,6 +75,22 @@ func (u *UI) adminHome(w http.ResponseWriter, r *http.Request, v *view) error {
 		return err
 	}
 	d.VMs = *vc
+	all, err := u.api.Store.ListAllVMs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, vm := range all {
+		if vm.State == polydev.VMRunning && vm.Type == polydev.VMCLI {
+			d.RunningCLI++
+		} else if vm.State == polydev.VMRunning {
+			d.RunningBrowser++
+		}
+	}
+	lc, err := u.api.Store.CountAuthSessions(ctx)
+	if err != nil {
+		return err
+	}
+	d.Logins = *lc
 	if u.api.VMs != nil {
 		if d.Pool, err = u.api.VMs.PoolStats(ctx); err != nil {
 			return err

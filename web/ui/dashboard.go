@@ -17,6 +17,7 @@ type dashboardData struct {
 	Recent    []conversations.Summary
 	VMs       []*polydev.VM
 	VMsOn     bool
+	Logins    []*polydev.AuthSession // sign-ins in progress
 	Limits    *polydev.TierLimits
 	Keys      keyStatus
 	Ephemeral policy.Ephemeral
@@ -51,6 +52,9 @@ func (u *UI) dashboard(w http.ResponseWriter, r *http.Request, v *view) error {
 		if vm.State != polydev.VMDeleted && vm.State != polydev.VMStopped && vm.State != polydev.VMFailed {
 			d.VMs = append(d.VMs, vm)
 		}
+	}
+	if d.Logins, err = u.activeLogins(r, user.ID); err != nil {
+		return err
 	}
 	if d.Limits, err = u.api.Store.TierLimitsFor(ctx, user.Tier); err != nil {
 		return err

@@ -18,6 +18,7 @@ var userNav = []navItem{
 	{"subscription", "Plan", "/settings/subscription"},
 	{"logs", "Request logs", "/logs"},
 	{"vms", "VMs", "/vms"},
+	{"logins", "Logins", "/logins"},
 }
 
 // adminNav is shown to administrators after userNav (the admin pages register their routes).

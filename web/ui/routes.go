@@ -21,6 +21,7 @@ func (u *UI) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /settings/subscription", u.signedIn(u.subscription))
 	mux.HandleFunc("GET /logs", u.signedIn(u.logs))
 	mux.HandleFunc("GET /vms", u.signedIn(u.vms))
+	mux.HandleFunc("GET /logins", u.signedIn(u.logins))
 	mux.HandleFunc("GET /admin", u.admin(u.adminHome))
 	mux.HandleFunc("GET /admin/providers", u.admin(u.adminProviders))
 	mux.HandleFunc("GET /admin/pricing", u.admin(u.adminPricing))
