@@ -79,11 +79,15 @@ func TestProcCPUTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
-	}
-	after, err := procCPUTime(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
+	// Spin until the process's CPU time moves (clock ticks are 10 ms, and on a loaded machine a
+	// 50 ms spin may get no tick at all); 10 s of spinning without one is a broken reader.
+	after := before
+	for deadline := time.Now().Add(10 * time.Second); after <= before && time.Now().Before(deadline); {
+		for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+		}
+		if after, err = procCPUTime(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if after <= before {
 		t.Fatalf("CPU time did not grow while spinning: %v then %v", before, after)
