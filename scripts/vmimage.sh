@@ -7,7 +7,7 @@
 # The key is `polydev image build`'s recipe hash (package set, mirror, agent binary sha256, generated
 # guest scripts, builder version): the agent is built with -trimpath -buildvcs=false so that its bytes
 # depend on its source only, not on the commit or a dirty work tree; an unchanged recipe reuses the
-# finished image in a second. Needs root, the host's APT mirror and about 3 minutes for a new image.
+# finished image in a second. Needs root, the host's APT mirror, npm (the coding CLIs) and a few minutes for a new image.
 # Concurrent callers wait for each other (flock). Images unused for 14 days are removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,7 @@ command -v xz >/dev/null 2>&1 || need+=(xz-utils)
 command -v zstd >/dev/null 2>&1 || need+=(zstd)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v flock >/dev/null 2>&1 || need+=(util-linux)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -gt 0 ]; then
   say "installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

@@ -75,7 +75,7 @@ func Build(ctx context.Context, r Recipe, dataDir string, log *slog.Logger) (*Im
 		log.Info("image: reusing finished image", "dir", final)
 		return im, nil
 	}
-	if err := checkHost(); err != nil {
+	if err := checkHost(len(r.CLIs.PackageJSON) > 0); err != nil {
 		return nil, err
 	}
 	tmp, err := os.MkdirTemp(root, ".build-"+hash[:12]+"-")
@@ -136,6 +136,7 @@ func (b *builder) run(ctx context.Context) error {
 	}{
 		{"debootstrap", b.debootstrap},
 		{"packages", b.installPackages},
+		{"coding CLIs", b.installCLIs},
 		{"kernel", b.kernel},
 		{"guest files", b.guestFiles},
 		{"initramfs", b.initramfs},
@@ -379,7 +380,7 @@ func (b *builder) writeRecipe(context.Context) error {
 }
 
 // checkHost reports every missing build prerequisite at once.
-func checkHost() error {
+func checkHost(npm bool) error {
 	var missing []string
 	if os.Geteuid() != 0 {
 		missing = append(missing, "root (debootstrap and chroot need it)")
@@ -389,11 +390,14 @@ func checkHost() error {
 			missing = append(missing, tool)
 		}
 	}
+	if _, err := exec.LookPath("npm"); npm && err != nil {
+		missing = append(missing, "npm (the coding CLIs come from npm)")
+	}
 	if err := checkStatic(BusyboxPath); err != nil {
 		missing = append(missing, err.Error())
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("cannot build an image here, missing: %s (apt-get install debootstrap busybox-static e2fsprogs xz-utils zstd)", strings.Join(missing, "; "))
+		return fmt.Errorf("cannot build an image here, missing: %s (apt-get install debootstrap busybox-static e2fsprogs xz-utils zstd npm)", strings.Join(missing, "; "))
 	}
 	return nil
 }

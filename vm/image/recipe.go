@@ -25,6 +25,8 @@ type Recipe struct {
 	AgentSHA256   string            `json:"agent_sha256"`   // filled by Hash from AgentPath
 	BuilderSHA256 string            `json:"builder_sha256"` // filled by Hash: the generated scripts and trim lists
 	ExtraFiles    map[string]string `json:"extra_files"`    // guest path -> content
+	CLIs          CLIs              `json:"-"`              // npm install of the coding CLIs; only its hash counts
+	CLIsSHA256    string            `json:"clis_sha256"`    // filled by Hash from CLIs
 	Epoch         int64             `json:"source_date_epoch"`
 }
 
@@ -42,7 +44,7 @@ var DefaultModules = []string{"virtio_ring", "virtio", "virtio_mmio", "virtio_bl
 // BuilderVersion is part of every hash: bump it whenever Build's steps change what an image contains
 // (the generated scripts are covered by BuilderSHA256 already), so an image made by older code is not
 // reused.
-const BuilderVersion = 2
+const BuilderVersion = 3
 
 // DefaultEpoch is SOURCE_DATE_EPOCH for every build: 2026-01-01T00:00:00Z.
 const DefaultEpoch = 1767225600
@@ -53,6 +55,7 @@ func DefaultRecipe(src Sources, agentPath string) Recipe {
 		Suite: "bookworm", Arch: "amd64", Mirror: src.Mirror, Sources: src.Lines("bookworm"),
 		Packages: slices.Clone(DefaultPackages), KernelPackage: "linux-image-amd64",
 		Modules: slices.Clone(DefaultModules), AgentPath: agentPath, Epoch: DefaultEpoch,
+		CLIs: DefaultCLIs(),
 	}
 }
 
@@ -70,6 +73,7 @@ func (r Recipe) canonical() ([]byte, error) {
 		return nil, fmt.Errorf("recipe has no agent binary")
 	}
 	r.BuilderSHA256 = builderDigest()
+	r.CLIsSHA256 = r.CLIs.sha256()
 	r.Packages = slices.Sorted(slices.Values(r.Packages))
 	r.Packages = slices.Compact(r.Packages)
 	return json.MarshalIndent(struct {

@@ -73,6 +73,11 @@ func TestRecipeHashChangesWithEveryInput(t *testing.T) {
 		"agent":       func(r *Recipe) { r.AgentPath = otherAgent },
 		"extra files": func(r *Recipe) { r.ExtraFiles = map[string]string{"/etc/motd": "hi\n"} },
 		"epoch":       func(r *Recipe) { r.Epoch++ },
+		"cli versions": func(r *Recipe) {
+			r.CLIs.PackageJSON = []byte(strings.Replace(string(r.CLIs.PackageJSON), "0.61.0", "0.62.0", 1))
+		},
+		"cli lock": func(r *Recipe) { r.CLIs.Lock = append(append([]byte(nil), r.CLIs.Lock...), ' ') },
+		"no clis":  func(r *Recipe) { r.CLIs = CLIs{} },
 	}
 	seen := map[string]string{h0: "base"}
 	for name, mutate := range cases {
