@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/vm"
 )
 
@@ -130,6 +131,13 @@ func TestGoldenKeyed(t *testing.T) {
 		{"network mode", func(e *env) { e.cfg.NetMode = vm.NetTAP }},
 		{"driver", func(e *env) { e.cfg.DriverName = "other" }},
 		{"settling", func(e *env) { e.cfg.GoldenSettle = time.Millisecond }},
+		{"egress proxy", func(e *env) {
+			p, err := egress.New(egress.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.cfg.Egress, e.cfg.EgressPipe = p, []string{"/usr/local/bin/polydev", "egress-pipe"}
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := goldenEnv(t, nil)

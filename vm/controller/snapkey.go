@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 
 	"github.com/polydev/polydev"
+	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/vm"
 )
 
@@ -35,6 +37,7 @@ type snapshotKey struct {
 	MemoryMiB   int        `json:"memory_mib"`
 	Net         vm.NetMode `json:"net"`
 	AfterSettle bool       `json:"after_settle"` // snapshotted after settling (GoldenSettle > 0)
+	Egress      bool       `json:"egress"`       // the VMs reach out through the egress proxy
 }
 
 // fileStamp identifies an image file cheaply: an image rebuilt in place (same directory, same
@@ -67,6 +70,7 @@ func (c *Controller) goldenKey(ctx context.Context) (snapshotKey, error) {
 	k := snapshotKey{
 		Format: snapshotFormat, Driver: c.cfg.DriverName, Image: img.ID, KernelArgs: img.KernelArgs,
 		VCPUs: c.cfg.VCPUs, MemoryMiB: c.cfg.MemoryMiB, Net: c.cfg.NetMode, AfterSettle: c.cfg.GoldenSettle > 0,
+		Egress: c.cfg.Egress != nil,
 	}
 	var errs []error
 	var err error
@@ -83,7 +87,7 @@ func (c *Controller) goldenKey(ctx context.Context) (snapshotKey, error) {
 		return snapshotKey{}, fmt.Errorf("golden image: %w", err)
 	}
 	if f, ok := c.cfg.Driver.(vm.Fingerprinter); ok {
-		fp, err := f.SnapshotFingerprint(ctx, c.spec("golden", placeholderNet(c.cfg.NetMode)))
+		fp, err := f.SnapshotFingerprint(ctx, c.spec("golden", c.placeholderNet()))
 		if err != nil {
 			return snapshotKey{}, err
 		}
@@ -92,12 +96,18 @@ func (c *Controller) goldenKey(ctx context.Context) (snapshotKey, error) {
 	return k, nil
 }
 
-// placeholderNet is a network of mode for the fingerprint's template Spec: the driver replaces
-// per-VM values itself, but the Spec must still be valid.
-func placeholderNet(mode vm.NetMode) vm.Network {
-	if mode == vm.NetTAP {
+// placeholderNet is a network like the one acquireNet gives a VM, for the fingerprint's template
+// Spec: the driver replaces per-VM values itself, but the Spec must still be valid, and the egress
+// forward a VM gets in user mode is on QEMU's command line.
+func (c *Controller) placeholderNet() vm.Network {
+	if c.cfg.NetMode == vm.NetTAP {
 		return vm.Network{TAP: &vm.TAP{Name: "tap", MAC: []byte{0x52, 0x54, 0, 0x12, 0x34, 0x56},
 			GuestIP: netip.MustParseAddr("10.0.2.15"), Gateway: netip.MustParseAddr("10.0.2.2"), PrefixLen: 24}}
 	}
-	return userPorts{polydev.VMPortAgent: 1, polydev.VMPortNoVNC: 2}.network()
+	n := userPorts{polydev.VMPortAgent: 1, polydev.VMPortNoVNC: 2}.network()
+	if c.cfg.Egress != nil {
+		cmd := append(slices.Clone(c.cfg.EgressPipe), "/egress.sock")
+		n.User.GuestForwards = append(n.User.GuestForwards, vm.GuestForward{Guest: egress.GuestAddr, Command: cmd})
+	}
+	return n
 }
