@@ -194,13 +194,8 @@ func (db *DB) grantUser(ctx context.Context, userID string, need, want grant, pe
 				return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)}, now)
 			}
 			g := grant{day: share(need.day, want.day, dayMax, dayReq), rpm: share(need.rpm, want.rpm, minMax, rpmCount)}
-			res, err := db.txExec(ctx, tx, `INSERT INTO user_counters (user_id, usage_day, day_requests, rpm_window, rpm_count)
-				SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)
-				ON CONFLICT (user_id) DO UPDATE SET
-				day_requests = CASE WHEN user_counters.usage_day = excluded.usage_day THEN user_counters.day_requests + excluded.day_requests ELSE excluded.day_requests END,
-				usage_day = excluded.usage_day,
-				rpm_count = CASE WHEN user_counters.rpm_window = excluded.rpm_window THEN user_counters.rpm_count + excluded.rpm_count ELSE excluded.rpm_count END,
-				rpm_window = excluded.rpm_window
+			// Added only while both limits hold with it (an insert starts below both).
+			res, err := db.txExec(ctx, tx, addUserCounts+`
 				WHERE (CASE WHEN user_counters.usage_day = excluded.usage_day THEN user_counters.day_requests ELSE 0 END) + excluded.day_requests <= ?
 				AND (CASE WHEN user_counters.rpm_window = excluded.rpm_window THEN user_counters.rpm_count ELSE 0 END) + excluded.rpm_count <= ?`,
 				userID, day, g.day, minute, g.rpm, userID, dayMax.Int64, minMax.Int64)

@@ -100,18 +100,22 @@ func (l *Local) restorePending(keys, users []pendingCounts) {
 	}
 }
 
+// addUserCounts adds counts (day_requests, rpm_count) to a user's tier counters; a counter of a
+// past period restarts. A user deleted meanwhile gets no row.
+const addUserCounts = `INSERT INTO user_counters (user_id, usage_day, day_requests, rpm_window, rpm_count)
+	SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)
+	ON CONFLICT (user_id) DO UPDATE SET
+	day_requests = CASE WHEN user_counters.usage_day = excluded.usage_day THEN user_counters.day_requests + excluded.day_requests ELSE excluded.day_requests END,
+	usage_day = excluded.usage_day,
+	rpm_count = CASE WHEN user_counters.rpm_window = excluded.rpm_window THEN user_counters.rpm_count + excluded.rpm_count ELSE excluded.rpm_count END,
+	rpm_window = excluded.rpm_window`
+
 // writeUserCounts adds tier request counts to the users' counters (a counter of a past period
 // restarts).
 func (l *Local) writeUserCounts(ctx context.Context, tx *sql.Tx, users []pendingCounts) error {
 	for _, p := range users {
 		// The user may have been deleted meanwhile: then there is nothing to count.
-		_, err := l.txExec(ctx, tx, `INSERT INTO user_counters (user_id, usage_day, day_requests, rpm_window, rpm_count)
-			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM users WHERE id = ?)
-			ON CONFLICT (user_id) DO UPDATE SET
-			day_requests = CASE WHEN user_counters.usage_day = excluded.usage_day THEN user_counters.day_requests + excluded.day_requests ELSE excluded.day_requests END,
-			usage_day = excluded.usage_day,
-			rpm_count = CASE WHEN user_counters.rpm_window = excluded.rpm_window THEN user_counters.rpm_count + excluded.rpm_count ELSE excluded.rpm_count END,
-			rpm_window = excluded.rpm_window`, p.id, p.day, p.dayN, p.window, p.rpm, p.id)
+		_, err := l.txExec(ctx, tx, addUserCounts, p.id, p.day, p.dayN, p.window, p.rpm, p.id)
 		if err != nil {
 			return err
 		}

@@ -54,6 +54,20 @@ func sharedEngines(t *testing.T) map[string]func(t *testing.T) sharedDB {
 	}
 }
 
+// newSharedFixture makes a user of tier and one key (set adds its limits) through db.
+func newSharedFixture(t *testing.T, db *store.DB, tier polydev.Tier, set func(k *polydev.ProviderKey)) *localFixture {
+	t.Helper()
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	f := &localFixture{}
+	f.user = &polydev.User{ID: polydev.NewID(), Email: "r@example.com", PasswordHash: "x", Role: polydev.RoleUser, Tier: tier, CreatedAt: now, UpdatedAt: now}
+	must(t, db.CreateUser(t.Context(), f.user))
+	f.key = &polydev.ProviderKey{ID: polydev.NewID(), UserID: f.user.ID, Provider: polydev.ProviderOpenAI, Name: "k", Secret: []byte{1},
+		DEKVersion: 1, Preview: "abcd", Active: true, CreatedAt: now, UpdatedAt: now}
+	set(f.key)
+	must(t, db.CreateProviderKey(t.Context(), f.key))
+	return f
+}
+
 type keyCounters struct{ spend, reserved, dayRequests, rpmCount, inFlight int64 }
 
 func readCounters(t *testing.T, raw *sql.DB, keyID string) keyCounters {
@@ -78,13 +92,10 @@ func TestReplicasHoldLimits(t *testing.T) {
 			ctx := t.Context()
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			budget, daily, conc := polydev.Money(50*100), int64(60), int64(30)
-			f := &localFixture{}
 			db := sh.open(t)
-			f.user = &polydev.User{ID: polydev.NewID(), Email: "r@example.com", PasswordHash: "x", Role: polydev.RoleUser, Tier: polydev.TierPlus, CreatedAt: now, UpdatedAt: now}
-			must(t, db.CreateUser(ctx, f.user))
-			f.key = &polydev.ProviderKey{ID: polydev.NewID(), UserID: f.user.ID, Provider: polydev.ProviderOpenAI, Name: "k", Secret: []byte{1},
-				DEKVersion: 1, Preview: "abcd", Active: true, MonthlyBudget: &budget, DailyLimit: &daily, MaxConcurrent: &conc, CreatedAt: now, UpdatedAt: now}
-			must(t, db.CreateProviderKey(ctx, f.key))
+			f := newSharedFixture(t, db, polydev.TierPlus, func(k *polydev.ProviderKey) {
+				k.MonthlyBudget, k.DailyLimit, k.MaxConcurrent = &budget, &daily, &conc
+			})
 			replicas := []*store.Local{store.NewReplica(db, "a"), store.NewReplica(sh.open(t), "b")}
 
 			var admitted, inFlight, peak atomic.Int64
@@ -153,13 +164,7 @@ func TestReplicaLeasesAfterCrash(t *testing.T) {
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			budget, conc := polydev.Money(10_000), int64(10)
 			db := sh.open(t)
-			f := &localFixture{}
-			f.user = &polydev.User{ID: polydev.NewID(), Email: "c@example.com", PasswordHash: "x", Role: polydev.RoleUser, Tier: polydev.TierPlus, CreatedAt: now, UpdatedAt: now}
-			must(t, db.CreateUser(ctx, f.user))
-			f.key = &polydev.ProviderKey{ID: polydev.NewID(), UserID: f.user.ID, Provider: polydev.ProviderOpenAI, Name: "k", Secret: []byte{1},
-				DEKVersion: 1, Preview: "abcd", Active: true, MonthlyBudget: &budget, MaxConcurrent: &conc, CreatedAt: now, UpdatedAt: now}
-			must(t, db.CreateProviderKey(ctx, f.key))
-
+			f := newSharedFixture(t, db, polydev.TierPlus, func(k *polydev.ProviderKey) { k.MonthlyBudget, k.MaxConcurrent = &budget, &conc })
 			a := store.NewReplica(db, "a")
 			r1, r2 := f.reservation(100, now), f.reservation(100, now)
 			must(t, a.Reserve(ctx, r1, now))
@@ -205,8 +210,7 @@ func TestReplicaTierLimits(t *testing.T) {
 			ctx := t.Context()
 			now := time.Date(2026, 11, 27, 12, 0, 10, 0, time.UTC)
 			db := sh.open(t)
-			u := &polydev.User{ID: polydev.NewID(), Email: "t@example.com", PasswordHash: "x", Role: polydev.RoleUser, Tier: polydev.TierFree, CreatedAt: now, UpdatedAt: now}
-			must(t, db.CreateUser(ctx, u))
+			u := newSharedFixture(t, db, polydev.TierFree, func(*polydev.ProviderKey) {}).user
 			replicas := []*store.Local{store.NewReplica(db, "a"), store.NewReplica(sh.open(t), "b")}
 			perMinute := int64(45)
 			var ok atomic.Int64
