@@ -115,7 +115,13 @@ func (l *Local) loadKey(ctx context.Context, id string) (*keyCounters, error) {
 // its limits changed; nil when the key is gone.
 func (l *Local) key(ctx context.Context, id string) (*keyCounters, error) {
 	l.mu.Lock()
-	if k := l.keys[id]; k != nil && !k.stale && (l.replica == "" || time.Since(k.loadedAt) < limitsTTL) {
+	if k := l.keys[id]; k != nil && !k.stale {
+		if l.replica != "" && !k.refreshing && time.Since(k.loadedAt) >= limitsTTL {
+			// Another replica may have changed the limits: re-read them off the request path,
+			// one read at a time (every request in flight would otherwise read them too).
+			k.refreshing = true
+			go l.refreshLimits(id, k)
+		}
 		return k, nil
 	}
 	l.mu.Unlock()
@@ -137,11 +143,17 @@ func (l *Local) key(ctx context.Context, id string) (*keyCounters, error) {
 		loaded.loadedAt = time.Now()
 		l.keys[id] = loaded
 		return loaded, nil
-	case k.stale || l.replica != "": // limits changed; memory's counters stay authoritative
-		k.stale, k.name, k.active, k.loadedAt = false, loaded.name, loaded.active, time.Now()
-		k.budget, k.daily, k.rpm, k.conc = loaded.budget, loaded.daily, loaded.rpm, loaded.conc
+	case k.stale: // limits changed; memory's counters stay authoritative
+		k.stale = false
+		k.setLimits(loaded)
 	}
 	return k, nil
+}
+
+// setLimits takes a key's limits from loaded (under l.mu); the counters stay.
+func (k *keyCounters) setLimits(loaded *keyCounters) {
+	k.name, k.active, k.loadedAt = loaded.name, loaded.active, time.Now()
+	k.budget, k.daily, k.rpm, k.conc = loaded.budget, loaded.daily, loaded.rpm, loaded.conc
 }
 
 // roll restarts the counters of periods that ended before now.

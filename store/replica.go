@@ -39,6 +39,8 @@ type lease struct {
 	usedAt   time.Time  // when the last request was admitted
 	loadedAt time.Time  // keys: when the limits were read (re-read every limitsTTL)
 	grow     sync.Mutex // one lease request at a time
+
+	refreshing bool // keys: the limits are being re-read
 }
 
 const (
@@ -57,6 +59,24 @@ func NewReplica(db *DB, replica string) *Local {
 	l := NewLocal(db)
 	l.replica = replica
 	return l
+}
+
+// refreshLimits re-reads k's limits (a replica's, every limitsTTL); a key gone from the database
+// is inactive from then on.
+func (l *Local) refreshLimits(id string, k *keyCounters) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	loaded, err := l.loadKey(ctx, id)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k.refreshing = false
+	switch {
+	case err != nil: // kept as they were; the next request tries again
+	case loaded == nil:
+		k.active, k.loadedAt = false, time.Now()
+	default:
+		k.setLimits(loaded)
+	}
 }
 
 // nextBlock is the size of the next lease: doubled when the last one ran out within a second.
