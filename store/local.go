@@ -52,6 +52,7 @@ type Local struct {
 	// memory then counts against capacity leased from it (see replica.go), not against the limits.
 	replica string
 	leases  *leaseLoop
+	fetches sync.WaitGroup // leases being taken ahead of need
 }
 
 // keyCounters are a provider key's limits and counters. pendingDay and pendingRPM are counted

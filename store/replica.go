@@ -41,6 +41,7 @@ type lease struct {
 	grow     sync.Mutex // one lease request at a time
 
 	refreshing bool // keys: the limits are being re-read
+	fetching   bool // a lease is being taken ahead of need
 }
 
 const (
@@ -109,6 +110,26 @@ func (k *keyCounters) need(amount int64) grant {
 	return g
 }
 
+// low is what k's leases are running low on, one request's worth each (under l.mu): below half
+// a lease's size, the next one is taken ahead of need, off the request path.
+func (k *keyCounters) low(amount int64) grant {
+	var g grant
+	half := max(k.block, leaseBlock) / 2
+	if k.budget >= 0 && amount > 0 && k.lm-k.reserved < half*amount {
+		g.money = amount
+	}
+	if k.daily >= 0 && k.ld-k.dayRequests < half {
+		g.day = 1
+	}
+	if k.rpm >= 0 && k.lr-k.rpmCount < half {
+		g.rpm = 1
+	}
+	if k.conc >= 0 && k.ls-k.inFlight < max(1, half/4) {
+		g.slots = 1
+	}
+	return g
+}
+
 // reserveLeased is Reserve in replica mode.
 func (l *Local) reserveLeased(ctx context.Context, r *polydev.Reservation, now time.Time) error {
 	for attempt := 0; ; attempt++ {
@@ -140,6 +161,18 @@ func (l *Local) reserveLeased(ctx context.Context, r *polydev.Reservation, now t
 			k.usedAt = now
 			held := *r
 			l.held[r.ID] = &held
+			if !k.fetching && !k.low(amount).zero() {
+				k.fetching = true
+				l.fetches.Add(1)
+				go func() {
+					defer l.fetches.Done()
+					// A refusal here is no one's: a request that finds the lease empty asks again.
+					_ = l.growKey(context.Background(), r.KeyID, k, amount, now, true)
+					l.mu.Lock()
+					k.fetching = false
+					l.mu.Unlock()
+				}()
+			}
 			l.mu.Unlock()
 			return nil
 		}
@@ -148,19 +181,23 @@ func (l *Local) reserveLeased(ctx context.Context, r *polydev.Reservation, now t
 			// Leases taken for this request went to concurrent ones each time.
 			return limitError(&polydev.LimitError{Limit: "concurrency", Scope: "key " + k.name}, now)
 		}
-		if err := l.growKey(ctx, r.KeyID, k, amount, now); err != nil {
+		if err := l.growKey(ctx, r.KeyID, k, amount, now, false); err != nil {
 			return err
 		}
 	}
 }
 
-// growKey leases what k lacks for a request of amount, unless a concurrent request did meanwhile.
-func (l *Local) growKey(ctx context.Context, id string, k *keyCounters, amount int64, now time.Time) error {
+// growKey leases what k lacks for a request of amount (ahead: what it runs low on), unless a
+// concurrent request did meanwhile.
+func (l *Local) growKey(ctx context.Context, id string, k *keyCounters, amount int64, now time.Time, ahead bool) error {
 	k.grow.Lock()
 	defer k.grow.Unlock()
 	l.mu.Lock()
 	k.roll(polydev.MonthOf(now), polydev.DayOf(now), polydev.MinuteOf(now))
 	need := k.need(amount)
+	if ahead {
+		need = k.low(amount)
+	}
 	block := k.nextBlock(now)
 	l.mu.Unlock()
 	if need.zero() {
@@ -205,6 +242,17 @@ func (l *Local) countLeased(ctx context.Context, userID string, perDay, perMinut
 				u.pendRPM++
 			}
 			u.usedAt = now
+			if !u.fetching && !u.low(perDay, perMinute).zero() {
+				u.fetching = true
+				l.fetches.Add(1)
+				go func() {
+					defer l.fetches.Done()
+					_ = l.growUser(context.Background(), userID, u, perDay, perMinute, now, true)
+					l.mu.Lock()
+					u.fetching = false
+					l.mu.Unlock()
+				}()
+			}
 			l.mu.Unlock()
 			return nil
 		}
@@ -212,7 +260,7 @@ func (l *Local) countLeased(ctx context.Context, userID string, perDay, perMinut
 		if attempt == 4 {
 			return limitError(&polydev.LimitError{Limit: "tier_requests_per_minute", Scope: "your tier", ResetAt: polydev.NextMinute(now)}, now)
 		}
-		if err := l.growUser(ctx, userID, u, perDay, perMinute, now); err != nil {
+		if err := l.growUser(ctx, userID, u, perDay, perMinute, now, false); err != nil {
 			return err
 		}
 	}
@@ -239,13 +287,30 @@ func (u *userCounters) need(perDay, perMinute *int64) grant {
 	return g
 }
 
-// growUser leases what u lacks for one request, unless a concurrent request did meanwhile.
-func (l *Local) growUser(ctx context.Context, id string, u *userCounters, perDay, perMinute *int64, now time.Time) error {
+// low is what u's leases are running low on (under l.mu; see keyCounters.low).
+func (u *userCounters) low(perDay, perMinute *int64) grant {
+	var g grant
+	half := max(u.block, leaseBlock) / 2
+	if perDay != nil && u.ld-u.dayRequests < half {
+		g.day = 1
+	}
+	if perMinute != nil && u.lr-u.rpmCount < half {
+		g.rpm = 1
+	}
+	return g
+}
+
+// growUser leases what u lacks for one request (ahead: what it runs low on), unless a concurrent
+// request did meanwhile.
+func (l *Local) growUser(ctx context.Context, id string, u *userCounters, perDay, perMinute *int64, now time.Time, ahead bool) error {
 	u.grow.Lock()
 	defer u.grow.Unlock()
 	l.mu.Lock()
 	u.roll(polydev.DayOf(now), polydev.MinuteOf(now))
 	need := u.need(perDay, perMinute)
+	if ahead {
+		need = u.low(perDay, perMinute)
+	}
 	block := u.nextBlock(now)
 	l.mu.Unlock()
 	if need.zero() {
@@ -357,8 +422,13 @@ func (l *Local) StopLeases(ctx context.Context) error {
 		l.leases.cancel()
 		<-l.leases.done
 	}
+	l.AwaitLeases() // a lease taken ahead after the last trim would stay taken
 	return l.trim(ctx, time.Now(), true)
 }
+
+// AwaitLeases waits for the leases being taken ahead of need (StopLeases, and tests that stop a
+// replica as a crash would, with nothing in flight).
+func (l *Local) AwaitLeases() { l.fetches.Wait() }
 
 // trim gives back capacity unused since leaseIdle (all: every unused bit).
 func (l *Local) trim(ctx context.Context, now time.Time, all bool) error {

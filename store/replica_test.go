@@ -170,6 +170,7 @@ func TestReplicaLeasesAfterCrash(t *testing.T) {
 			must(t, a.Reserve(ctx, r1, now))
 			must(t, a.Reserve(ctx, r2, now))
 			journaled := f.record(r1, 80, now) // completed; r2 is in flight at the crash
+			a.AwaitLeases()
 			if c := readCounters(t, sh.raw, f.key.ID); c.reserved < 200 || c.inFlight < 2 {
 				t.Fatalf("leases not in the database: %+v", c)
 			}
@@ -185,6 +186,7 @@ func TestReplicaLeasesAfterCrash(t *testing.T) {
 			// A replica that never comes back: its lease expires and another gives it back.
 			b := store.NewReplica(sh.open(t), "b")
 			must(t, b.Reserve(ctx, f.reservation(100, now), now))
+			b.AwaitLeases()
 			c := store.NewReplica(sh.open(t), "c")
 			if n, err := c.ReleaseLeases(ctx, "c", true, now.Add(store.LeaseExpiry/2)); err != nil || n != 0 {
 				t.Fatalf("a live lease was reclaimed (%d, %v)", n, err)
