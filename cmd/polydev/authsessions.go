@@ -6,7 +6,6 @@ import (
 
 	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/authsession"
-	"github.com/polydev/polydev/egress"
 	"github.com/polydev/polydev/vault"
 	"github.com/polydev/polydev/vm/controller"
 )
@@ -20,10 +19,9 @@ func startAuthSessions(ctx context.Context, cl *closers, st polydev.Store, vms *
 		return nil
 	}
 	cfg := authsession.Config{Store: st, VMs: vms, Vault: vlt, Log: log}
-	// The controller's egress accessor arrives with the egress wiring; until then (or with egress
-	// off) sessions run without a way out and say so in the log.
-	if e, ok := any(vms).(interface{ Egress() *egress.Proxy }); ok && e.Egress() != nil {
-		cfg.Egress = authsession.ProxyEgress{Proxy: e.Egress()}
+	// With the controller's egress off, sessions run without a way out and say so in the log.
+	if p := vms.Egress(); p != nil {
+		cfg.Egress = authsession.ProxyEgress{Proxy: p}
 	}
 	s := authsession.New(cfg)
 	s.Start(ctx)
