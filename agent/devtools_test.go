@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,7 +40,13 @@ func startChromium(t *testing.T, spki string) DevTools {
 	}
 	addr := freeAddr(t)
 	_, port, _ := strings.Cut(addr, ":")
-	args := []string{"--headless=new", "--user-data-dir=" + t.TempDir(), "--remote-debugging-address=127.0.0.1",
+	// The profile is removed by this test's own cleanup, after the whole process group is gone:
+	// t.TempDir's removal raced Chromium's helper processes still writing into it.
+	profile, err := os.MkdirTemp("", "polydev-devtools-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"--headless=new", "--user-data-dir=" + profile, "--remote-debugging-address=127.0.0.1",
 		"--remote-debugging-port=" + port, "--no-first-run", "--disable-background-networking",
 		"--disable-component-update", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
 		"--ignore-certificate-errors-spki-list=" + spki, "about:blank"}
@@ -51,7 +58,13 @@ func startChromium(t *testing.T, spki string) DevTools {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // Chromium and its helpers (Setpgid)
+		_ = cmd.Wait()
+		for i := 0; i < 50 && os.RemoveAll(profile) != nil; i++ { // a helper may still be exiting
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	for i := 0; TCPPort(addr)(t.Context()) != nil; i++ { // a hang guard, not a timing assertion
 		if i == 600 {
 			t.Fatal("chromium's DevTools never answered")

@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,7 +176,18 @@ func (l *Login) startCLI(p Provider) error {
 	if err := os.Remove(credPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	op, err := startOpener("", l.cfg.Self, l.cfg.Open)
+	// The CLI's request to open a page, and the browser's answer, are logged (the host only: the
+	// URL carries the flow's state): the CLI reports a failure only on its terminal, which no one reads.
+	open := func(ctx context.Context, u string) error {
+		err := l.cfg.Open(ctx, u)
+		if err != nil {
+			l.cfg.Log.Warn("login: the browser did not open the CLI's page", "provider", p.Name, "host", hostOf(u), "err", err)
+		} else {
+			l.cfg.Log.Info("login: the CLI's page is open", "provider", p.Name, "host", hostOf(u))
+		}
+		return err
+	}
+	op, err := startOpener("", l.cfg.Self, open)
 	if err != nil {
 		return fmt.Errorf("browser helper: %w", err)
 	}
@@ -455,4 +467,12 @@ func lookPath(name, pathList string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: %w", name, exec.ErrNotFound)
+}
+
+// hostOf is u's host for a log line, or "" when u does not parse.
+func hostOf(u string) string {
+	if v, err := url.Parse(u); err == nil {
+		return v.Host
+	}
+	return ""
 }
