@@ -96,14 +96,14 @@ go vet ./...
 # Tests that boot real VMs run in a second phase, one at a time: each keeps both cores busy under
 # QEMU TCG for a minute or more, and beside each other or beside the rest of the suite their boots
 # only get slower. The first phase leaves them out (-skip), so nothing is counted twice.
-vmtests='^(TestKernelProbeReal|TestRealQEMU|TestRealQEMUCold|TestRealQEMUGolden|TestRealQEMUGoldenRestart|TestRealQEMUTap|TestVMEndToEnd|TestVMCrashReconcile)$'
+vmtests='^(TestKernelProbeReal|TestRealQEMU|TestRealQEMUCold|TestRealQEMUGolden|TestRealQEMUGoldenRestart|TestRealQEMUTap|TestVMEndToEnd|TestVMCrashReconcile|TestBrowserLoginEndToEnd|TestRealCLILoginsThroughEgress)$'
 log "go test -race ./... (store suite on sqlite and postgres)"
 out="$work/go-test.log"
 set +e
 go test -race -count=1 -timeout 30m -v -skip "$vmtests" ./... >"$work/go-test-1.log" 2>&1
 rc=$?
 log "go test -race, real VMs one at a time"
-go test -race -count=1 -timeout 40m -v -p 1 -run "$vmtests" ./vm/qemu ./vm/controller ./cmd/polydev >"$work/go-test-2.log" 2>&1
+go test -race -count=1 -timeout 40m -v -p 1 -run "$vmtests" ./vm/qemu ./vm/controller ./cmd/polydev ./e2e/browserlogin >"$work/go-test-2.log" 2>&1
 rc2=$?
 set -e
 cat "$work/go-test-1.log" "$work/go-test-2.log" >"$out"

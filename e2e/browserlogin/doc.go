@@ -8,14 +8,7 @@
 // The tests need qemu-system-x86_64, POLYDEV_VM_IMAGE (scripts/vmimage.sh) and root, hold 1-3 GB and
 // a core for minutes, and run only through the machine-wide lock:
 //
-//	flock /tmp/polydev-vm.lock go test -tags browserlogin_wip ./e2e/browserlogin
-//
-// Status (2026-12-06): work in progress, behind the build tag browserlogin_wip so that make test does
-// not run it. It boots the VM, starts the session and the self-test login in the guest, but the
-// login's page never opens in the guest's Chromium (no request for the fake provider reaches the
-// proxy). Next step: log the DevTools open error in agent/opener.go (today it goes only to the CLI's
-// discarded terminal), rebuild the image, re-run; then add the tests to scripts/test.sh's VM phase and
-// drop the tag.
+//	flock /tmp/polydev-vm.lock go test ./e2e/browserlogin
 //
 // Without them they skip and say why. Nothing leaves the machine: the only destination the proxy
 // may dial is the fake provider on 127.0.0.1, and the real providers' hosts are refused by the

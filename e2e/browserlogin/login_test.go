@@ -1,8 +1,3 @@
-//go:build browserlogin_wip
-
-// Not passing yet, so behind a build tag that make test does not set: the login starts in the guest
-// but the self-test login's page never opens in the VM's Chromium (issue 15; see doc.go).
-
 package browserlogin
 
 import (
@@ -307,6 +302,12 @@ func TestBrowserLoginEndToEnd(t *testing.T) {
 		err := h.agent.Autofill(ctx, h.token, agent.Credentials{
 			TargetURL: f.issuer + "/authorize", Username: "ada@example.test", Password: "correct horse battery staple"})
 		if err == nil {
+			break
+		}
+		// The form can go through while the agent's answer is lost: the login completes and the
+		// VM is reaped under the call (seen: a timeout, then EOF, then "VM not found").
+		if cur, gerr := f.svc.Get(ctx, f.user, a.ID); gerr == nil && !cur.Status.Active() {
+			t.Logf("autofill: %v; the session is %s meanwhile", err, cur.Status)
 			break
 		}
 		if ctx.Err() != nil {
