@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/polydev/polydev"
 )
@@ -129,6 +130,11 @@ func (f *Fields) readModel(body []byte, start, stop int) error {
 			return polydev.Errorf(polydev.EINVALID, "model: is not a valid JSON string")
 		}
 	} else {
+		// A JSON parser upstream would read invalid UTF-8 as U+FFFD, another model than these
+		// bytes: refused, so that what is routed and priced is what the provider reads.
+		if !utf8.Valid(s) {
+			return polydev.Errorf(polydev.EINVALID, "model: is not valid UTF-8")
+		}
 		f.Model = string(s)
 	}
 	f.modelAt = [2]int{start, stop}
