@@ -1,12 +1,12 @@
 package image
 
 import (
+	"github.com/polydev/polydev/vm"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 )
@@ -63,7 +63,7 @@ func DefaultRecipe(src Sources, agentPath string) Recipe {
 // encoding/json). The module order is kept: it is the load order.
 func (r Recipe) canonical() ([]byte, error) {
 	if r.AgentPath != "" {
-		sum, err := fileSHA256(r.AgentPath)
+		sum, err := vm.FileSHA256(r.AgentPath)
 		if err != nil {
 			return nil, fmt.Errorf("agent binary: %w", err)
 		}
@@ -112,17 +112,4 @@ func builderDigest() string {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -2,12 +2,8 @@ package qemu
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -29,7 +25,7 @@ func (d *Driver) SnapshotFingerprint(ctx context.Context, spec vm.Spec) (string,
 	if err != nil {
 		return "", fmt.Errorf("qemu: fingerprint: %w", err)
 	}
-	sum, err := fileSHA256(bin)
+	sum, err := vm.FileSHA256(bin)
 	if err != nil {
 		return "", fmt.Errorf("qemu: fingerprint: %w", err)
 	}
@@ -71,17 +67,4 @@ func placeholderSpec(s vm.Spec) vm.Spec {
 		s.Net.TAP = &p
 	}
 	return s
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
