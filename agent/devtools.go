@@ -135,6 +135,11 @@ func (d DevTools) Autofill(ctx context.Context, c Credentials) error {
 		if err := chromedp.Do(tabCtx, chromedp.Focus(chromedp.CSS(sel))); err != nil {
 			return fmt.Errorf("devtools: no field %q: %w", sel, err)
 		}
+		// Emptied first: a retried autofill (the host's call timed out while this one typed) must
+		// replace what an earlier attempt typed, not append to it.
+		if _, err := chromedp.Run(tabCtx, chromedp.Evaluate[bool](clearFocusedJS)); err != nil {
+			return fmt.Errorf("devtools: clearing field %q: %w", sel, err)
+		}
 		loc, err := chromedp.Run(tabCtx, chromedp.Location())
 		if err != nil {
 			return err
@@ -153,6 +158,9 @@ func (d DevTools) Autofill(ctx context.Context, c Credentials) error {
 	}
 	return chromedp.Do(tabCtx, chromedp.KeyEvent("\r"))
 }
+
+// clearFocusedJS empties the focused form field.
+const clearFocusedJS = `(() => { const e = document.activeElement; if (e && "value" in e) e.value = ""; return true; })()`
 
 func origin(s string) (string, error) {
 	u, err := url.Parse(s)

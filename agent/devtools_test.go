@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/remote"
 	"github.com/polydev/polydev/internal/testkit"
 )
 
@@ -125,6 +127,8 @@ func TestDevToolsOpenAndAutofill(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
+	// What an earlier attempt left typed (its caller timed out and retried): the retry replaces it.
+	leftOver(ctx, t, d, p.URL+"/authorize?")
 	if err := d.Autofill(ctx, Credentials{TargetURL: p.URL + "/", Username: "ada@example.test", Password: "pa ss\"word<"}); err != nil {
 		t.Fatal(err)
 	}
@@ -136,4 +140,31 @@ func TestDevToolsOpenAndAutofill(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatalf("the sign-in never reached the callback; provider saw %q", p.Requests())
 	}
+}
+
+// leftOver types "left over" into every input of the page whose URL starts with prefix, as a
+// half-finished autofill would have.
+func leftOver(ctx context.Context, t *testing.T, d DevTools, prefix string) {
+	t.Helper()
+	allocCtx, cancelAlloc := remote.NewAllocator(ctx, "http://"+d.Addr)
+	defer cancelAlloc()
+	listCtx, cancelList := chromedp.NewContext(allocCtx)
+	defer cancelList()
+	targets, err := chromedp.Targets(listCtx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range targets {
+		if tg.Type != "page" || !strings.HasPrefix(tg.URL, prefix) {
+			continue
+		}
+		tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithTargetID(tg.TargetID), chromedp.WithDetachOnCancel())
+		defer cancelTab()
+		n, err := chromedp.Run(tabCtx, chromedp.Evaluate[int](`(() => { const f = document.querySelectorAll("input:not([type=hidden])"); for (const e of f) e.value = "left over"; return f.length; })()`))
+		if err != nil || n < 2 {
+			t.Fatalf("left-over typing: %d fields, %v", n, err)
+		}
+		return
+	}
+	t.Fatalf("no page %q", prefix)
 }

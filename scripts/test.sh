@@ -109,7 +109,10 @@ set -e
 cat "$work/go-test-1.log" "$work/go-test-2.log" >"$out"
 [ $rc -ne 0 ] || rc=$rc2
 # Show what matters: package results, every failure and skip with its reason, and which engines ran.
-grep -E '^(ok|FAIL|---|panic:|\?)|--- (FAIL|SKIP)|engine=|SKIP:|^\s+\S+_test\.go:[0-9]+: ' "$out" | grep -vE '^\s*--- PASS' || true
+# Lines a test's slog writer logged (": time=... level=...") are left out here; the failure details
+# below keep them, then repeat the failures' own lines last, so the tail of the output names the cause.
+grep -E '^(ok|FAIL|---|panic:|\?)|--- (FAIL|SKIP)|engine=|SKIP:|^\s+\S+_test\.go:[0-9]+: ' "$out" |
+  grep -vE '^\s*--- PASS|_test\.go:[0-9]+: time=\S+ level=' || true
 pass=$(grep -cE '^--- PASS' "$out" || true)
 fail=$(grep -cE '^--- FAIL' "$out" || true)
 skip=$(grep -cE '^--- SKIP' "$out" || true)
@@ -120,7 +123,10 @@ for engine in sqlite postgres; do
 done
 if [ $rc -ne 0 ]; then
   log "failure details"
-  grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$out" | tail -n 300
+  grep -vE '^\s*(=== (RUN|PAUSE|CONT|NAME)|--- PASS)' "$out" | tail -n 200
+  log "failures (test lines other than logged slog records)"
+  grep -E '^(--- FAIL|FAIL|panic:)|^\s+--- FAIL|^\s+\S+_test\.go:[0-9]+: ' "$out" |
+    grep -vE '_test\.go:[0-9]+: time=\S+ level=' | tail -n 60
   echo "go test: $pass passed, $fail failed, $skip skipped"
   echo "web UI screenshots: $POLYDEV_SCREENSHOTS"
   exit $rc

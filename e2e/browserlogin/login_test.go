@@ -330,22 +330,6 @@ func TestBrowserLoginEndToEnd(t *testing.T) {
 	if err != nil || !bytes.Contains(plain, []byte(issued[0])) {
 		t.Fatalf("credential %q (%s): %v", plain, name, err)
 	}
-	// The plaintext is nowhere under the data directory (store, WAL, run and VM directories,
-	// snapshots) nor in any log line.
-	needle := []byte(issued[0])
-	_ = filepath.WalkDir(f.dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err == nil && bytes.Contains(b, needle) {
-			t.Errorf("the access token is in plaintext in %s", p)
-		}
-		return nil
-	})
-	if strings.Contains(f.logs.String(), issued[0]) {
-		t.Error("the access token is in the logs")
-	}
 	// The VM and its resources are gone.
 	a = f.waitFor(ctx, a.ID, func(a *polydev.AuthSession) bool { return a.VMReleasedAt != nil })
 	all, err := f.db.ListAllVMs(ctx)
@@ -362,6 +346,23 @@ func TestBrowserLoginEndToEnd(t *testing.T) {
 		t.Errorf("VM %s still answers", a.VMID)
 	}
 	assertNoVMFiles(t, f, a.VMID)
+	// Once the VM is reaped, the plaintext is nowhere under the data directory (store, WAL, run and
+	// VM directories, snapshots) nor in any log line. Before that it is in the running guest's RAM,
+	// whose backing file lives under the VM directory until the reap deletes it (docs/SECURITY.md).
+	needle := []byte(issued[0])
+	_ = filepath.WalkDir(f.dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err == nil && bytes.Contains(b, needle) {
+			t.Errorf("the access token is in plaintext in %s", p)
+		}
+		return nil
+	})
+	if strings.Contains(f.logs.String(), issued[0]) {
+		t.Error("the access token is in the logs")
+	}
 	// The proxy carried the sign-in: the fake saw the authorize page, the form and the token call.
 	reqs := strings.Join(f.oauth.Requests(), "\n")
 	for _, want := range []string{"GET " + fakeHost + ":" + port + " /authorize", "POST " + fakeHost + ":" + port + " /authorize", "POST " + fakeHost + ":" + port + " /token"} {
