@@ -40,6 +40,10 @@ const (
 // with no connection reuse: every call opens its own connection to this one VM.
 type httpAgent struct {
 	client *http.Client
+	// typing answers the autofill, which types into a page over DevTools: under QEMU TCG that took
+	// over 30 s, and a caller that gave up and retried made the first attempt's typing and the
+	// retry's land in the same fields.
+	typing *http.Client
 }
 
 // agentBase is the URL the client asks for; the dial function decides where it goes.
@@ -47,15 +51,18 @@ const agentBase = "http://agent"
 
 // NewHTTPAgent returns the Agent reached through dial.
 func NewHTTPAgent(dial func(ctx context.Context) (net.Conn, error)) Agent {
-	return &httpAgent{client: &http.Client{
-		Transport: &http.Transport{
-			DialContext:           func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
-			DisableKeepAlives:     true,
-			ResponseHeaderTimeout: 30 * time.Second,
-		},
-		// The agent never redirects; following one would send the token elsewhere.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}}
+	client := func(wait time.Duration) *http.Client {
+		return &http.Client{
+			Transport: &http.Transport{
+				DialContext:           func(ctx context.Context, _, _ string) (net.Conn, error) { return dial(ctx) },
+				DisableKeepAlives:     true,
+				ResponseHeaderTimeout: wait,
+			},
+			// The agent never redirects; following one would send the token elsewhere.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return &httpAgent{client: client(30 * time.Second), typing: client(3 * time.Minute)}
 }
 
 func (a *httpAgent) SetToken(ctx context.Context, token string) error {
@@ -80,7 +87,7 @@ func (a *httpAgent) CancelLogin(ctx context.Context, token string) error {
 }
 
 func (a *httpAgent) Autofill(ctx context.Context, token string, c agent.Credentials) error {
-	return agent.Autofill(ctx, a.client, agentBase, token, c)
+	return agent.Autofill(ctx, a.typing, agentBase, token, c)
 }
 
 // clip keeps guest text short and printable before it reaches a record or a log.
