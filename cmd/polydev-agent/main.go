@@ -98,12 +98,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	endpoints := agent.Endpoints{Token: &agent.TokenGate{}, Sync: agent.NewSyncer(), Login: login, Fill: browser.Autofill}
+	endpoints := agent.Endpoints{Token: &agent.TokenGate{}, Sync: agent.NewSyncer(), Login: login, Fill: fillWithin(browser.Autofill, 150*time.Second)}
 	srv := &http.Server{
 		Handler:           agent.NewHandler(sup, endpoints, log),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      60 * time.Second, // the autofill waits for the page
+		WriteTimeout:      3 * time.Minute, // the autofill waits for the page (fillWithin answers first)
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
 	log.Info("polydev-agent starting", "version", version, "listen", ln.Addr().String(), "egress", cfg.Stack.ProxyServer)
@@ -171,4 +171,14 @@ func guestNetwork(cfg *config, log *slog.Logger) (env []string, selftestIssuer s
 		log.Info("trusting an extra CA from the kernel command line", "subject", ca.Subject.String(), "spki", t.SPKI)
 	}
 	return env, agent.CmdlineValue(cmdline, "polydev.selftest"), nil
+}
+
+// fillWithin bounds one autofill (a form that never appears, a page that hangs) so that it answers
+// with an error before the server's write deadline and the host's 3-minute wait run out.
+func fillWithin(fill agent.CredentialSink, d time.Duration) agent.CredentialSink {
+	return func(ctx context.Context, c agent.Credentials) error {
+		ctx, cancel := context.WithTimeout(ctx, d)
+		defer cancel()
+		return fill(ctx, c)
+	}
 }
