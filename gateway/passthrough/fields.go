@@ -24,10 +24,10 @@ type Fields struct {
 // Peek reads the top-level members model, stream and max_tokens (and maxTokensField, when
 // another format names its cap differently) of a JSON object without decoding anything else.
 //
-// It is a structural scan, not a validation: strings are skipped with bytes.IndexByte, other
-// values by bracket depth, so a 126 KB prompt costs a few microseconds. The upstream parses the
-// body in full and refuses what is not JSON; any body it accepts has exactly the structure this
-// scan reads. The one way a valid body could be read differently here and upstream is a member
+// It is a structural scan, not a validation (scan.go): strings are skipped to their closing
+// quote, other values by bracket depth, so a 126 KB prompt costs tens of microseconds, not a
+// decode. The upstream parses the body in full and refuses what is not JSON; any body it accepts
+// has exactly the structure this scan reads. The one way a valid body could be read differently here and upstream is a member
 // given twice (parsers keep the last), so a repeated member the gateway reads is refused: a
 // client could otherwise be routed, checked and billed for one model and served another.
 // Member names are compared after unescaping ("mod\u0065l" is model).
@@ -189,74 +189,4 @@ func ws(b []byte, i int) int {
 		}
 	}
 	return i
-}
-
-// skipString returns the index after the string that starts at b[i] (a quote).
-func skipString(b []byte, i int) (int, bool) {
-	j := i + 1
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return 0, false
-		}
-		j += k
-		if b[j-1] != '\\' { // the common case: no escape before the quote
-			return j + 1, true
-		}
-		escapes := 0
-		for p := j - 1; p > i && b[p] == '\\'; p-- {
-			escapes++
-		}
-		if escapes%2 == 0 {
-			return j + 1, true
-		}
-		j++
-	}
-}
-
-// structural marks the bytes a nested value's scan stops at: a string's start and brackets.
-var structural = [256]bool{'"': true, '{': true, '[': true, '}': true, ']': true}
-
-// skipValue returns the index after the value that starts at b[i]: a string, an object or array
-// (by depth, skipping strings), or a scalar (up to the next delimiter).
-func skipValue(b []byte, i int) (int, bool) {
-	if i >= len(b) {
-		return 0, false
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			if !structural[b[j]] {
-				continue
-			}
-			switch b[j] {
-			case '"':
-				k, ok := skipString(b, j)
-				if !ok {
-					return 0, false
-				}
-				j = k - 1
-			case '{', '[':
-				depth++
-			default: // '}', ']'
-				depth--
-				if depth == 0 {
-					return j + 1, true
-				}
-			}
-		}
-		return 0, false
-	}
-	j := i
-	for j < len(b) {
-		switch b[j] {
-		case ',', '}', ']', ' ', '\t', '\n', '\r':
-			return j, j > i
-		}
-		j++
-	}
-	return j, j > i
 }

@@ -157,7 +157,11 @@ func BenchmarkPeekWithModel(b *testing.B) {
 func FuzzPeek(f *testing.F) {
 	f.Add([]byte(`{"model":"a","stream":true,"max_tokens":3,"x":[1,{"y":"\"}"}]}`))
 	f.Add([]byte(`{"mod\u0065l":"b"}`))
+	f.Add([]byte(`{"a":"xxxxxxx\\\"yy\\","model":"m","b":[["]"],{"}":"\u0022"}]}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		if json.Valid(body) {
+			checkScanAgrees(t, body)
+		}
 		fl, err := Peek(body, "max_tokens")
 		if err != nil || !fl.HasModel {
 			return
