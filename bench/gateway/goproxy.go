@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,6 +101,20 @@ func serveGoproxy(upstream, anthUpstream string) error {
 	if err != nil {
 		return err
 	}
+	// GOPROXY_PPROF_ADDR (a loopback host:port) serves net/http/pprof beside the proxy, to compare
+	// its profile with Polydev's (POLYDEV_PPROF_ADDR).
+	if a := os.Getenv("GOPROXY_PPROF_ADDR"); a != "" {
+		pl, err := net.Listen("tcp", a)
+		if err != nil {
+			return err
+		}
+		if !pl.Addr().(*net.TCPAddr).IP.IsLoopback() {
+			return fmt.Errorf("GOPROXY_PPROF_ADDR %s is not a loopback address", a)
+		}
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		go http.Serve(pl, pm)
+	}
 	fmt.Printf("%shttp://%s\n", goproxyReady, ln.Addr())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return srv.Serve(ln)
@@ -181,7 +196,7 @@ func urlPort(raw string) (int, error) {
 // or look inside every Go process alike.
 func childEnv(home string) []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home}
-	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG"} {
+	for _, k := range []string{"GOGC", "GOMEMLIMIT", "GOMAXPROCS", "GODEBUG", "GOPROXY_PPROF_ADDR"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}

@@ -260,6 +260,7 @@ func (c *apiClient) createToFrame(ctx context.Context, bound time.Duration) (tim
 		create, body = "/api/auth/session", fmt.Sprintf(`{"targetUrl":%q}`, c.target)
 	}
 	code, resp, _, err := c.do(ctx, "POST", create, body)
+	fmt.Fprintf(os.Stderr, "  POST %s answered %d after %v\n", create, code, time.Since(began).Round(time.Millisecond))
 	if err != nil || code != http.StatusCreated {
 		return 0, fmt.Errorf("POST %s: %d %s %v", create, code, resp, err)
 	}
@@ -315,17 +316,21 @@ func (c *apiClient) firstFrame(ctx context.Context, ticketPath, wsPath string) e
 		url := "ws" + strings.TrimPrefix(c.base, "http") + wsPath
 		wsPath = "" // a ticket opens one WebSocket
 		hdr := http.Header{"Cookie": {c.cookie}, "Origin": {c.base}}
+		began := time.Now()
 		conn, err := rfb.DialWebSocket(ctx, url, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{"binary"}})
+		dialed := time.Now()
 		if err == nil {
 			img, serr := rfb.ScreenshotIn(ctx, conn, c.enc)
 			conn.Close()
 			if serr == nil && !rfb.Blank(img) {
+				fmt.Fprintf(os.Stderr, "  viewer: WebSocket %v, handshake and frame %v\n", dialed.Sub(began).Round(time.Millisecond), time.Since(dialed).Round(time.Millisecond))
 				return nil
 			}
 			last = cmpErr(serr, errors.New("blank frame"))
 		} else {
 			last = err
 		}
+		fmt.Fprintf(os.Stderr, "  viewer: attempt failed after %v: %v\n", time.Since(began).Round(time.Millisecond), last)
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
