@@ -31,6 +31,9 @@ type StackOptions struct {
 	ChromiumPath   string // default "chromium"
 	X11vncPath     string // default "x11vnc"
 	WebsockifyPath string // default "websockify"
+	// WebsockifySelf, when set, is this agent's own binary: the stack's websockify child is then
+	// "WebsockifySelf websockify LISTEN TARGET" (websockify.go) instead of WebsockifyPath.
+	WebsockifySelf string
 
 	ProfileDir        string // Chromium's dedicated profile; default /var/lib/polydev-agent/profile
 	StartURL          string // page the browser opens; default about:blank
@@ -104,8 +107,10 @@ func DefaultSpecs(o StackOptions) ([]Spec, error) {
 	}
 	browserArgs = append(browserArgs, o.StartURL)
 
-	wsArgs := []string{}
-	if fi, err := os.Stat(o.NoVNCWeb); err == nil && fi.IsDir() {
+	wsPath, wsArgs := o.WebsockifyPath, []string{}
+	if o.WebsockifySelf != "" {
+		wsPath, wsArgs = o.WebsockifySelf, []string{WebsockifyCommand}
+	} else if fi, err := os.Stat(o.NoVNCWeb); err == nil && fi.IsDir() {
 		wsArgs = append(wsArgs, "--web", o.NoVNCWeb)
 	}
 	wsArgs = append(wsArgs, o.WebsockifyListen, loopback(o.VNCPort))
@@ -129,7 +134,7 @@ func DefaultSpecs(o StackOptions) ([]Spec, error) {
 			Ready: TCPPort(loopback(o.VNCPort)), ReadyTimeout: 90 * time.Second,
 		},
 		{
-			Name: ChildWebsockify, Path: o.WebsockifyPath, Args: wsArgs,
+			Name: ChildWebsockify, Path: wsPath, Args: wsArgs,
 			Ready: TCPPort(net.JoinHostPort("127.0.0.1", wsPort)), ReadyTimeout: 180 * time.Second,
 		},
 		{

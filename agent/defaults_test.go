@@ -56,6 +56,15 @@ func TestDefaultSpecs(t *testing.T) {
 		t.Error("--web given for a missing noVNC root")
 	}
 	has(noWeb[display], ":7", "800x600x16")
+
+	// The agent's own relay: its binary with the websockify subcommand, no --web.
+	own, err := DefaultSpecs(StackOptions{WebsockifySelf: "/usr/local/bin/polydev-agent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if own[websockify].Path != "/usr/local/bin/polydev-agent" || !slices.Equal(own[websockify].Args, []string{WebsockifyCommand, "0.0.0.0:6080", "127.0.0.1:5900"}) {
+		t.Errorf("builtin relay spec %s %v", own[websockify].Path, own[websockify].Args)
+	}
 	if _, err := DefaultSpecs(StackOptions{Screen: "big"}); err == nil {
 		t.Error("bad screen accepted")
 	}

@@ -6,9 +6,11 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -18,6 +20,18 @@ import (
 func TestMain(m *testing.M) {
 	if IsOpener(os.Args[0]) { // the login runner's browser helper, linked to this binary
 		os.Exit(RunOpener(os.Args[1:], os.Getenv, os.Stderr))
+	}
+	if len(os.Args) == 4 && os.Args[1] == WebsockifyCommand { // the stack's relay child (websockify_test.go)
+		ln, err := net.Listen("tcp", os.Args[2])
+		if err != nil {
+			os.Exit(4)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+		defer stop()
+		if err := ServeWebsockify(ctx, ln, os.Args[3], slog.New(slog.DiscardHandler)); err != nil {
+			os.Exit(5)
+		}
+		return
 	}
 	if mode := os.Getenv("AGENT_TEST_CHILD"); mode != "" {
 		runHelper(mode)

@@ -59,7 +59,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&s.XvfbPath, "xvfb", env("XVFB", "Xvfb"), "Xvfb command (POLYDEV_AGENT_XVFB)")
 	fs.StringVar(&s.ChromiumPath, "chromium", env("CHROMIUM", "chromium"), "Chromium command (POLYDEV_AGENT_CHROMIUM)")
 	fs.StringVar(&s.X11vncPath, "x11vnc", env("X11VNC", "x11vnc"), "x11vnc command (POLYDEV_AGENT_X11VNC)")
-	fs.StringVar(&s.WebsockifyPath, "websockify", env("WEBSOCKIFY", "websockify"), "websockify command (POLYDEV_AGENT_WEBSOCKIFY)")
+	fs.StringVar(&s.WebsockifyPath, "websockify", env("WEBSOCKIFY", builtinWebsockify), "websockify command, or \"builtin\" for this binary's own relay (POLYDEV_AGENT_WEBSOCKIFY)")
 	fs.StringVar(&s.ProfileDir, "profile-dir", env("PROFILE_DIR", "/var/lib/polydev-agent/profile"), "Chromium profile directory (POLYDEV_AGENT_PROFILE_DIR)")
 	fs.StringVar(&s.StartURL, "start-url", env("START_URL", "about:blank"), "page the browser opens (POLYDEV_AGENT_START_URL)")
 	fs.IntVar(&s.DevToolsPort, "devtools-port", envInt("DEVTOOLS_PORT", 9222), "DevTools port on guest loopback (POLYDEV_AGENT_DEVTOOLS_PORT)")

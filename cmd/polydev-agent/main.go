@@ -44,6 +44,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == agent.WebsockifyCommand {
+		code := runWebsockify(ctx, os.Args[2:], os.Stderr)
+		stop()
+		os.Exit(code)
+	}
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "polydev-agent:", err)
@@ -76,6 +81,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		providers[p.Name] = p
 		log.Info("self-test login provider enabled", "issuer", selftestIssuer)
+	}
+	if cfg.Stack.WebsockifySelf, err = websockifySelf(cfg.Stack.WebsockifyPath); err != nil {
+		return err
 	}
 	specs, err := agent.DefaultSpecs(cfg.Stack)
 	if err != nil {
