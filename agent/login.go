@@ -89,8 +89,9 @@ type Login struct {
 	status  LoginStatus
 	taken   bool
 	started bool
-	kill    func()        // stops the running CLI's process group
-	done    chan struct{} // closed when the CLI has exited
+	kill    func()         // stops the running CLI's process group
+	done    chan struct{}  // closed when the CLI has exited
+	opening sync.WaitGroup // a targetUrl page being opened (openTarget)
 }
 
 // NewLogin returns an idle runner.
@@ -147,10 +148,11 @@ func (l *Login) Start(ctx context.Context, req LoginRequest) error {
 	l.started = true
 	l.status = LoginStatus{State: LoginRunning, Provider: req.Provider, TargetURL: req.TargetURL}
 	if req.TargetURL != "" {
-		if err := l.cfg.Open(ctx, req.TargetURL); err != nil {
-			l.status.State, l.status.Error = LoginFailed, "could not open the page in the browser"
-			return fmt.Errorf("open target: %w", err)
-		}
+		// Opened after the answer: Chromium takes seconds to make a tab under QEMU TCG, and the
+		// host's session create (and with it the viewer's first frame) waited for it. A page
+		// that does not open fails the login, which the host's poll reports.
+		l.opening.Add(1)
+		go l.openTarget(req.TargetURL)
 		return nil
 	}
 	if err := l.startCLI(p); err != nil {
@@ -159,6 +161,27 @@ func (l *Login) Start(ctx context.Context, req LoginRequest) error {
 	}
 	return nil
 }
+
+// openTarget shows a targetUrl session's page in the browser.
+func (l *Login) openTarget(u string) {
+	defer l.opening.Done()
+	ctx, cancel := context.WithTimeout(context.Background(), openTargetWithin)
+	defer cancel()
+	err := l.cfg.Open(ctx, u)
+	if err == nil {
+		l.cfg.Log.Info("login: the target page is open", "host", hostOf(u))
+		return
+	}
+	l.cfg.Log.Warn("login: the browser did not open the target page", "host", hostOf(u), "err", err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.status.State == LoginRunning {
+		l.status.State, l.status.Error = LoginFailed, "could not open the page in the browser"
+	}
+}
+
+// openTargetWithin bounds opening a targetUrl session's page.
+const openTargetWithin = 2 * time.Minute
 
 // startCLI starts p's command under a pty; l.mu is held.
 func (l *Login) startCLI(p Provider) error {

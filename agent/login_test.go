@@ -321,11 +321,29 @@ func TestTargetURLOpensThePage(t *testing.T) {
 	if err := l.Start(t.Context(), LoginRequest{TargetURL: "https://github.com/login/oauth/authorize?client_id=x"}); err != nil {
 		t.Fatal(err)
 	}
+	l.opening.Wait()
 	if st := l.Status(); st.State != LoginRunning || st.TargetURL == "" || len(opened) != 1 {
 		t.Fatalf("status %+v, opened %q", st, opened)
 	}
 	if _, err := l.TakeCredential(); err == nil {
 		t.Fatal("a targetUrl session handed over a credential")
+	}
+}
+
+// TestTargetURLThatDoesNotOpen: Start answers at once; a page the browser cannot open fails the
+// login afterwards, with the reason in the status.
+func TestTargetURLThatDoesNotOpen(t *testing.T) {
+	t.Parallel()
+	l, err := NewLogin(LoginConfig{Open: func(context.Context, string) error { return errors.New("no browser") }, Self: "/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(t.Context(), LoginRequest{TargetURL: "https://github.com/login"}); err != nil {
+		t.Fatal(err)
+	}
+	l.opening.Wait()
+	if st := l.Status(); st.State != LoginFailed || st.Error != "could not open the page in the browser" {
+		t.Fatalf("status %+v", st)
 	}
 }
 
