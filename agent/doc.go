@@ -1,6 +1,6 @@
 // Package agent is the guest side of a Polydev browser microVM: a small process supervisor that brings
-// up the display (Xvfb), x11vnc (guest loopback only), websockify (the one port the host reaches through
-// the VMM's forward) and the browser (Chromium, DevTools on guest loopback only), in that order, each
+// up the display (Xvfb), x11vnc (guest loopback only), websockify (the agent's own WebSocket relay to
+// x11vnc, on the one port the host reaches through the VMM's forward) and the browser (Chromium, DevTools on guest loopback only), in that order, each
 // waiting for the previous one to be ready; it restarts crashed children with backoff, gives up on a
 // child that crashes too often, and reports all of it over GET /health and GET /ready.
 //
