@@ -135,6 +135,7 @@ func (c *Controller) Close(ctx context.Context) error {
 	c.mu.Lock()
 	warm := c.warm
 	c.warm = nil
+	c.metrics.warm.Set(0)
 	c.mu.Unlock()
 	for _, w := range warm {
 		errs = append(errs, c.release(ctx, w.id))

@@ -98,6 +98,7 @@ func (c *Controller) record(ctx context.Context, u *polydev.User, t polydev.VMTy
 	}
 	if w != nil {
 		c.warm = c.warm[1:]
+		c.metrics.warm.Set(float64(len(c.warm)))
 	}
 	return v, w, nil
 }

@@ -118,6 +118,9 @@ func TestWarmPool(t *testing.T) {
 			if got := e.c.warmIDs(); len(got) != 1 || got[0] != warm[1] {
 				t.Fatalf("warm after hand-out %v", got)
 			}
+			if n := counterValue(e.c.metrics.warm); n != 1 {
+				t.Fatalf("polydev_vm_warm after a hand-out = %v, want 1", n)
+			}
 			if err := e.c.FillWarm(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -127,6 +130,9 @@ func TestWarmPool(t *testing.T) {
 			// Close destroys the warm pool and stops the handed-out VM.
 			if err := e.c.Close(context.Background()); err != nil {
 				t.Fatal(err)
+			}
+			if n := counterValue(e.c.metrics.warm); n != 0 {
+				t.Fatalf("polydev_vm_warm after Close = %v", n)
 			}
 			for _, id := range e.d.ids() {
 				if st, _ := e.d.State(ctx, id); id != v.ID || st != vm.StateStopped {
