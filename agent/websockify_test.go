@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"strconv"
 	"testing"
 	"time"
 
@@ -124,33 +122,13 @@ func TestWebsockifyNotAnUpgrade(t *testing.T) {
 // TestRealStackBuiltinRelay runs the golden stack with the agent's own relay as its websockify child
 // (this test binary, see TestMain) and reads a screen of the real Chromium through it.
 func TestRealStackBuiltinRelay(t *testing.T) {
-	for _, bin := range []string{"Xvfb", "chromium", "x11vnc"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			t.Skip("SKIP: " + bin + " not on PATH; the real stack needs Xvfb, chromium and x11vnc")
-		}
-	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := func() int {
-		p, _ := strconv.Atoi(freeAddr(t)[len("127.0.0.1:"):])
-		return p
-	}
-	listen := net.JoinHostPort("127.0.0.1", strconv.Itoa(port()))
-	specs, err := DefaultSpecs(StackOptions{
-		Display: 191, ProfileDir: t.TempDir(), DevToolsPort: port(), VNCPort: port(),
-		WebsockifyListen: listen, WebsockifySelf: self, ChromiumNoSandbox: os.Geteuid() == 0,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := newSupervisor(t, Config{Specs: specs, GracePeriod: 5 * time.Second})
+	_, listen := startRealStack(t, StackOptions{Display: 191, WebsockifySelf: self})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := s.WaitReady(ctx); err != nil {
-		t.Fatalf("stack did not come up: %v; %+v", err, s.Snapshot())
-	}
 	var last error
 	for ctx.Err() == nil { // Chromium's window appears some time after the stack is ready
 		conn, err := rfb.DialWebSocket(ctx, "ws://"+listen+"/websockify", &websocket.DialOptions{Subprotocols: []string{"binary"}})
