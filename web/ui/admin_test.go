@@ -31,34 +31,12 @@ func TestAdminPagesInChromium(t *testing.T) {
 	b.run(chromedp.Navigate(s.URL + "/admin"))
 	b.until(`document.body.innerText.includes("for administrators")`)
 	done()
-	admin, err := s.Store.UserByEmail(ctx, "root@example.com")
-	must(t, err)
-	admin.Role = polydev.RoleAdmin
-	must(t, s.Store.UpdateUser(ctx, admin))
+	s.setRole(t, "root@example.com", polydev.RoleAdmin)
 
-	// Two platform keys, added through the form.
-	for _, name := range []string{"first", "second"} {
-		b.visit("/admin/providers")
-		b.fill("#add-key input[name=keyName]", name)
-		b.fill("#add-key input[name=apiKey]", "sk-test-"+name+"-0000")
-		b.click("#add-key button[type=submit]")
-		b.until(`document.querySelector("#platform-keys").innerText.includes("` + name + `")`)
-	}
-	b.visit("/admin/providers")
+	// Two platform keys, added through the form; the second moved above the first with the keyboard.
+	adminAddKeys(t, b, s, "first", "second")
 	b.shot("admin-providers")
-	if got := order(t, s); !slices.Equal(got, []string{"first", "second"}) {
-		t.Fatalf("order after adding = %v", got)
-	}
-	// Keyboard: the second key's handle, arrow up; the page says it saved, the store has it.
-	b.run(chromedp.Focus(chromedp.CSS("button[aria-label^='Move second']")), chromedp.KeyEvent(kb.ArrowUp))
-	b.until(`document.querySelector("#order-status").textContent.includes("Saved")`)
-	if got := order(t, s); !slices.Equal(got, []string{"second", "first"}) {
-		t.Fatalf("order after moving second up = %v, want [second first]", got)
-	}
-	b.visit("/admin/providers")
-	if rows := b.text("#platform-keys tbody"); strings.Index(rows, "second") > strings.Index(rows, "first") {
-		t.Fatalf("page order after reload:\n%s", rows)
-	}
+	adminMoveUp(t, b, s, "second", []string{"second", "first"})
 
 	// A key whose ciphertext was tampered with is flagged, as the API's listing flags it.
 	keys, err := s.Store.ListProviderKeys(ctx, "")
@@ -76,15 +54,7 @@ func TestAdminPagesInChromium(t *testing.T) {
 	}
 
 	// A price override, then its reset.
-	b.visit("/admin/pricing")
-	b.fill("#set-price input[name=model]", "openai/gpt-4o-mini")
-	b.fill("#set-price input[name=inputPerMTok]", "1.25")
-	b.fill("#set-price input[name=outputPerMTok]", "5")
-	b.click("#set-price button[type=submit]")
-	b.until(`document.querySelector("button[aria-label='Reset openai/gpt-4o-mini']") !== null`)
-	if p := override(t, s, "openai/gpt-4o-mini"); p == nil || p.InputPerMTok != 1_250_000 || p.OutputPerMTok != 5_000_000 {
-		t.Fatalf("override stored = %+v, want $1.25 and $5 per million tokens", p)
-	}
+	adminSetPrice(t, b, s, "openai/gpt-4o-mini", "1.25", "5", 1_250_000, 5_000_000)
 	b.shot("admin-pricing")
 	b.click("button[aria-label='Reset openai/gpt-4o-mini']")
 	b.until(`document.querySelector("button[aria-label='Reset openai/gpt-4o-mini']") === null && document.readyState === "complete"`)
@@ -104,20 +74,76 @@ func TestAdminPagesInChromium(t *testing.T) {
 	b.shot("admin-tiers")
 
 	// Another user's tier and role.
-	b.visit("/admin/users?q=member")
-	form := "form[aria-label='Account of member@example.com']"
-	b.run(chromedp.SetValue(chromedp.CSS(form+" select[name=tier]"), "pro"), chromedp.SetValue(chromedp.CSS(form+" select[name=role]"), "admin"))
-	b.submitAndReload(form + " button[type=submit]")
-	got, err := s.Store.UserByID(ctx, other.ID)
-	must(t, err)
-	if got.Tier != polydev.TierPro || got.Role != polydev.RoleAdmin {
-		t.Fatalf("member after the change: tier %s role %s, want pro admin", got.Tier, got.Role)
-	}
+	adminSetAccount(t, b, s, "member@example.com", polydev.TierPro, polydev.RoleAdmin)
 	b.visit("/admin/users")
 	b.shot("admin-users")
 	b.visit("/admin")
 	b.shot("admin")
 	b.check()
+}
+
+// adminAddKeys adds platform keys through the providers page, in order, and checks the store has
+// them in that order.
+func adminAddKeys(t *testing.T, b *browser, s *site, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		b.visit("/admin/providers")
+		b.fill("#add-key input[name=keyName]", name)
+		b.fill("#add-key input[name=apiKey]", "sk-test-"+name+"-0000")
+		b.click("#add-key button[type=submit]")
+		b.until(`document.querySelector("#platform-keys").innerText.includes("` + name + `")`)
+	}
+	b.visit("/admin/providers")
+	if got := order(t, s); !slices.Equal(got, names) {
+		t.Fatalf("order after adding = %v, want %v", got, names)
+	}
+}
+
+// adminMoveUp moves a platform key one place up with the arrow key on its handle and checks the
+// page says it saved, the store has want, and the reloaded page lists the key above its old place.
+func adminMoveUp(t *testing.T, b *browser, s *site, name string, want []string) {
+	t.Helper()
+	b.run(chromedp.Focus(chromedp.CSS("button[aria-label^='Move "+name+"']")), chromedp.KeyEvent(kb.ArrowUp))
+	b.until(`document.querySelector("#order-status").textContent.includes("Saved")`)
+	if got := order(t, s); !slices.Equal(got, want) {
+		t.Fatalf("order after moving %s up = %v, want %v", name, got, want)
+	}
+	b.visit("/admin/providers")
+	rows := b.text("#platform-keys tbody")
+	for i := 1; i < len(want); i++ {
+		if strings.Index(rows, want[i-1]) > strings.Index(rows, want[i]) {
+			t.Fatalf("page order after reload, want %v:\n%s", want, rows)
+		}
+	}
+}
+
+// adminSetPrice sets a price override (dollars per million tokens, as typed) through the pricing
+// page and checks the store holds it in micro-dollars.
+func adminSetPrice(t *testing.T, b *browser, s *site, model, in, out string, wantIn, wantOut int64) {
+	t.Helper()
+	b.visit("/admin/pricing")
+	b.fill("#set-price input[name=model]", model)
+	b.fill("#set-price input[name=inputPerMTok]", in)
+	b.fill("#set-price input[name=outputPerMTok]", out)
+	b.click("#set-price button[type=submit]")
+	b.until(`document.querySelector("button[aria-label='Reset ` + model + `']") !== null`)
+	if p := override(t, s, model); p == nil || int64(p.InputPerMTok) != wantIn || int64(p.OutputPerMTok) != wantOut {
+		t.Fatalf("override stored = %+v, want %s and %s per million tokens", p, in, out)
+	}
+}
+
+// adminSetAccount changes a user's tier and role through the users page and checks the store.
+func adminSetAccount(t *testing.T, b *browser, s *site, email string, tier polydev.Tier, role polydev.Role) {
+	t.Helper()
+	b.visit("/admin/users?q=" + email)
+	form := "form[aria-label='Account of " + email + "']"
+	b.run(chromedp.SetValue(chromedp.CSS(form+" select[name=tier]"), string(tier)), chromedp.SetValue(chromedp.CSS(form+" select[name=role]"), string(role)))
+	b.submitAndReload(form + " button[type=submit]")
+	got, err := s.Store.UserByEmail(t.Context(), email)
+	must(t, err)
+	if got.Tier != tier || got.Role != role {
+		t.Fatalf("%s after the change: tier %s role %s, want %s %s", email, got.Tier, got.Role, tier, role)
+	}
 }
 
 // order is the names of the platform keys in the order they are tried.

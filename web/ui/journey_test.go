@@ -8,6 +8,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/polydev/polydev"
 	"github.com/polydev/polydev/internal/testkit"
 )
 
@@ -17,7 +18,8 @@ const pageBudget = 150 << 10
 // TestJourneyInChromium is a user's whole path through the product in a real browser: sign up, add
 // their own keys (fake upstreams), a streamed chat whose first words are painted while the upstream
 // still holds its last chunk, several models side by side, ephemeral mode as each tier allows it,
-// an API token, and the request logs. It reports each page's first-load size and the time from a
+// an API token, the request logs, then an administrator reordering platform keys, setting a price
+// and changing the user's tier. It reports each page's first-load size and the time from a
 // delta's arrival to its paint, measured in the page.
 func TestJourneyInChromium(t *testing.T) {
 	s := newSite(t)
@@ -186,6 +188,31 @@ func TestJourneyInChromium(t *testing.T) {
 	}
 	b.shot("dashboard")
 	visit("/vms")
+
+	// An administrator's turn: the platform keys' order, a price, and this user's tier.
+	b.click("button[data-api='/api/account/logout']")
+	b.waitPath("/")
+	const ops = "ops@example.com"
+	b.signup(ops)
+	s.setRole(t, ops, polydev.RoleAdmin)
+	for _, p := range []string{"/admin", "/admin/providers", "/admin/pricing", "/admin/tiers", "/admin/users"} {
+		visit(p)
+	}
+	adminAddKeys(t, b, s, "primary", "backup")
+	adminMoveUp(t, b, s, "backup", []string{"backup", "primary"})
+	adminSetPrice(t, b, s, "anthropic/claude-haiku-4-5", "0.8", "4", 800_000, 4_000_000)
+	adminSetAccount(t, b, s, email, polydev.TierPro, polydev.RoleUser)
+	// The user sees the new plan when they sign in again.
+	b.click("button[data-api='/api/account/logout']")
+	b.waitPath("/")
+	b.visit("/login")
+	b.fill("input[name=email]", email)
+	b.fill("input[name=password]", pw)
+	b.click("button[type=submit]")
+	b.waitPath("/dashboard")
+	if got := b.text(".tier"); !strings.EqualFold(got, "pro") {
+		t.Errorf("after the admin's change the dashboard shows plan %q, want pro", got)
+	}
 
 	var paths []string
 	for p := range sizes {

@@ -95,11 +95,22 @@ func newSite(t testing.TB, opts ...func(*web.Config, *web.Deps)) *site {
 // setTier moves a user to a tier (what an admin or the billing flow would do).
 func (s *site) setTier(t testing.TB, email string, tier polydev.Tier) {
 	t.Helper()
+	s.updateUser(t, email, func(u *polydev.User) { u.Tier = tier })
+}
+
+// setRole gives a user a role (the first administrator is made with the CLI, not a page).
+func (s *site) setRole(t testing.TB, email string, role polydev.Role) {
+	t.Helper()
+	s.updateUser(t, email, func(u *polydev.User) { u.Role = role })
+}
+
+func (s *site) updateUser(t testing.TB, email string, change func(*polydev.User)) {
+	t.Helper()
 	u, err := s.Store.UserByEmail(t.Context(), email)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Tier = tier
+	change(u)
 	if err := s.Store.UpdateUser(t.Context(), u); err != nil {
 		t.Fatal(err)
 	}
