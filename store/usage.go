@@ -169,7 +169,11 @@ func (db *DB) insertUsageRows(ctx context.Context, tx *sql.Tx, recs []*polydev.U
 		}
 		if n == 1 {
 			// One row: the rows affected say whether it was new. (RETURNING, in SQLite, costs twice the insert.)
-			res, err := db.txExec(ctx, tx, usageInsertOne, args...)
+			rctx, err := db.rowCtx(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res, err := db.txExec(rctx, tx, usageInsertOne, args...)
 			if err != nil {
 				return nil, err
 			}
@@ -366,6 +370,26 @@ func (db *DB) settleKey(ctx context.Context, tx *sql.Tx, s *keySum) error {
 		}
 		args = append(args, c.day, c.dayN, c.dayN, c.day, c.window, c.rpm, c.rpm, c.window)
 	}
-	_, err := db.txExec(ctx, tx, query, append(args, s.key)...)
+	rctx, err := db.rowCtx(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = db.txExec(rctx, tx, query, append(args, s.key)...)
 	return err
+}
+
+// rowCtx is the context for one statement of a usage batch inside its transaction. On SQLite a
+// statement is a function call on the connection the transaction holds, and for a context that
+// can end the driver (modernc.org/sqlite) starts a watcher goroutine per statement: one goroutine
+// start and hand-off per usage row. So there ctx is checked before each statement and the
+// statement runs without its cancellation; the transaction still ends with ctx (database/sql rolls
+// it back). On PostgreSQL a statement is a network round trip and keeps ctx.
+func (db *DB) rowCtx(ctx context.Context) (context.Context, error) {
+	if db.dialect.Name() != "sqlite" {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
 }

@@ -137,11 +137,7 @@ func (m *meter) findUsage(data []byte, in string) (*wireUsage, error) {
 			}
 			in = ""
 		case in == "" && string(key) == "usage":
-			var u *wireUsage
-			if err := rawInto(&m.sc, &u); err != nil {
-				return nil, errBadUsage
-			}
-			return u, nil
+			return scanUsage(&m.sc)
 		default:
 			m.sc.Skip()
 		}
