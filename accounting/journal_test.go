@@ -3,6 +3,7 @@ package accounting
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -303,4 +304,36 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// TestRecordWithin: a journaled record returns while the database is held (it is durable in the
+// journal); without a journal the wait for the database is bounded, and the record stays queued and
+// is stored once the database answers.
+func TestRecordWithin(t *testing.T) {
+	t.Parallel()
+	j := freshJournal(t, t.TempDir())
+	defer j.Close()
+	st := &gatedStore{memStore: memStore{recs: map[string]*polydev.UsageRecord{}}, gate: make(chan struct{})}
+	r := &Recorder{Store: st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour, Journal: j}
+	r.Start()
+	if err := r.RecordWithin(journalRec(1), time.Nanosecond); err != nil {
+		t.Fatalf("journaled record: %v", err)
+	}
+
+	bare := &gatedStore{memStore: memStore{recs: map[string]*polydev.UsageRecord{}}, gate: make(chan struct{})}
+	b := &Recorder{Store: bare, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), FlushEvery: time.Hour}
+	b.Start()
+	if err := b.RecordWithin(journalRec(2), time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("no journal, database held: %v, want the bound's deadline", err)
+	}
+	close(st.gate)
+	close(bare.gate)
+	for _, x := range []*Recorder{r, b} {
+		if err := x.Stop(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st.count() != 1 || bare.count() != 1 {
+		t.Fatalf("stored %d and %d records, want 1 each", st.count(), bare.count())
+	}
 }

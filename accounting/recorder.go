@@ -146,13 +146,30 @@ func (r *Recorder) journal(rec *polydev.UsageRecord) int {
 // that a response a client received always has its record, even if the process is killed right
 // after.
 func (r *Recorder) RecordSync(ctx context.Context, rec *polydev.UsageRecord) error {
-	r.init()
-	seg := r.journal(rec)
-	r.enqueue(entry{rec, seg})
-	if seg >= 0 {
+	if r.queueJournaled(rec) {
 		return nil
 	}
 	return r.Flush(ctx)
+}
+
+// RecordWithin is RecordSync waiting at most wait for the database. The bound is armed only when
+// there is a wait (no journal, or its append failed): a journaled record, the usual case on every
+// request, costs no context and no timer.
+func (r *Recorder) RecordWithin(rec *polydev.UsageRecord, wait time.Duration) error {
+	if r.queueJournaled(rec) {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	return r.Flush(ctx)
+}
+
+// queueJournaled queues rec and reports whether the journal holds it (then it is durable).
+func (r *Recorder) queueJournaled(rec *polydev.UsageRecord) bool {
+	r.init()
+	seg := r.journal(rec)
+	r.enqueue(entry{rec, seg})
+	return seg >= 0
 }
 
 // Flush waits until every record queued before the call is stored (tests and shutdown use it).

@@ -158,6 +158,9 @@ func (db *DB) chunk(n int) int {
 func (db *DB) insertUsageRows(ctx context.Context, tx *sql.Tx, recs []*polydev.UsageRecord, idx []int) (map[string]bool, error) {
 	stored := make(map[string]bool, len(idx))
 	args := make([]any, 0, usageColumnCount*db.chunk(len(idx)))
+	// The single-row insert bound to tx once for the batch (a bound statement per row was a lookup
+	// and an allocation each); nil while it has never been prepared (see txStmt).
+	var one *sql.Stmt
 	for len(idx) > 0 {
 		n := db.chunk(len(idx))
 		args = args[:0]
@@ -173,7 +176,15 @@ func (db *DB) insertUsageRows(ctx context.Context, tx *sql.Tx, recs []*polydev.U
 			if err != nil {
 				return nil, err
 			}
-			res, err := db.txExec(rctx, tx, usageInsertOne, args...)
+			if one == nil {
+				one = db.txStmt(rctx, tx, usageInsertOne)
+			}
+			var res sql.Result
+			if one != nil {
+				res, err = one.ExecContext(rctx, args...)
+			} else {
+				res, err = tx.ExecContext(rctx, db.q(usageInsertOne), args...)
+			}
 			if err != nil {
 				return nil, err
 			}

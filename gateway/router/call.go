@@ -366,9 +366,7 @@ func (c *Call) finish(u llm.Usage, err error, httpStatus int, durable bool) {
 		}
 	}
 	if durable {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if werr := r.Usage.RecordSync(ctx, rec); werr == nil {
+		if werr := r.Usage.RecordWithin(rec, 30*time.Second); werr == nil {
 			return
 		}
 		// The database is slow or down: the record stays queued and is retried; the client is not
