@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/polydev/polydev/gateway/llm"
@@ -24,47 +25,71 @@ func (s *Server) awaitStream(w http.ResponseWriter, call *router.Call, shape raw
 	if every <= 0 {
 		return w, false, open()
 	}
+	// open runs on the handler's goroutine (its stack already grown; a fresh goroutine per stream
+	// cost a start, a hand-off back and several stack growths through the upstream call), and the
+	// keep-alives come from a timer's function. The mutex orders the two writers: once open has
+	// returned and stopped is set, no tick writes again, and one in progress has finished.
 	admitted := make(chan struct{})
 	call.OnAdmit = func() { close(admitted) }
-	done := make(chan error, 1)
-	go func() { done <- open() }()
-	timer := time.NewTimer(every)
-	defer timer.Stop()
-	rc := http.NewResponseController(w)
-	committed := false
-	for {
-		select {
-		case err := <-done:
-			if committed {
-				return committedWriter{w}, true, err
-			}
-			return w, false, err
-		case <-timer.C:
-		}
-		select {
-		case <-admitted:
-		default: // still admitting: headers (X-Polydev-Ephemeral) are not known yet
-			timer.Reset(every)
-			continue
-		}
-		if !committed {
-			setEphemeralHeader(w, call)
-			h := w.Header()
-			h.Set("Content-Type", "text/event-stream")
-			h.Set("Cache-Control", "no-cache")
-			h.Set("X-Accel-Buffering", "no")
-			w.WriteHeader(http.StatusOK)
-			committed = true
-		}
-		frame := shape.heartbeatFrame
-		if frame == nil {
-			frame = []byte(": ping\n\n")
-		}
-		// A client that went away cancels the request's context, which ends open.
-		if _, err := w.Write(frame); err == nil {
-			_ = rc.Flush()
-		}
-		timer.Reset(every)
+	hb := &heartbeat{w: w, call: call, frame: shape.heartbeatFrame, every: every, admitted: admitted}
+	hb.mu.Lock()
+	hb.timer = time.AfterFunc(every, hb.tick)
+	hb.mu.Unlock()
+	err := open()
+	hb.mu.Lock()
+	hb.stopped = true
+	hb.timer.Stop()
+	committed := hb.committed
+	hb.mu.Unlock()
+	if committed {
+		return committedWriter{w}, true, err
+	}
+	return w, false, err
+}
+
+// heartbeat writes a waiting stream's keep-alives (see awaitStream).
+type heartbeat struct {
+	w        http.ResponseWriter
+	call     *router.Call
+	frame    []byte
+	every    time.Duration
+	admitted <-chan struct{}
+
+	mu        sync.Mutex
+	timer     *time.Timer
+	stopped   bool
+	committed bool
+}
+
+func (hb *heartbeat) tick() {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	if hb.stopped {
+		return
+	}
+	defer hb.timer.Reset(hb.every)
+	select {
+	case <-hb.admitted:
+	default: // still admitting: headers (X-Polydev-Ephemeral) are not known yet
+		return
+	}
+	w := hb.w
+	if !hb.committed {
+		setEphemeralHeader(w, hb.call)
+		h := w.Header()
+		h.Set("Content-Type", "text/event-stream")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no")
+		w.WriteHeader(http.StatusOK)
+		hb.committed = true
+	}
+	frame := hb.frame
+	if frame == nil {
+		frame = []byte(": ping\n\n")
+	}
+	// A client that went away cancels the request's context, which ends open.
+	if _, err := w.Write(frame); err == nil {
+		_ = http.NewResponseController(w).Flush()
 	}
 }
 
