@@ -1,8 +1,9 @@
 package agent
 
 // The running Chromium, driven over DevTools on guest loopback (127.0.0.1:9222 by default; the port
-// is never forwarded to the host). Opening a page uses the DevTools HTTP endpoint (PUT /json/new),
-// which needs no websocket; typing credentials uses the DevTools protocol through chromedp.
+// is never forwarded to the host). Opening a page navigates the initial blank tab (blanktab.go) or
+// makes a new one with the DevTools HTTP endpoint (PUT /json/new); typing credentials uses the
+// DevTools protocol through chromedp.
 
 import (
 	"context"
@@ -33,10 +34,25 @@ func (d DevTools) client() *http.Client {
 	return &http.Client{Transport: &http.Transport{Proxy: nil}}
 }
 
-// Open shows u in a new foreground tab.
+// Open shows u in the browser's initial blank tab while it has not been used (blanktab.go), else
+// in a new foreground tab.
 func (d DevTools) Open(ctx context.Context, u string) error {
 	if !isWebURL(u) {
 		return errors.New("devtools: not an http(s) URL")
+	}
+	blankTabs.Lock()
+	defer blankTabs.Unlock()
+	if tab, ok := d.unusedBlankTab(ctx); ok {
+		err := d.navigate(ctx, tab, u)
+		if !errors.Is(err, errNotSent) {
+			// Sent: the tab is no longer blank whatever the answer, and a second tab would show the
+			// page twice.
+			blankTabs.used[tab.ID] = true
+			if err != nil {
+				return err
+			}
+			return d.call(ctx, http.MethodGet, "/json/activate/"+url.PathEscape(tab.ID), nil)
+		}
 	}
 	// Chromium percent-decodes the query of /json/new, so every byte outside the unreserved set is
 	// escaped; url.QueryEscape would turn spaces into '+', which Chromium keeps.
