@@ -24,7 +24,7 @@ const (
 // StackOptions are the knobs of the golden image's stack. Zero values get the defaults noted.
 type StackOptions struct {
 	Display      int    // X display number; default 99
-	Screen       string // Xvfb screen geometry WxHxDepth; default 1280x800x24
+	Screen       string // Xvfb screen geometry WxHxDepth; default 1024x768x24 (the first Raw frame 3 MiB)
 	X11SocketDir string // default /tmp/.X11-unix
 
 	XvfbPath       string // default "Xvfb"
@@ -53,7 +53,7 @@ func (o StackOptions) withDefaults() StackOptions {
 	if o.Display == 0 {
 		o.Display = 99
 	}
-	o.Screen = cmp.Or(o.Screen, "1280x800x24")
+	o.Screen = cmp.Or(o.Screen, "1024x768x24")
 	o.X11SocketDir = cmp.Or(o.X11SocketDir, X11SocketDir)
 	o.XvfbPath = cmp.Or(o.XvfbPath, "Xvfb")
 	o.ChromiumPath = cmp.Or(o.ChromiumPath, "chromium")

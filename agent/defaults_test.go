@@ -35,10 +35,10 @@ func TestDefaultSpecs(t *testing.T) {
 		}
 	}
 	const display, vnc, websockify, browser = 0, 1, 2, 3
-	has(specs[display], ":99", "-screen 0 1280x800x24", "-nolisten tcp")
+	has(specs[display], ":99", "-screen 0 1024x768x24", "-nolisten tcp")
 	has(specs[browser], "--user-data-dir=/p", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=9222",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--window-size=1280,800")
+		"--window-size=1024,768")
 	has(specs[vnc], "-display :99", "-localhost", "-forever", "-shared", "-nopw", "-rfbport 5900")
 	has(specs[websockify], "--web", "0.0.0.0:6080 127.0.0.1:5900")
 	if slices.Contains(specs[browser].Args, "--no-sandbox") {

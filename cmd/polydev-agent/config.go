@@ -55,7 +55,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.Grace, "grace", envDur("GRACE", 5*time.Second), "SIGTERM to SIGKILL grace period at shutdown (POLYDEV_AGENT_GRACE)")
 
 	fs.IntVar(&s.Display, "display", envInt("DISPLAY", 99), "X display number (POLYDEV_AGENT_DISPLAY)")
-	fs.StringVar(&s.Screen, "screen", env("SCREEN", "1280x800x24"), "Xvfb screen WxHxDepth (POLYDEV_AGENT_SCREEN)")
+	fs.StringVar(&s.Screen, "screen", env("SCREEN", "1024x768x24"), "Xvfb screen WxHxDepth (POLYDEV_AGENT_SCREEN)")
 	fs.StringVar(&s.XvfbPath, "xvfb", env("XVFB", "Xvfb"), "Xvfb command (POLYDEV_AGENT_XVFB)")
 	fs.StringVar(&s.ChromiumPath, "chromium", env("CHROMIUM", "chromium"), "Chromium command (POLYDEV_AGENT_CHROMIUM)")
 	fs.StringVar(&s.X11vncPath, "x11vnc", env("X11VNC", "x11vnc"), "x11vnc command (POLYDEV_AGENT_X11VNC)")
