@@ -129,7 +129,12 @@ func DefaultSpecs(o StackOptions) ([]Spec, error) {
 		},
 		{
 			Name: ChildVNC, Path: o.X11vncPath, Env: env,
-			Args: []string{"-display", display, "-localhost", "-forever", "-shared", "-nopw",
+			// -nonap: once idle for a while x11vnc naps between its polls, and the steps of a new
+			// viewer's RFB handshake wait out the naps: 1.2-2.0 s before the first pixels after 75 s
+			// idle on the bare host, 25 ms with -nonap (docs/PERFORMANCE.md, Browser VMs). A warm VM
+			// has been idle for minutes when its viewer connects. Without a client x11vnc wakes as
+			// often either way.
+			Args: []string{"-display", display, "-localhost", "-forever", "-shared", "-nopw", "-nonap",
 				"-rfbport", strconv.Itoa(o.VNCPort)},
 			Ready: TCPPort(loopback(o.VNCPort)), ReadyTimeout: 90 * time.Second,
 		},
