@@ -320,10 +320,11 @@ func (c *apiClient) firstFrame(ctx context.Context, ticketPath, wsPath string) e
 		conn, err := rfb.DialWebSocket(ctx, url, &websocket.DialOptions{HTTPHeader: hdr, Subprotocols: []string{"binary"}})
 		dialed := time.Now()
 		if err == nil {
-			img, serr := rfb.ScreenshotIn(ctx, conn, c.enc)
+			tc := &timedConn{Conn: conn, began: dialed}
+			img, serr := rfb.ScreenshotIn(ctx, tc, c.enc)
 			conn.Close()
 			if serr == nil && !rfb.Blank(img) {
-				fmt.Fprintf(os.Stderr, "  viewer: WebSocket %v, handshake and frame %v\n", dialed.Sub(began).Round(time.Millisecond), time.Since(dialed).Round(time.Millisecond))
+				fmt.Fprintf(os.Stderr, "  viewer: WebSocket %v, handshake and frame %v (%v)\n", dialed.Sub(began).Round(time.Millisecond), time.Since(dialed).Round(time.Millisecond), tc)
 				return nil
 			}
 			last = cmpErr(serr, errors.New("blank frame"))
