@@ -1,11 +1,11 @@
 package agent
 
 // The browser's initial blank tab, used for the first page a session opens. Under QEMU TCG a new tab
-// (PUT /json/new) costs a renderer process start beside x11vnc drawing the viewer's first frame on the
-// same two vCPUs; navigating the tab Chromium opened at start (StackOptions.StartURL, about:blank)
-// lets Chromium give the page that tab's renderer, whose process is not yet bound to a site
-// (docs/PERFORMANCE.md, Browser VMs). Later pages get tabs of their own, so a CLI that opens a second
-// URL never replaces the first.
+// (PUT /json/new) is work beside x11vnc drawing the viewer's first frame on the same two vCPUs;
+// navigating the tab Chromium opened at start (StackOptions.StartURL, about:blank) makes none, and
+// Chromium may give the page that tab's renderer, whose process is not yet bound to a site (an error
+// page still gets a process of its own). Later pages get tabs of their own, so a CLI that opens a
+// second URL never replaces the first. Measured in docs/PERFORMANCE.md, Browser VMs.
 
 import (
 	"context"
