@@ -133,9 +133,10 @@ func DefaultSpecs(o StackOptions) ([]Spec, error) {
 			// viewer's RFB handshake wait out the naps: 1.2-2.0 s before the first pixels after 75 s
 			// idle on the bare host, 25 ms with -nonap (docs/PERFORMANCE.md, Browser VMs). A warm VM
 			// has been idle for minutes when its viewer connects. Without a client x11vnc wakes as
-			// often either way.
+			// often either way. -q: its lines for each viewer went to the serial console, an
+			// emulated I/O write a byte under TCG.
 			Args: []string{"-display", display, "-localhost", "-forever", "-shared", "-nopw", "-nonap",
-				"-rfbport", strconv.Itoa(o.VNCPort)},
+				"-q", "-rfbport", strconv.Itoa(o.VNCPort)},
 			Ready: TCPPort(loopback(o.VNCPort)), ReadyTimeout: 90 * time.Second,
 		},
 		{

@@ -39,7 +39,7 @@ func TestDefaultSpecs(t *testing.T) {
 	has(specs[browser], "--user-data-dir=/p", "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=9222",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
 		"--window-size=1024,768")
-	has(specs[vnc], "-display :99", "-localhost", "-forever", "-shared", "-nopw", "-nonap", "-rfbport 5900")
+	has(specs[vnc], "-display :99", "-localhost", "-forever", "-shared", "-nopw", "-nonap", "-q", "-rfbport 5900")
 	has(specs[websockify], "--web", "0.0.0.0:6080 127.0.0.1:5900")
 	if slices.Contains(specs[browser].Args, "--no-sandbox") {
 		t.Error("--no-sandbox without ChromiumNoSandbox")

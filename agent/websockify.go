@@ -49,20 +49,24 @@ func ServeWebsockify(ctx context.Context, ln net.Listener, target string, log *s
 // path and relays its binary messages to and from a TCP connection to target.
 func WebsockifyHandler(target string, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// x11vnc first: it sends its version only after timers of its own (up to 200 ms before it
+		// accepts, 100 ms after), which then run while the upgrade's answer travels to the viewer.
+		var d net.Dialer
+		vnc, dialErr := d.DialContext(r.Context(), "tcp", target)
+		if dialErr == nil {
+			defer vnc.Close()
+		}
 		ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"binary"}, InsecureSkipVerify: true})
 		if err != nil {
 			return // Accept answered the bad upgrade
 		}
 		defer ws.CloseNow()
 		ws.SetReadLimit(maxViewerMessage)
-		var d net.Dialer
-		vnc, err := d.DialContext(r.Context(), "tcp", target)
-		if err != nil {
-			log.Warn("websockify: the VNC server does not answer", "target", target, "err", err)
+		if dialErr != nil {
+			log.Warn("websockify: the VNC server does not answer", "target", target, "err", dialErr)
 			_ = ws.Close(websocket.StatusTryAgainLater, "the VNC server does not answer")
 			return
 		}
-		defer vnc.Close()
 		ctx, cancel := context.WithCancel(r.Context())
 		defer cancel()
 		viewer := websocket.NetConn(ctx, ws, websocket.MessageBinary)
