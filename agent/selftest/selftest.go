@@ -48,7 +48,12 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Browser = os.Getenv("BROWSER")
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: 30 * time.Second} // the default transport honours HTTPS_PROXY
+		// The default transport honours HTTPS_PROXY. Its 10 s TLS handshake bound is too short in a
+		// guest under TCG while Chromium renders the callback page on the same vCPUs (handshakes of
+		// 4.6-10.4 s were seen through the egress proxy), so this one allows 45 s.
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSHandshakeTimeout = 45 * time.Second
+		cfg.Client = &http.Client{Transport: t, Timeout: 90 * time.Second}
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 15 * time.Minute
