@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -43,7 +44,7 @@ func hashWith(password string, p Params) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, keyLen)
+	key := idKey(password, salt, p, keyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Time, p.Threads,
 		b64.EncodeToString(salt), b64.EncodeToString(key)), nil
@@ -55,9 +56,46 @@ func VerifyPassword(password, hash string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, uint32(len(key)))
+	got := idKey(password, salt, p, uint32(len(key)))
 	return subtle.ConstantTimeCompare(got, key) == 1, nil
 }
+
+// idKey is argon2id, followed by a garbage collection in the background. The computation holds
+// p.MemoryKiB (19 MiB by default) for its whole duration; its allocation usually starts a
+// collection that finds those blocks alive, and the collector then sets its next goal at twice
+// them. A gateway whose own live heap is a few MiB would then grow its heap to 40 MiB or more
+// before collecting again, every new page faulted in, and hand the pages back through the
+// scavenger afterwards: measured at concurrency 1 after one sign-in, a quarter more CPU per
+// gateway request for the next few thousand requests (docs/PERFORMANCE.md, "The heap after a
+// sign-in"). One collection once the blocks are garbage puts the goal back where the live heap is.
+func idKey(password string, salt []byte, p Params, n uint32) []byte {
+	key := argon2.IDKey([]byte(password), salt, p.Time, p.MemoryKiB, p.Threads, n)
+	settleHeap()
+	return key
+}
+
+// settleHeap asks the collector goroutine for one collection. Requests that arrive while it
+// collects fold into one more collection after it, so the last argon2id to end is always
+// followed by one, however many run at once.
+func settleHeap() {
+	settler.Do(func() {
+		settle = make(chan struct{}, 1)
+		go func() {
+			for range settle {
+				runtime.GC()
+			}
+		}()
+	})
+	select {
+	case settle <- struct{}{}:
+	default: // one is pending already and will run after this computation ended
+	}
+}
+
+var (
+	settler sync.Once
+	settle  chan struct{}
+)
 
 // dummyHash is verified against when a login names an unknown account, so that response time does
 // not tell whether the account exists. It is made on first use, not at package init: an argon2id
