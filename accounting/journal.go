@@ -1,6 +1,7 @@
 package accounting
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,15 +13,34 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/polydev/polydev"
 )
 
-// Journal makes a usage record durable with one write(2), so that a request need not wait for a
-// database transaction before its last byte: the record is appended to a file in the data directory
-// (the page cache keeps it through a crash of the process, as SQLite's WAL with synchronous=NORMAL
-// keeps a commit), the Recorder stores it in the database in a later batch, and once every record of
-// a file is stored the file is emptied. At start-up, before the server takes requests, whatever the
-// files still hold is stored again (records are keyed by id: one already stored is skipped).
+// Journal makes a usage record durable without a system call, so that a request need not wait for
+// a database transaction before its last byte: the record is copied into a file in the data
+// directory mapped shared (MAP_SHARED), where the page cache keeps it through a crash of the
+// process exactly as it keeps a write(2), and as SQLite's WAL with synchronous=NORMAL keeps a
+// commit; the Recorder stores it in the database in a later batch, and once every record of a file
+// is stored the file is emptied. At start-up, before the server takes requests, whatever the files
+// still hold is stored again (records are keyed by id: one already stored is skipped).
+//
+// Each record is a frame: payload length, CRC-32C of the payload, payload (never empty). A mapped
+// file is given journalMapBytes up front (allocated on disk where the filesystem can, so a store
+// never has to find a block) and its records are followed by zeros: the first frame whose length
+// is zero ends them. A frame's length word is stored after the rest of it, so a frame cut short by
+// a crash reads as that end. Emptying a mapped file zeroes its records (first frame's length word
+// first) and keeps the file's size and pages. When a file's records outgrow its mapping, the file
+// and the mapping double. Where a file cannot be mapped (the filesystem refuses, or the mapping
+// cannot grow or faults), it is written with write(2) instead, holding exactly its records, as
+// the journal was written before it was mapped.
+//
+// Recovery reads frames from a file's start until the first of: a zero length word (the end),
+// a length past the file, a checksum that fails, a payload that does not decode. The bytes from
+// there to the file's last non-zero byte are skipped and counted (a torn frame; after a crash in
+// the middle of emptying a file, the rest of its stored records); zeros never count. Files written
+// with write(2), by this version or an earlier one, recover the same way.
 //
 // Two files take turns: appends go to the current one; when it has grown past rotateBytes and the
 // other is empty, appends move over, and the full one is emptied as soon as its last record is
@@ -36,12 +56,9 @@ type Journal struct {
 	seg     [2]journalSegment
 	cur     int
 	resumed bool // Recovered was called: the files are empty and appends may start
-}
 
-type journalSegment struct {
-	f                *os.File
-	size             int64
-	appended, stored int
+	// mapBytes is the size a file is mapped at when appends start; 0: write(2) only.
+	mapBytes int64
 }
 
 // rotateBytes is the size past which appends move to the other file when it is empty.
@@ -69,7 +86,7 @@ func OpenJournal(dir string) (*Journal, []*polydev.UsageRecord, int64, error) {
 		lock.Close()
 		return nil, nil, 0, fmt.Errorf("usage journal in %s is in use by another polydev process (one server per data directory; each PostgreSQL replica needs its own): %w", dir, err)
 	}
-	j := &Journal{dir: dir, lock: lock}
+	j := &Journal{dir: dir, lock: lock, mapBytes: journalMapBytes}
 	var recs []*polydev.UsageRecord
 	var skipped int64
 	for i := range j.seg {
@@ -79,9 +96,6 @@ func OpenJournal(dir string) (*Journal, []*polydev.UsageRecord, int64, error) {
 			return nil, nil, 0, err
 		}
 		j.seg[i].f = f
-		if st, err := f.Stat(); err == nil {
-			j.seg[i].size = st.Size()
-		}
 		got, bad, err := readJournal(f)
 		if err != nil {
 			j.Close()
@@ -92,13 +106,17 @@ func OpenJournal(dir string) (*Journal, []*polydev.UsageRecord, int64, error) {
 	return j, recs, skipped, nil
 }
 
-// Recovered empties the files once the records OpenJournal returned are stored; appends may start
-// then (not before: a record must never follow a torn one).
+// Recovered empties the files once the records OpenJournal returned are stored, whole (whatever
+// they held past their records goes too), and maps them; appends may start then (not before: a
+// record must never follow a torn one).
 func (j *Journal) Recovered() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for i := range j.seg {
-		if err := j.truncate(i); err != nil {
+		if j.seg[i].f == nil {
+			continue // closed: appends fail
+		}
+		if err := j.seg[i].start(j.mapBytes); err != nil {
 			return err
 		}
 	}
@@ -209,18 +227,16 @@ func encodeJournal(rec *polydev.UsageRecord) []byte {
 // maxJournalRecord bounds one record's payload (a record is a few hundred bytes).
 const maxJournalRecord = 1 << 20
 
-// readJournal decodes every whole record of f; bad is the count of bytes after the last good one.
+// readJournal decodes every whole record of f up to the end of its records (a zero length word) or
+// the first bad frame; bad is the count of bytes from there to the last non-zero byte.
 func readJournal(f *os.File) (recs []*polydev.UsageRecord, bad int64, err error) {
 	data, err := io.ReadAll(io.NewSectionReader(f, 0, 1<<62))
 	if err != nil {
 		return nil, 0, err
 	}
-	for len(data) > 0 {
-		if len(data) < journalFrame {
-			break
-		}
+	for len(data) >= journalFrame {
 		n := binary.LittleEndian.Uint32(data)
-		if n > maxJournalRecord || int(n) > len(data)-journalFrame {
+		if n == 0 || n > maxJournalRecord || int(n) > len(data)-journalFrame {
 			break
 		}
 		payload := data[journalFrame : journalFrame+int(n)]
@@ -234,7 +250,7 @@ func readJournal(f *os.File) (recs []*polydev.UsageRecord, bad int64, err error)
 		recs = append(recs, rec)
 		data = data[journalFrame+int(n):]
 	}
-	return recs, int64(len(data)), nil
+	return recs, int64(len(bytes.TrimRight(data, "\x00"))), nil
 }
 
 // Append writes rec to the current file and returns the file's index, for Stored.
@@ -254,19 +270,9 @@ func (j *Journal) Append(rec *polydev.UsageRecord) (int, error) {
 	case !j.resumed:
 		return 0, errors.New("usage journal: Append before Recovered")
 	}
-	n, err := s.f.Write(b)
-	if err != nil {
-		// Cut a partial frame off again: recovery stops at the first bad frame, and later
-		// records must not sit behind one.
-		if n > 0 {
-			if terr := s.f.Truncate(s.size); terr != nil {
-				s.size += int64(n)
-				return 0, fmt.Errorf("usage journal: %w (and cutting the partial record off: %v)", err, terr)
-			}
-		}
-		return 0, fmt.Errorf("usage journal: %w", err)
+	if err := s.append(b); err != nil {
+		return 0, err
 	}
-	s.size += int64(n)
 	s.appended++
 	return j.cur, nil
 }
@@ -291,23 +297,24 @@ func (j *Journal) truncate(i int) error {
 		return nil
 	}
 	s.appended, s.stored = 0, 0
-	if s.size == 0 {
-		return nil
-	}
-	s.size = 0
-	return s.f.Truncate(0)
+	return s.empty()
 }
 
-// Close closes the files and releases the directory's lock. Records not yet stored stay in the
+// Close unmaps and closes the files and releases the directory's lock. Records not yet stored stay in the
 // files for the next start.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	var errs []error
 	for i := range j.seg {
-		if f := j.seg[i].f; f != nil {
-			errs = append(errs, f.Close())
-			j.seg[i].f = nil
+		s := &j.seg[i]
+		if s.m != nil {
+			errs = append(errs, unix.Munmap(s.m))
+			s.m = nil
+		}
+		if s.f != nil {
+			errs = append(errs, s.f.Close())
+			s.f = nil
 		}
 	}
 	if j.lock != nil {

@@ -39,12 +39,22 @@ func openJournalT(t *testing.T, dir string) (*Journal, []*polydev.UsageRecord, i
 // freshJournal is an opened journal of an empty directory, ready for appends.
 func freshJournal(t *testing.T, dir string) *Journal {
 	t.Helper()
+	return freshJournalMapped(t, dir, journalMapBytes)
+}
+
+// freshJournalMapped is freshJournal with its files mapped at mapBytes (0: write(2) only).
+func freshJournalMapped(t *testing.T, dir string, mapBytes int64) *Journal {
+	t.Helper()
 	j, recs, _ := openJournalT(t, dir)
 	if len(recs) != 0 {
 		t.Fatalf("fresh journal recovered %d records", len(recs))
 	}
+	j.mapBytes = mapBytes
 	if err := j.Recovered(); err != nil {
 		t.Fatal(err)
+	}
+	if mapped := j.seg[0].m != nil; mapped != (mapBytes > 0) {
+		t.Fatalf("file mapped: %v with mapBytes %d", mapped, mapBytes)
 	}
 	return j
 }
@@ -79,7 +89,9 @@ func TestJournalRecoversEveryFieldAfterACrash(t *testing.T) {
 	}
 }
 
-func TestJournalTornTailIsSkippedNotFatal(t *testing.T) {
+// TestJournalTornFrameIsSkippedNotFatal: a frame whose tail never reached the file (a machine crash
+// mid-write can leave its last page zero) ends recovery, and its bytes are counted as skipped.
+func TestJournalTornFrameIsSkippedNotFatal(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j := freshJournal(t, dir)
@@ -90,21 +102,269 @@ func TestJournalTornTailIsSkippedNotFatal(t *testing.T) {
 		}
 	}
 	j.Close()
-	// Cut the last record in half, as a machine crash mid-write can.
 	path := filepath.Join(dir, "usage-journal.0")
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Truncate(path, st.Size()-20); err != nil {
+	data := readFileT(t, path)
+	used := journalUsed(data)
+	clear(data[used-20 : used])
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	j2, got, skipped := openJournalT(t, dir)
 	defer j2.Close()
-	if len(got) != 1 || got[0].ID != a.ID || skipped == 0 {
+	if len(got) != 1 || got[0].ID != a.ID || skipped == 0 || skipped > int64(len(encodeJournal(b))) {
 		t.Fatalf("got %d records, skipped %d bytes; want the first record whole and the torn one skipped", len(got), skipped)
 	}
 }
+
+// TestJournalOldFormatFileRecovers: a file as the write(2) journal left it (exactly its records,
+// the last one torn) recovers as it did, and appends then go to the file mapped, after nothing
+// of it.
+func TestJournalOldFormatFileRecovers(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	a, b, torn := journalRec(1), journalRec(2), encodeJournal(journalRec(3))
+	old := append(append(encodeJournal(a), encodeJournal(b)...), torn[:len(torn)-20]...)
+	if err := os.WriteFile(filepath.Join(dir, "usage-journal.1"), old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j, got, skipped := openJournalT(t, dir)
+	if len(got) != 2 || got[0].ID != a.ID || got[1].ID != b.ID || skipped != int64(len(torn)-20) {
+		t.Fatalf("got %d records, skipped %d bytes; want the 2 whole records and the torn one's %d bytes", len(got), skipped, len(torn)-20)
+	}
+	if err := j.Recovered(); err != nil {
+		t.Fatal(err)
+	}
+	if j.seg[0].m == nil || j.seg[1].m == nil {
+		t.Fatal("files not mapped after recovery")
+	}
+	c := journalRec(4)
+	if _, err := j.Append(c); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	j2, again, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	if len(again) != 1 || again[0].ID != c.ID || skipped != 0 {
+		t.Fatalf("after recovery and one append: %d records, %d bytes skipped; want only the new record", len(again), skipped)
+	}
+}
+
+// TestJournalEndsAtAZeroLength: the zeros after a mapped file's records are its end, not skipped
+// bytes; anything else after the last record is.
+func TestJournalEndsAtAZeroLength(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	for i := range 3 {
+		if _, err := j.Append(journalRec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	path := filepath.Join(dir, "usage-journal.0")
+	data := readFileT(t, path)
+	if len(data) != journalMapBytes {
+		t.Fatalf("file is %d bytes, want the mapping's %d", len(data), journalMapBytes)
+	}
+	j2, got, skipped := openJournalT(t, dir)
+	j2.Close()
+	if len(got) != 3 || skipped != 0 {
+		t.Fatalf("got %d records, skipped %d bytes; want 3 and none", len(got), skipped)
+	}
+	used := journalUsed(data)
+	data[used+100] = 0xff
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j3, got, skipped := openJournalT(t, dir)
+	j3.Close()
+	if len(got) != 3 || skipped != 101 {
+		t.Fatalf("a stray byte 100 zeros after the records: got %d records, skipped %d bytes; want 3 and 101", len(got), skipped)
+	}
+}
+
+// TestJournalEmptiedThenReopened: after a file is emptied and appended to again, a reopen finds
+// only the new records.
+func TestJournalEmptiedThenReopened(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	for i := range 5 {
+		if _, err := j.Append(journalRec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Stored(0, 5); err != nil {
+		t.Fatal(err)
+	}
+	data := readFileT(t, filepath.Join(dir, "usage-journal.0"))
+	if len(data) != journalMapBytes || journalUsed(data) != 0 {
+		t.Fatalf("emptied file: %d bytes, %d of them up to the last non-zero; want its size kept and zeros", len(data), journalUsed(data))
+	}
+	want := []*polydev.UsageRecord{journalRec(5), journalRec(6)}
+	for _, r := range want {
+		if _, err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	j2, got, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	if skipped != 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("recovered %d records (skipped %d bytes), want only the 2 appended after the emptying", len(got), skipped)
+	}
+}
+
+// TestJournalInterruptedEmptyingResurrectsNothing: a crash right after emptying began (the first
+// length word zeroed, the old frames behind it) leaves no record to recover, and appends after the
+// restart never land where old frames would follow them.
+func TestJournalInterruptedEmptyingResurrectsNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournal(t, dir)
+	for i := range 3 {
+		if _, err := j.Append(journalRec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Close()
+	path := filepath.Join(dir, "usage-journal.0")
+	data := readFileT(t, path)
+	clear(data[:4])
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j2, got, _ := openJournalT(t, dir)
+	if len(got) != 0 {
+		t.Fatalf("recovered %d records behind a zero length word", len(got))
+	}
+	if err := j2.Recovered(); err != nil {
+		t.Fatal(err)
+	}
+	// A record of the same size as the first old one: its frame ends where the second old one began.
+	c := journalRec(0)
+	if _, err := j2.Append(c); err != nil {
+		t.Fatal(err)
+	}
+	j2.Close()
+	j3, again, skipped := openJournalT(t, dir)
+	defer j3.Close()
+	if len(again) != 1 || again[0].ID != c.ID || skipped != 0 {
+		t.Fatalf("recovered %d records (skipped %d bytes); want only the one appended after the restart", len(again), skipped)
+	}
+}
+
+// TestJournalGrowsPastItsMapping: with nothing stored, appends past the mapping's size grow it, and
+// every record recovers.
+func TestJournalGrowsPastItsMapping(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournalMapped(t, dir, 64<<10)
+	var n int
+	for ; j.seg[0].size < 3*64<<10; n++ {
+		if seg, err := j.Append(journalRec(n)); err != nil || seg != 0 {
+			t.Fatalf("append %d: file %d, %v", n, seg, err)
+		}
+	}
+	if s := j.seg[0]; s.m == nil || int64(len(s.m)) < s.size {
+		t.Fatalf("mapping %d bytes for %d bytes of records", len(s.m), s.size)
+	}
+	j.Close()
+	j2, got, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	if len(got) != n || skipped != 0 {
+		t.Fatalf("recovered %d of %d records, skipped %d bytes", len(got), n, skipped)
+	}
+}
+
+// TestJournalFaultFallsBackToWrite: a store into the mapping that the kernel cannot back (here the
+// file cut short under it) fails that append instead of the process; later appends go through
+// write(2) right after the records, and every record appended recovers.
+func TestJournalFaultFallsBackToWrite(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournalMapped(t, dir, 64<<10)
+	defer j.Close()
+	page := int64(os.Getpagesize())
+	if err := os.Truncate(filepath.Join(dir, "usage-journal.0"), page); err != nil {
+		t.Fatal(err)
+	}
+	var ok []string
+	for i := 0; ; i++ {
+		r := journalRec(i)
+		if _, err := j.Append(r); err != nil {
+			break
+		}
+		ok = append(ok, r.ID)
+		if i > 100 {
+			t.Fatal("appends past the file's end never faulted")
+		}
+	}
+	if j.seg[0].m != nil {
+		t.Fatal("still mapped after a fault")
+	}
+	for i := range 3 {
+		r := journalRec(100 + i)
+		if _, err := j.Append(r); err != nil {
+			t.Fatalf("append through write(2): %v", err)
+		}
+		ok = append(ok, r.ID)
+	}
+	j.Close()
+	j2, got, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if !reflect.DeepEqual(ids, ok) || skipped != 0 {
+		t.Fatalf("recovered %d records (skipped %d bytes), want the %d appended", len(ids), skipped, len(ok))
+	}
+}
+
+// TestJournalWithoutMapping: where files are not mapped, the write(2) path keeps the same contract.
+func TestJournalWithoutMapping(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	j := freshJournalMapped(t, dir, 0)
+	path := filepath.Join(dir, "usage-journal.0")
+	for i := range 3 {
+		if _, err := j.Append(journalRec(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := j.Stored(0, 3); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Size() != 0 {
+		t.Fatalf("emptied file: %v, %v; want 0 bytes", st, err)
+	}
+	want := journalRec(9)
+	if _, err := j.Append(want); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if st, err := os.Stat(path); err != nil || st.Size() != int64(len(encodeJournal(want))) {
+		t.Fatalf("file: %v, %v; want exactly the one record", st, err)
+	}
+	j2, got, skipped := openJournalT(t, dir)
+	defer j2.Close()
+	if len(got) != 1 || !reflect.DeepEqual(got[0], want) || skipped != 0 {
+		t.Fatalf("recovered %d records (skipped %d bytes), want the one appended", len(got), skipped)
+	}
+}
+
+func readFileT(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// journalUsed is how far a journal file's content reaches: up to its last non-zero byte.
+func journalUsed(b []byte) int { return len(bytes.TrimRight(b, "\x00")) }
 
 func TestJournalCorruptRecordStopsRecovery(t *testing.T) {
 	t.Parallel()
@@ -115,18 +375,16 @@ func TestJournalCorruptRecordStopsRecovery(t *testing.T) {
 	}
 	j.Close()
 	path := filepath.Join(dir, "usage-journal.0")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-3] ^= 0xff // the checksum no longer matches
+	b := readFileT(t, path)
+	used := journalUsed(b)
+	b[used-3] ^= 0xff // the checksum no longer matches
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	j2, got, skipped := openJournalT(t, dir)
 	defer j2.Close()
-	if len(got) != 0 || skipped != int64(len(b)) {
-		t.Fatalf("got %d records, skipped %d of %d bytes; a record failing its checksum must not be stored", len(got), skipped, len(b))
+	if len(got) != 0 || skipped != int64(used) {
+		t.Fatalf("got %d records, skipped %d of %d bytes; a record failing its checksum must not be stored", len(got), skipped, used)
 	}
 }
 
@@ -135,12 +393,8 @@ func TestJournalIsEmptiedOnceStoredAndRotates(t *testing.T) {
 	dir := t.TempDir()
 	j := freshJournal(t, dir)
 	defer j.Close()
-	size := func(i int) int64 {
-		st, err := os.Stat(filepath.Join(dir, "usage-journal."+string(rune('0'+i))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return st.Size()
+	size := func(i int) int {
+		return journalUsed(readFileT(t, filepath.Join(dir, "usage-journal."+string(rune('0'+i)))))
 	}
 	seg, err := j.Append(journalRec(1))
 	if err != nil {
@@ -155,7 +409,7 @@ func TestJournalIsEmptiedOnceStoredAndRotates(t *testing.T) {
 	// Fill the current file past the rotation size with nothing stored: appends move to the
 	// other file, and the full one empties once all its records are stored.
 	counts := map[int]int{}
-	for i := 0; size(0) < rotateBytes || counts[1] == 0; i++ {
+	for i := 0; j.seg[0].size < rotateBytes || counts[1] == 0; i++ {
 		seg, err := j.Append(journalRec(i))
 		if err != nil {
 			t.Fatal(err)
@@ -234,8 +488,8 @@ func TestRecorderWithJournal(t *testing.T) {
 	if st.count() != 1 {
 		t.Fatalf("store has %d records after Flush, want 1", st.count())
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "usage-journal.0")); len(b) != 0 {
-		t.Fatalf("journal still holds %d bytes after its record was stored", len(b))
+	if n := journalUsed(readFileT(t, filepath.Join(dir, "usage-journal.0"))); n != 0 {
+		t.Fatalf("journal still holds %d bytes after its record was stored", n)
 	}
 	if err := r.Stop(context.Background()); err != nil {
 		t.Fatal(err)
