@@ -71,9 +71,9 @@ var journalCRC = crc32.MakeTable(crc32.Castagnoli)
 
 // OpenJournal opens (creating them) the journal files in dir and returns the records they hold
 // from a previous run, which the caller must store (InsertUsage skips those already stored) and
-// then acknowledge with Recovered. A torn record at the end of a file (the machine, not the process,
-// crashed in the middle of a write) ends that file's recovery; skipped counts the bytes left
-// behind, for the caller to log.
+// then acknowledge with Recovered. A torn record (the machine, not the process, crashed in the
+// middle of a write) ends that file's recovery; skipped counts the non-zero bytes left behind (see
+// Journal), for the caller to log.
 func OpenJournal(dir string) (*Journal, []*polydev.UsageRecord, int64, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, 0, err

@@ -295,7 +295,7 @@ func openJournal(ctx context.Context, dir string, st polydev.UsageStore, log *sl
 		return nil, err
 	}
 	if skipped > 0 {
-		log.Warn("usage journal: a torn record at the end of a file was skipped (the machine stopped mid-write)", "bytes", skipped)
+		log.Warn("usage journal: bytes after a file's last whole record were skipped (a record torn by a machine crash, or a file's emptying cut short by a crash: its records were stored)", "bytes", skipped)
 	}
 	if len(recs) > 0 {
 		log.Info("usage journal: storing records the previous run left", "records", len(recs))
