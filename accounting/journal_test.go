@@ -36,6 +36,14 @@ func openJournalT(t *testing.T, dir string) (*Journal, []*polydev.UsageRecord, i
 	return j, recs, skipped
 }
 
+// recoverT is what opening dir's journal recovers, as a start-up after a crash sees it.
+func recoverT(t *testing.T, dir string) ([]*polydev.UsageRecord, int64) {
+	t.Helper()
+	j, recs, skipped := openJournalT(t, dir)
+	j.Close()
+	return recs, skipped
+}
+
 // freshJournal is an opened journal of an empty directory, ready for appends.
 func freshJournal(t *testing.T, dir string) *Journal {
 	t.Helper()
@@ -82,8 +90,7 @@ func TestJournalRecoversEveryFieldAfterACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	j2.Close()
-	j3, again, _ := openJournalT(t, dir)
-	defer j3.Close()
+	again, _ := recoverT(t, dir)
 	if len(again) != 0 {
 		t.Fatalf("after Recovered the journal still holds %d records", len(again))
 	}
@@ -96,11 +103,7 @@ func TestJournalTornFrameIsSkippedNotFatal(t *testing.T) {
 	dir := t.TempDir()
 	j := freshJournal(t, dir)
 	a, b := journalRec(1), journalRec(2)
-	for _, r := range []*polydev.UsageRecord{a, b} {
-		if _, err := j.Append(r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendT(t, j, a, b)
 	j.Close()
 	path := filepath.Join(dir, "usage-journal.0")
 	data := readFileT(t, path)
@@ -109,8 +112,7 @@ func TestJournalTornFrameIsSkippedNotFatal(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j2, got, skipped := openJournalT(t, dir)
-	defer j2.Close()
+	got, skipped := recoverT(t, dir)
 	if len(got) != 1 || got[0].ID != a.ID || skipped == 0 || skipped > int64(len(encodeJournal(b))) {
 		t.Fatalf("got %d records, skipped %d bytes; want the first record whole and the torn one skipped", len(got), skipped)
 	}
@@ -131,20 +133,23 @@ func TestJournalOldFormatFileRecovers(t *testing.T) {
 	if len(got) != 2 || got[0].ID != a.ID || got[1].ID != b.ID || skipped != int64(len(torn)-20) {
 		t.Fatalf("got %d records, skipped %d bytes; want the 2 whole records and the torn one's %d bytes", len(got), skipped, len(torn)-20)
 	}
+	recoverAndAppendOne(t, j, dir, journalRec(4))
+}
+
+// recoverAndAppendOne acknowledges j's recovery, appends rec, closes j as a killed process leaves it
+// and checks that a reopen finds rec and nothing else.
+func recoverAndAppendOne(t *testing.T, j *Journal, dir string, rec *polydev.UsageRecord) {
+	t.Helper()
 	if err := j.Recovered(); err != nil {
 		t.Fatal(err)
 	}
 	if j.seg[0].m == nil || j.seg[1].m == nil {
 		t.Fatal("files not mapped after recovery")
 	}
-	c := journalRec(4)
-	if _, err := j.Append(c); err != nil {
-		t.Fatal(err)
-	}
+	appendT(t, j, rec)
 	j.Close()
-	j2, again, skipped := openJournalT(t, dir)
-	defer j2.Close()
-	if len(again) != 1 || again[0].ID != c.ID || skipped != 0 {
+	again, skipped := recoverT(t, dir)
+	if len(again) != 1 || again[0].ID != rec.ID || skipped != 0 {
 		t.Fatalf("after recovery and one append: %d records, %d bytes skipped; want only the new record", len(again), skipped)
 	}
 }
@@ -155,19 +160,14 @@ func TestJournalEndsAtAZeroLength(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j := freshJournal(t, dir)
-	for i := range 3 {
-		if _, err := j.Append(journalRec(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendT(t, j, journalRecs(0, 3)...)
 	j.Close()
 	path := filepath.Join(dir, "usage-journal.0")
 	data := readFileT(t, path)
 	if len(data) != journalMapBytes {
 		t.Fatalf("file is %d bytes, want the mapping's %d", len(data), journalMapBytes)
 	}
-	j2, got, skipped := openJournalT(t, dir)
-	j2.Close()
+	got, skipped := recoverT(t, dir)
 	if len(got) != 3 || skipped != 0 {
 		t.Fatalf("got %d records, skipped %d bytes; want 3 and none", len(got), skipped)
 	}
@@ -176,8 +176,7 @@ func TestJournalEndsAtAZeroLength(t *testing.T) {
 	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j3, got, skipped := openJournalT(t, dir)
-	j3.Close()
+	got, skipped = recoverT(t, dir)
 	if len(got) != 3 || skipped != 101 {
 		t.Fatalf("a stray byte 100 zeros after the records: got %d records, skipped %d bytes; want 3 and 101", len(got), skipped)
 	}
@@ -189,11 +188,7 @@ func TestJournalEmptiedThenReopened(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j := freshJournal(t, dir)
-	for i := range 5 {
-		if _, err := j.Append(journalRec(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendT(t, j, journalRecs(0, 5)...)
 	if err := j.Stored(0, 5); err != nil {
 		t.Fatal(err)
 	}
@@ -201,15 +196,9 @@ func TestJournalEmptiedThenReopened(t *testing.T) {
 	if len(data) != journalMapBytes || journalUsed(data) != 0 {
 		t.Fatalf("emptied file: %d bytes, %d of them up to the last non-zero; want its size kept and zeros", len(data), journalUsed(data))
 	}
-	want := []*polydev.UsageRecord{journalRec(5), journalRec(6)}
-	for _, r := range want {
-		if _, err := j.Append(r); err != nil {
-			t.Fatal(err)
-		}
-	}
+	want := appendT(t, j, journalRecs(5, 2)...)
 	j.Close()
-	j2, got, skipped := openJournalT(t, dir)
-	defer j2.Close()
+	got, skipped := recoverT(t, dir)
 	if skipped != 0 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("recovered %d records (skipped %d bytes), want only the 2 appended after the emptying", len(got), skipped)
 	}
@@ -222,11 +211,7 @@ func TestJournalInterruptedEmptyingResurrectsNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	j := freshJournal(t, dir)
-	for i := range 3 {
-		if _, err := j.Append(journalRec(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendT(t, j, journalRecs(0, 3)...)
 	j.Close()
 	path := filepath.Join(dir, "usage-journal.0")
 	data := readFileT(t, path)
@@ -238,20 +223,8 @@ func TestJournalInterruptedEmptyingResurrectsNothing(t *testing.T) {
 	if len(got) != 0 {
 		t.Fatalf("recovered %d records behind a zero length word", len(got))
 	}
-	if err := j2.Recovered(); err != nil {
-		t.Fatal(err)
-	}
 	// A record of the same size as the first old one: its frame ends where the second old one began.
-	c := journalRec(0)
-	if _, err := j2.Append(c); err != nil {
-		t.Fatal(err)
-	}
-	j2.Close()
-	j3, again, skipped := openJournalT(t, dir)
-	defer j3.Close()
-	if len(again) != 1 || again[0].ID != c.ID || skipped != 0 {
-		t.Fatalf("recovered %d records (skipped %d bytes); want only the one appended after the restart", len(again), skipped)
-	}
+	recoverAndAppendOne(t, j2, dir, journalRec(0))
 }
 
 // TestJournalGrowsPastItsMapping: with nothing stored, appends past the mapping's size grow it, and
@@ -270,8 +243,7 @@ func TestJournalGrowsPastItsMapping(t *testing.T) {
 		t.Fatalf("mapping %d bytes for %d bytes of records", len(s.m), s.size)
 	}
 	j.Close()
-	j2, got, skipped := openJournalT(t, dir)
-	defer j2.Close()
+	got, skipped := recoverT(t, dir)
 	if len(got) != n || skipped != 0 {
 		t.Fatalf("recovered %d of %d records, skipped %d bytes", len(got), n, skipped)
 	}
@@ -311,8 +283,7 @@ func TestJournalFaultFallsBackToWrite(t *testing.T) {
 		ok = append(ok, r.ID)
 	}
 	j.Close()
-	j2, got, skipped := openJournalT(t, dir)
-	defer j2.Close()
+	got, skipped := recoverT(t, dir)
 	var ids []string
 	for _, r := range got {
 		ids = append(ids, r.ID)
@@ -328,11 +299,7 @@ func TestJournalWithoutMapping(t *testing.T) {
 	dir := t.TempDir()
 	j := freshJournalMapped(t, dir, 0)
 	path := filepath.Join(dir, "usage-journal.0")
-	for i := range 3 {
-		if _, err := j.Append(journalRec(i)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	appendT(t, j, journalRecs(0, 3)...)
 	if err := j.Stored(0, 3); err != nil {
 		t.Fatal(err)
 	}
@@ -347,11 +314,30 @@ func TestJournalWithoutMapping(t *testing.T) {
 	if st, err := os.Stat(path); err != nil || st.Size() != int64(len(encodeJournal(want))) {
 		t.Fatalf("file: %v, %v; want exactly the one record", st, err)
 	}
-	j2, got, skipped := openJournalT(t, dir)
-	defer j2.Close()
+	got, skipped := recoverT(t, dir)
 	if len(got) != 1 || !reflect.DeepEqual(got[0], want) || skipped != 0 {
 		t.Fatalf("recovered %d records (skipped %d bytes), want the one appended", len(got), skipped)
 	}
+}
+
+// appendT appends recs to j and returns them.
+func appendT(t *testing.T, j *Journal, recs ...*polydev.UsageRecord) []*polydev.UsageRecord {
+	t.Helper()
+	for _, r := range recs {
+		if _, err := j.Append(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return recs
+}
+
+// journalRecs is n records, journalRec(from) on.
+func journalRecs(from, n int) []*polydev.UsageRecord {
+	var recs []*polydev.UsageRecord
+	for i := range n {
+		recs = append(recs, journalRec(from+i))
+	}
+	return recs
 }
 
 func readFileT(t *testing.T, path string) []byte {
@@ -381,8 +367,7 @@ func TestJournalCorruptRecordStopsRecovery(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	j2, got, skipped := openJournalT(t, dir)
-	defer j2.Close()
+	got, skipped := recoverT(t, dir)
 	if len(got) != 0 || skipped != int64(used) {
 		t.Fatalf("got %d records, skipped %d of %d bytes; a record failing its checksum must not be stored", len(got), skipped, used)
 	}
@@ -450,8 +435,7 @@ func TestJournalLocksItsDirectory(t *testing.T) {
 		t.Fatalf("second open: %v; want a clear refusal", err)
 	}
 	j.Close()
-	j2, _, _ := openJournalT(t, dir)
-	j2.Close()
+	recoverT(t, dir)
 }
 
 // TestRecorderWithJournal: RecordSync returns before the database has the record (it is in the
