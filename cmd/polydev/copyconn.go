@@ -14,17 +14,35 @@ const copyConnBuf = 128 << 10
 
 var copyConnBufs = sync.Pool{New: func() any { b := make([]byte, copyConnBuf); return &b }}
 
-// copyConn is an upstream connection whose ReadFrom copies through a pooled buffer. net/http's
-// transport writes a request body of known length by handing a LimitedReader to the connection's
-// ReadFrom; a TCP connection's own (no splice or sendfile applies to a body in memory) then
-// allocates a new 32 KiB buffer for every request, the largest allocation on the passthrough
-// path, and writes in 32 KiB pieces.
+// copyConn is an upstream connection whose ReadFrom writes a passthrough body's parts as they are
+// (one writev(2)) and copies any other body through a pooled buffer. net/http's transport writes
+// a request body of known length by handing a LimitedReader to the connection's ReadFrom; a TCP
+// connection's own (no splice or sendfile applies to a body in memory) then allocates a new
+// 32 KiB buffer for every request, the largest allocation on the passthrough path, and writes in
+// 32 KiB pieces. Only plain-HTTP upstreams (OpenAI-compatible servers on a local network, the
+// load bench) get here: over TLS the transport writes through the TLS connection instead.
 type copyConn struct{ net.Conn }
 
 func (c copyConn) ReadFrom(r io.Reader) (int64, error) {
+	// A body made of parts in memory (the passthrough's prefix, model and suffix) goes out as they
+	// are, in one writev(2) on a TCP connection, when the transport's limit cuts nothing off it.
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if pr, ok := lr.R.(partsBody); ok && pr.Remaining() <= lr.N {
+			n, err := pr.WriteBuffersTo(c.Conn)
+			lr.N -= n
+			return n, err
+		}
+	}
 	bp := copyConnBufs.Get().(*[]byte)
 	defer copyConnBufs.Put(bp)
 	return io.CopyBuffer(writerOnly{c.Conn}, r, *bp)
+}
+
+// partsBody is a request body that can write its parts without a copy
+// (gateway/provider/internal/upstream's parts body).
+type partsBody interface {
+	Remaining() int64
+	WriteBuffersTo(w io.Writer) (int64, error)
 }
 
 // writerOnly hides the connection's own ReadFrom from io.CopyBuffer.

@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"io"
+	"net"
 	"sync"
 )
 
@@ -69,6 +70,34 @@ func (p *partsReader) WriteTo(w io.Writer) (int64, error) {
 		p.parts = p.parts[1:]
 	}
 	return total, nil
+}
+
+// Remaining is how many bytes the body has left to give.
+func (p *partsReader) Remaining() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var n int64
+	for _, b := range p.parts {
+		n += int64(len(b))
+	}
+	return n
+}
+
+// WriteBuffersTo writes what is left of the body to w as net.Buffers: on a TCP connection one
+// writev(2) of the parts as they are, with no copy into an intermediate buffer (a 126 KB agent
+// prompt otherwise crosses memory once more on its way out). The connection wrapper on the
+// upstream clients' dialer calls it when net/http's transport hands it the body (see
+// cmd/polydev/copyconn.go).
+func (p *partsReader) WriteBuffersTo(w io.Writer) (int64, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return 0, errBodyClosed
+	}
+	bufs := net.Buffers(p.parts)
+	n, err := bufs.WriteTo(w)
+	p.parts = bufs
+	return n, err
 }
 
 // Close releases the body's reference, once; later reads fail.

@@ -90,3 +90,42 @@ func TestNewRequestPartsRef(t *testing.T) {
 		t.Fatalf("empty body: %v %v %+v", empty.Body, err, ref)
 	}
 }
+
+// TestPartsWriteBuffersTo: what is left of a parts body (after a first Read took some of it, as
+// the transport's buffer does) goes out whole and in order as buffers; Remaining counts it down,
+// the parts the caller passed are not changed, and a closed body writes nothing.
+func TestPartsWriteBuffersTo(t *testing.T) {
+	parts := [][]byte{[]byte(`{"model":`), []byte(`"claude-haiku-4-5"`), nil, bytes.Repeat([]byte(`,"x":1`), 1000), []byte(`}`)}
+	want := bytes.Join(parts, nil)
+	req, err := NewRequestParts(t.Context(), "POST", "http://127.0.0.1/v1/messages", parts, len(want), false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := req.Body.(*partsReader)
+	head := make([]byte, 12) // across the first two parts
+	if n, err := body.Read(head); n != len(head) || err != nil {
+		t.Fatalf("Read: %d, %v", n, err)
+	}
+	if got := body.Remaining(); got != int64(len(want)-len(head)) {
+		t.Fatalf("Remaining = %d, want %d", got, len(want)-len(head))
+	}
+	var out bytes.Buffer
+	n, err := body.WriteBuffersTo(&out)
+	if err != nil || n != int64(len(want)-len(head)) {
+		t.Fatalf("WriteBuffersTo: %d, %v", n, err)
+	}
+	if got := append(head, out.Bytes()...); !bytes.Equal(got, want) {
+		t.Fatalf("the body went out as %q..., want %q...", got[:40], want[:40])
+	}
+	if body.Remaining() != 0 {
+		t.Fatalf("Remaining after the write = %d", body.Remaining())
+	}
+	if !bytes.Equal(bytes.Join(parts, nil), want) {
+		t.Fatal("the caller's parts changed")
+	}
+	again, _ := req.GetBody()
+	again.Close()
+	if n, err := again.(*partsReader).WriteBuffersTo(&out); n != 0 || err != errBodyClosed {
+		t.Fatalf("WriteBuffersTo on a closed body: %d, %v", n, err)
+	}
+}
