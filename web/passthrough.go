@@ -127,6 +127,7 @@ func (s *Server) relayCall(w http.ResponseWriter, r *http.Request, sf surface, s
 		ErrorFrame:     shape.errorFrame,
 		WriteError:     sf.writeErr,
 		Complete:       ans.Complete,
+		CompleteWaits:  ans.CompleteWaits(),
 		ForwardHeaders: shape.forwardHeaders,
 	})
 	_ = ans.Close()

@@ -41,3 +41,18 @@ func BenchmarkAnthropicPassthrough(b *testing.B) {
 		e.want(e.do("POST", "/v1/messages", body, "x-api-key", token), http.StatusOK)
 	}
 }
+
+// BenchmarkAnthropicPassthroughStream is BenchmarkAnthropicPassthrough with "stream":true: the
+// answer is relayed event by event (hold until content, keep-alive timer, meter, flushes).
+func BenchmarkAnthropicPassthroughStream(b *testing.B) {
+	e := gatewayEnv(b, "sqlite")
+	up := e.platformFakes()[1].up
+	token, _ := e.apiUser("bench@example.com", polydev.TierFree)
+	up.SetScript(testkit.Script{Text: "one two three four five six seven", Usage: testkit.Usage{PromptTokens: 30000, CompletionTokens: 7}})
+	body := strings.Replace(bigClaudeCodeBody(126<<10), `"max_tokens":32000,`, `"max_tokens":32000,"stream":true,`, 1)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		e.want(e.do("POST", "/v1/messages", body, "x-api-key", token), http.StatusOK)
+	}
+}

@@ -39,6 +39,11 @@ type Options struct {
 	// Complete is called once, when the meter says the answer is complete and before the bytes
 	// that completed it are written: it makes the usage record durable.
 	Complete func(llm.Usage)
+	// CompleteWaits says Complete may wait (a database transaction, not an append to the usage
+	// journal): a stream then sends what is ready before calling it, so that the client does not
+	// wait on the record for bytes it could have had. Otherwise those bytes go out with the last
+	// ones, in one write.
+	CompleteWaits bool
 	// ForwardHeaders are the upstream response headers passed to the client (e.g. Anthropic's
 	// request-id). Never credentials or cookies: the caller's list is the whole list.
 	ForwardHeaders []string
@@ -139,7 +144,9 @@ func relayStream(ctx context.Context, w http.ResponseWriter, resp *http.Response
 		was := m.Complete()
 		relay, upErr := m.Event(ev)
 		if !was && m.Complete() && o.Complete != nil {
-			flush() // what is ready goes out while the record is written
+			if o.CompleteWaits {
+				flush() // what is ready goes out while the record is written
+			}
 			o.Complete(m.Usage())
 		}
 		if relay {

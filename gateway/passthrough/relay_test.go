@@ -51,6 +51,7 @@ func TestRelayStream(t *testing.T) {
 	var atComplete string
 	u, err := Relay(t.Context(), w, answer("text/event-stream; charset=utf-8", stream), m, Options{
 		Complete:       func(llm.Usage) { atComplete = w.Body.String() },
+		CompleteWaits:  true,
 		ForwardHeaders: []string{"Request-Id"},
 	})
 	if err != nil || u.Partial {
@@ -120,3 +121,38 @@ func TestRelayBody(t *testing.T) {
 type iotestErr struct{}
 
 func (iotestErr) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// flushCounter counts the flushes that reach the client.
+type flushCounter struct {
+	*httptest.ResponseRecorder
+	flushes int
+}
+
+func (f *flushCounter) Flush() { f.flushes++; f.ResponseRecorder.Flush() }
+
+// TestRelayStreamFlushBeforeComplete: what is ready goes out before a record that waits for the
+// database, in a write of its own; with a record that does not wait (the journal) it goes out
+// with the final events, one write fewer. The client gets the same bytes either way.
+func TestRelayStreamFlushBeforeComplete(t *testing.T) {
+	t.Parallel()
+	stream := "event: message_start\ndata: {}\n\nevent: message_delta\ndata: {}\n\nevent: message_stop\ndata: {}\n\n"
+	flushes := map[bool]int{}
+	for _, waits := range []bool{true, false} {
+		w := &flushCounter{ResponseRecorder: httptest.NewRecorder()}
+		var atComplete int
+		_, err := Relay(t.Context(), w, answer("text/event-stream", stream), &stubMeter{done: "message_stop"}, Options{
+			Complete:      func(llm.Usage) { atComplete = w.flushes },
+			CompleteWaits: waits,
+		})
+		if err != nil || w.Body.String() != stream {
+			t.Fatalf("waits=%v: err %v, client got %q", waits, err, w.Body.String())
+		}
+		if want := map[bool]int{true: 1, false: 0}[waits]; atComplete != want {
+			t.Fatalf("waits=%v: %d flushes before the record, want %d", waits, atComplete, want)
+		}
+		flushes[waits] = w.flushes
+	}
+	if flushes[true] != flushes[false]+1 {
+		t.Fatalf("flushes with a waiting record %d, without %d: want exactly one more", flushes[true], flushes[false])
+	}
+}

@@ -70,6 +70,12 @@ func (c *Call) Admit(ctx context.Context) error {
 // is complete, before the bytes that completed it reach the client.
 func (a *RawAnswer) Complete(u llm.Usage) { a.call.finish(u, nil, http.StatusOK, true) }
 
+// CompleteWaits reports whether Complete may wait for the database: the router's recorder has no
+// usage journal, so the record is a transaction (see accounting.Recorder.RecordWithin).
+func (a *RawAnswer) CompleteWaits() bool {
+	return a.call.router.Usage == nil || a.call.router.Usage.Journal == nil
+}
+
 // Close closes the upstream body (aborting it if unread) and ends the call's context.
 func (a *RawAnswer) Close() error {
 	err := a.Response.Body.Close()
