@@ -88,35 +88,10 @@ func skipValue(b []byte, i int) (int, bool) {
 	case '"':
 		return skipString(b, i)
 	case '{', '[':
-		// Between strings each byte only moves the depth, without a branch on which byte it is.
-		depth := 1
-		for j := i + 1; j < len(b); {
-			c := b[j]
-			if c != '"' {
-				depth += depthStep[c]
-				j++
-				if depth == 0 {
-					return j, true
-				}
-				continue
-			}
-			// Most strings in a body are short (member names, schema types, ids): the first word
-			// after the quote holds their end, found here without a call.
-			if j+9 <= len(b) {
-				if m := quotes(binary.LittleEndian.Uint64(b[j+1:])); m != 0 {
-					if k := j + 1 + bits.TrailingZeros64(m)>>3; b[k-1] != '\\' {
-						j = k + 1
-						continue
-					}
-				}
-			}
-			k, ok := skipString(b, j)
-			if !ok {
-				return 0, false
-			}
-			j = k
+		if blockScan {
+			return skipContainerBlocks(b, i)
 		}
-		return 0, false
+		return skipContainer(b, i)
 	}
 	j := i
 	for j < len(b) {
@@ -127,4 +102,38 @@ func skipValue(b []byte, i int) (int, bool) {
 		j++
 	}
 	return j, j > i
+}
+
+// skipContainer returns the index after the object or array that starts at b[i], a byte at a time
+// between strings.
+func skipContainer(b []byte, i int) (int, bool) {
+	// Between strings each byte only moves the depth, without a branch on which byte it is.
+	depth := 1
+	for j := i + 1; j < len(b); {
+		c := b[j]
+		if c != '"' {
+			depth += depthStep[c]
+			j++
+			if depth == 0 {
+				return j, true
+			}
+			continue
+		}
+		// Most strings in a body are short (member names, schema types, ids): the first word
+		// after the quote holds their end, found here without a call.
+		if j+9 <= len(b) {
+			if m := quotes(binary.LittleEndian.Uint64(b[j+1:])); m != 0 {
+				if k := j + 1 + bits.TrailingZeros64(m)>>3; b[k-1] != '\\' {
+					j = k + 1
+					continue
+				}
+			}
+		}
+		k, ok := skipString(b, j)
+		if !ok {
+			return 0, false
+		}
+		j = k
+	}
+	return 0, false
 }
