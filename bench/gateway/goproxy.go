@@ -112,7 +112,9 @@ func serveGoproxy(upstream, anthUpstream string) error {
 			return fmt.Errorf("GOPROXY_PPROF_ADDR %s is not a loopback address", a)
 		}
 		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index) // heap, allocs, goroutine, ...
 		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
 		go http.Serve(pl, pm)
 	}
 	fmt.Printf("%shttp://%s\n", goproxyReady, ln.Addr())

@@ -156,6 +156,7 @@ type Agg struct {
 	ErrFirst string
 	Wall     time.Duration
 	CPU      time.Duration
+	RoundCPU []time.Duration // CPU per request of each round, in the order the rounds ran
 	Sum      Summary
 	OverSum  Summary
 }
@@ -394,7 +395,11 @@ func run(ctx context.Context, c config) error {
 					cpu0 := procCPU(t.PID)
 					b := runBatch(ctx, t, k, conc, n, c.batchTimeout)
 					agg := cell.By[t.Name]
-					agg.CPU += procCPU(t.PID) - cpu0
+					used := procCPU(t.PID).Sub(cpu0)
+					agg.CPU += used
+					if len(b.Results) > 0 {
+						agg.RoundCPU = append(agg.RoundCPU, used/time.Duration(len(b.Results)))
+					}
 					agg.add(b)
 				}
 				cell.Rounds++
@@ -469,7 +474,15 @@ func cellLine(c *Cell, avail []*Target) string {
 	var parts []string
 	for _, t := range avail {
 		a := c.By[t.Name]
-		parts = append(parts, fmt.Sprintf("%s med %s p99 %s (%.0f req/s, %d err)", t.Name, FormatDur(a.Sum.Median), FormatDur(a.Sum.P99), a.RPS(), a.Errors))
+		part := fmt.Sprintf("%s med %s p99 %s (%.0f req/s, %d err", t.Name, FormatDur(a.Sum.Median), FormatDur(a.Sum.P99), a.RPS(), a.Errors)
+		if t.PID > 0 && len(a.RoundCPU) > 0 {
+			var cpu []string
+			for _, d := range a.RoundCPU {
+				cpu = append(cpu, FormatDur(d))
+			}
+			part += "; CPU/req by round " + strings.Join(cpu, " ")
+		}
+		parts = append(parts, part+")")
 	}
 	return strings.Join(parts, " | ")
 }

@@ -107,7 +107,7 @@ func (r *Report) Markdown(h string) string {
 		c.firstByte, jitterText(c.firstByteJitter), c.tokenDelay, chunksText(c.chunks))
 	w("Each (kind, concurrency) cell: one discarded warm-up batch per target, then %d rounds; a round sends N requests at the given concurrency to each target in turn, the order rotating every round, so drift hits every target alike. ", c.batches)
 	w("Latency is measured by the client from sending the request to the end of the body (non-streaming) or to the first SSE `data:` line (streaming, TTFB). ")
-	w("Added latency = target − direct (median minus median, p99 minus p99). CPU/req is the gateway process's user+system time over its requests (10 ms clock ticks, so only indicative at concurrency 1). All processes share the same %d cores.\n\n", r.Machine.NProc)
+	w("Added latency = target − direct (median minus median, p99 minus p99). CPU/req is the gateway process's CPU time over its requests: the scheduler's nanosecond run time of its threads (`/proc/<pid>/task/*/schedstat`), or its 10 ms clock ticks where that is missing. All processes share the same %d cores.\n\n", r.Machine.NProc)
 
 	w("Targets:\n\n")
 	for _, t := range r.Targets {
@@ -378,6 +378,9 @@ func (r *Report) passthroughTargets(w func(string, ...any), sub string) {
 		line := fmt.Sprintf("- %s, concurrency %d: Polydev %s CPU per request", cell.Kind.Label(), cell.Conc, FormatDur(p))
 		if g := cpuPerReq(r.target("goproxy"), cell.By["goproxy"]); g > 0 {
 			line += fmt.Sprintf(", goproxy %s: **%.2fx** the bare reverse proxy (target ≤ 1.2x: %s)", FormatDur(g), float64(p)/float64(g), met(float64(p) <= 1.2*float64(g)))
+			if med, lo, hi, n := pairedRatios(cell.By["polydev"].RoundCPU, cell.By["goproxy"].RoundCPU); n > 1 {
+				line += fmt.Sprintf("; round by round (each pair ran back to back) the median ratio of %d rounds is %.2fx, range %.2f–%.2fx", n, med, lo, hi)
+			}
 		}
 		if k := cpuPerReq(r.target("portkey"), cell.By["portkey"]); k > 0 {
 			line += fmt.Sprintf("; Portkey %s, %.1fx Polydev's", FormatDur(k), float64(k)/float64(p))
@@ -466,4 +469,26 @@ func (r *Report) compareTable(w func(string, ...any), other, ratioLabel string, 
 		w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", cell.Kind.Label(), cell.Conc, FormatDur(pm), FormatDur(om), ratio(pm, om), FormatDur(pp), FormatDur(op), ratio(pp, op))
 	}
 	w("\n")
+}
+
+// pairedRatios compares ours and theirs round by round (round i of each ran back to back, so load
+// from outside the benchmark that lasts longer than a round weighs on both): the median, lowest and
+// highest of ours[i]/theirs[i], and how many rounds were paired.
+func pairedRatios(ours, theirs []time.Duration) (med, lo, hi float64, n int) {
+	n = min(len(ours), len(theirs))
+	r := make([]float64, 0, n)
+	for i := range n {
+		if theirs[i] > 0 {
+			r = append(r, float64(ours[i])/float64(theirs[i]))
+		}
+	}
+	if len(r) == 0 {
+		return 0, 0, 0, 0
+	}
+	slices.Sort(r)
+	med = r[len(r)/2]
+	if len(r)%2 == 0 {
+		med = (r[len(r)/2-1] + r[len(r)/2]) / 2
+	}
+	return med, r[0], r[len(r)-1], len(r)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -171,5 +172,43 @@ func TestFindData(t *testing.T) {
 	}
 	if !f.feed([]byte("\r\ndata: {}")) {
 		t.Error("data line after CRLF not found")
+	}
+}
+
+func TestPairedRatios(t *testing.T) {
+	u := time.Microsecond
+	med, lo, hi, n := pairedRatios([]time.Duration{120 * u, 300 * u, 110 * u, 100 * u}, []time.Duration{100 * u, 100 * u, 100 * u})
+	if n != 3 || med != 1.2 || lo != 1.1 || hi != 3 {
+		t.Fatalf("3 pairs: median %v, range %v–%v, n %d; want 1.2, 1.1–3, 3", med, lo, hi, n)
+	}
+	med, _, _, n = pairedRatios([]time.Duration{100 * u, 130 * u}, []time.Duration{100 * u, 100 * u})
+	if n != 2 || med != 1.15 {
+		t.Fatalf("2 pairs: median %v, n %d; want 1.15, 2", med, n)
+	}
+	if _, _, _, n := pairedRatios(nil, []time.Duration{u}); n != 0 {
+		t.Fatalf("no rounds of ours: n %d", n)
+	}
+	if _, _, _, n := pairedRatios([]time.Duration{u}, []time.Duration{0}); n != 0 {
+		t.Fatalf("a round of theirs without CPU counted: n %d", n)
+	}
+}
+
+func TestCPUSampleSub(t *testing.T) {
+	ms := time.Millisecond
+	for _, c := range []struct {
+		s0, s cpuSample
+		want  time.Duration
+	}{
+		{cpuSample{ns: 1000 * ms, ticks: 1000 * ms}, cpuSample{ns: 1123 * ms, ticks: 1120 * ms}, 123 * ms}, // nanoseconds
+		{cpuSample{ns: -1, ticks: 1000 * ms}, cpuSample{ns: 1123 * ms, ticks: 1120 * ms}, 120 * ms},        // no schedstat before
+		{cpuSample{ns: 1000 * ms, ticks: 1000 * ms}, cpuSample{ns: 1010 * ms, ticks: 1120 * ms}, 120 * ms}, // a thread exited
+		{cpuSample{ns: 1000 * ms, ticks: 1000 * ms}, cpuSample{ns: 1000*ms + 5*time.Microsecond, ticks: 1000 * ms}, 5 * time.Microsecond},
+	} {
+		if got := c.s.Sub(c.s0); got != c.want {
+			t.Errorf("%+v − %+v = %v, want %v", c.s, c.s0, got, c.want)
+		}
+	}
+	if s := procCPU(os.Getpid()); s.ticks < 0 || s.ns == 0 {
+		t.Fatalf("this process: %+v", s)
 	}
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,13 +79,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	if err != nil {
 		return err
 	}
-	// The Go runtime's default (GOGC=100) collects when the heap doubles; a gateway's live heap is
-	// small and its allocation rate high, so collecting at three times the live heap costs about a
-	// tenth less CPU per request for some 15 MB more at 1000 open streams (docs/PERFORMANCE.md).
-	// GOGC in the environment still decides.
-	if getenv("GOGC") == "" {
-		debug.SetGCPercent(200)
-	}
+	// The collector collects at three times the live heap, and not before the heap reaches a floor
+	// (gctune.go); GOGC or GOMEMLIMIT in the environment still decide.
+	tuneServerGC(getenv)
 	// Log lines are buffered briefly (logout.go): the access log's line per request would otherwise
 	// be a write(2) of its own. Warnings and errors go out at once; the rest at the end.
 	out := newLogOutput(stderr)

@@ -88,15 +88,27 @@ type blockState struct {
 // the value when the block holds it (end >= 0), and bad when the block has a backslash outside a
 // string.
 func (st *blockState) block(q, bs, open, close uint64) (end int, bad bool) {
-	var escaped uint64
-	escaped, st.run = escapes(bs, st.run)
-	s := prefixXor(q&^escaped) ^ st.inString // inside a string: the opening quote, not the closing one
-	st.inString = uint64(int64(s) >> 63)
-	if bs&^s != 0 {
-		return -1, true
+	if q|bs == 0 {
+		// No quote and no backslash (most blocks of a long prompt): the block is all inside a
+		// string or all outside, as the previous one ended. A backslash run carried in escapes
+		// only this block's first byte, which is no quote, and ends here.
+		st.run = backslashRun{}
+		if st.inString != 0 {
+			return -1, false
+		}
+	} else {
+		var escaped uint64
+		if bs != 0 || st.run.open {
+			escaped, st.run = escapes(bs, st.run)
+		}
+		s := prefixXor(q&^escaped) ^ st.inString // inside a string: the opening quote, not the closing one
+		st.inString = uint64(int64(s) >> 63)
+		if bs&^s != 0 {
+			return -1, true
+		}
+		open &^= s
+		close &^= s
 	}
-	open &^= s
-	close &^= s
 	if n := bits.OnesCount64(close); n < st.depth {
 		st.depth += bits.OnesCount64(open) - n
 		return -1, false

@@ -12,13 +12,51 @@ var (
 
 // skipContainerBlocks is skipContainer, 64 bytes at a time (scan_blocks.go).
 func skipContainerBlocks(b []byte, i int) (int, bool) {
-	st := blockState{depth: 1}
-	masks := vectorMasks
 	if wide {
-		masks = wideMasks
+		return skipContainerWide(b, i)
 	}
+	return skipContainerNarrow(b, i)
+}
+
+// skipContainerNarrow is skipContainerBlocks with AVX2: two 32-byte vectors per block.
+func skipContainerNarrow(b []byte, i int) (int, bool) {
+	st := blockState{depth: 1}
 	for j := i + 1; j < len(b); j += 64 {
-		end, bad := st.block(masks(b, j))
+		end, bad := st.block(vectorMasks(b, j))
+		if bad {
+			return skipContainer(b, i) // a backslash outside a string: not JSON (scan_blocks.go)
+		}
+		if end >= 0 {
+			return j + end, true
+		}
+	}
+	return 0, false
+}
+
+// skipContainerWide is skipContainerBlocks with AVX-512: wideMasks written into the loop (the
+// constants loaded once, no call per block), and a block inside a string with no quote and no
+// backslash, the commonest in a long prompt, passed over without a call to block.
+func skipContainerWide(b []byte, i int) (int, bool) {
+	st := blockState{depth: 1}
+	quote := archsimd.BroadcastUint8x64('"')
+	backslash := archsimd.BroadcastUint8x64('\\')
+	bit5 := archsimd.BroadcastUint8x64(0x20)
+	opening := archsimd.BroadcastUint8x64('{')
+	closing := archsimd.BroadcastUint8x64('}')
+	for j := i + 1; j < len(b); j += 64 {
+		var v archsimd.Uint8x64
+		if len(b)-j >= 64 {
+			v = archsimd.LoadUint8x64Slice(b[j : j+64])
+		} else {
+			v = archsimd.LoadUint8x64SlicePart(b[j:])
+		}
+		q, bs := v.Equal(quote).ToBits(), v.Equal(backslash).ToBits()
+		if q|bs == 0 && st.inString != 0 {
+			st.run = backslashRun{} // as block does
+			continue
+		}
+		v = v.Or(bit5)
+		end, bad := st.block(q, bs, v.Equal(opening).ToBits(), v.Equal(closing).ToBits())
 		if bad {
 			return skipContainer(b, i) // a backslash outside a string: not JSON (scan_blocks.go)
 		}

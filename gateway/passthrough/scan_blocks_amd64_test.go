@@ -7,6 +7,26 @@ import (
 	"testing"
 )
 
+// vectorScans are the block scans this machine can run, for TestBlockScanAgrees.
+var vectorScans = func() (v []struct {
+	name string
+	skip func([]byte, int) (int, bool)
+}) {
+	if blockScan {
+		v = append(v, struct {
+			name string
+			skip func([]byte, int) (int, bool)
+		}{"AVX2", skipContainerNarrow})
+	}
+	if blockScan && wide {
+		v = append(v, struct {
+			name string
+			skip func([]byte, int) (int, bool)
+		}{"AVX-512", skipContainerWide})
+	}
+	return v
+}()
+
 // TestVectorMasks: both vector mask makers give the byte-at-a-time masks at every offset of every
 // input, the end of the input included (where a block is cut short).
 func TestVectorMasks(t *testing.T) {
