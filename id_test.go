@@ -34,6 +34,19 @@ func TestNewTimeID(t *testing.T) {
 		}
 		prev = id
 	}
+	// Within a millisecond, a later time sorts later (the fraction, to about 244 ns), and the
+	// same time still gives different ids.
+	prev = ""
+	for i := range 4080 { // 4080 × 245 ns: within the millisecond, one step of the fraction or more apart
+		id := NewTimeID(at.Add(time.Duration(i) * 245 * time.Nanosecond))
+		if id <= prev || id[:13] != "01a21d85-3980" {
+			t.Fatalf("%q at %d ns into the millisecond sorts before %q, or is in another millisecond", id, i*245, prev)
+		}
+		prev = id
+	}
+	if NewTimeID(at) == NewTimeID(at) {
+		t.Fatal("the same time gave the same id twice")
+	}
 	// 0x01a21d853980 is 1795791600000 ms, the time above.
 	if id := NewTimeID(at); !strings.HasPrefix(id, "01a21d85-3980-7") {
 		t.Fatalf("NewTimeID(%v) = %q, want the millisecond timestamp 01a21d853980 first", at, id)

@@ -244,3 +244,22 @@ func runBatch(ctx context.Context, t *Target, k Kind, conc, n int, maxDur time.D
 	}
 	return Batch{Results: done, Wall: wall}
 }
+
+// runInterleaved sends n requests to each of ts one at a time, alternating the targets request by
+// request (the first target of each turn rotating), and returns each target's batch. Its Wall is
+// the sum of its requests' times. No new turn starts after maxDur.
+func runInterleaved(ctx context.Context, ts []*Target, k Kind, n int, maxDur time.Duration) []Batch {
+	out := make([]Batch, len(ts))
+	deadline := time.Now().Add(maxDur)
+	for i := 0; i < n && ctx.Err() == nil && time.Now().Before(deadline); i++ {
+		for j := range ts {
+			x := (i + j) % len(ts)
+			start := time.Now()
+			r := ts[x].do(ctx, k)
+			r.done = true
+			out[x].Results = append(out[x].Results, r)
+			out[x].Wall += time.Since(start)
+		}
+	}
+	return out
+}

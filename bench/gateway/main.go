@@ -48,6 +48,7 @@ type config struct {
 	requests                string
 	scale                   float64
 	batchTimeout            time.Duration
+	interleave              bool
 	maxTime                 time.Duration
 	firstByte, tokenDelay   time.Duration
 	firstByteJitter         time.Duration
@@ -101,6 +102,7 @@ func main() {
 	flag.StringVar(&c.requests, "requests", "1:200,64:1024,512:1536", "requests per target per round, by concurrency (conc:n,...); others get 20*conc")
 	flag.Float64Var(&c.scale, "scale", 1, "multiply every request count (0.2 for a quick look, 3 for tighter p99s)")
 	flag.DurationVar(&c.batchTimeout, "batch-timeout", 15*time.Second, "no new request starts in a batch after this")
+	flag.BoolVar(&c.interleave, "interleave", false, "at concurrency 1, a round alternates the targets request by request instead of sending each its batch in turn")
 	flag.DurationVar(&c.maxTime, "max-time", 6*time.Minute, "stop starting measurement rounds after this (the report says which cells were cut)")
 	flag.DurationVar(&c.firstByte, "first-byte", 0, "fake upstream: delay before the response headers")
 	flag.DurationVar(&c.firstByteJitter, "first-byte-jitter", 0, "fake upstream: a random extra delay in [0, this) per response, so clients do not move in lockstep")
@@ -159,6 +161,15 @@ type Agg struct {
 	RoundCPU []time.Duration // CPU per request of each round, in the order the rounds ran
 	Sum      Summary
 	OverSum  Summary
+}
+
+// addRound adds a round's batch and the target's CPU time over it.
+func (a *Agg) addRound(b Batch, cpu time.Duration) {
+	a.CPU += cpu
+	if len(b.Results) > 0 {
+		a.RoundCPU = append(a.RoundCPU, cpu/time.Duration(len(b.Results)))
+	}
+	a.add(b)
 }
 
 func (a *Agg) add(b Batch) {
@@ -390,17 +401,28 @@ func run(ctx context.Context, c config) error {
 					cell.Cut = true
 					break
 				}
-				for _, i := range order {
-					t := avail[i]
-					cpu0 := procCPU(t.PID)
-					b := runBatch(ctx, t, k, conc, n, c.batchTimeout)
-					agg := cell.By[t.Name]
-					used := procCPU(t.PID).Sub(cpu0)
-					agg.CPU += used
-					if len(b.Results) > 0 {
-						agg.RoundCPU = append(agg.RoundCPU, used/time.Duration(len(b.Results)))
+				ts := make([]*Target, len(order))
+				for j, i := range order {
+					ts[j] = avail[i]
+				}
+				if conc == 1 && c.interleave {
+					// Request by request: every target's CPU is read before and after the round,
+					// and a change of load from outside that lasts longer than a request weighs
+					// on all of them alike.
+					cpu0 := make([]cpuSample, len(ts))
+					for j, t := range ts {
+						cpu0[j] = procCPU(t.PID)
 					}
-					agg.add(b)
+					bs := runInterleaved(ctx, ts, k, n, c.batchTimeout)
+					for j, t := range ts {
+						cell.By[t.Name].addRound(bs[j], procCPU(t.PID).Sub(cpu0[j]))
+					}
+				} else {
+					for _, t := range ts {
+						cpu0 := procCPU(t.PID)
+						b := runBatch(ctx, t, k, conc, n, c.batchTimeout)
+						cell.By[t.Name].addRound(b, procCPU(t.PID).Sub(cpu0))
+					}
 				}
 				cell.Rounds++
 			}

@@ -106,6 +106,9 @@ func (r *Report) Markdown(h string) string {
 	w("Upstream: `internal/testkit` fake OpenAI API on 127.0.0.1 in the load generator's process (first-byte latency %v%s, token delay %v, %s). ",
 		c.firstByte, jitterText(c.firstByteJitter), c.tokenDelay, chunksText(c.chunks))
 	w("Each (kind, concurrency) cell: one discarded warm-up batch per target, then %d rounds; a round sends N requests at the given concurrency to each target in turn, the order rotating every round, so drift hits every target alike. ", c.batches)
+	if c.interleave {
+		w("At concurrency 1 a round alternates the targets request by request (N requests each), and each target's CPU is read before and after the round: load from outside that changes over more than a request weighs on all targets alike. ")
+	}
 	w("Latency is measured by the client from sending the request to the end of the body (non-streaming) or to the first SSE `data:` line (streaming, TTFB). ")
 	w("Added latency = target − direct (median minus median, p99 minus p99). CPU/req is the gateway process's CPU time over its requests: the scheduler's nanosecond run time of its threads (`/proc/<pid>/task/*/schedstat`), or its 10 ms clock ticks where that is missing. All processes share the same %d cores.\n\n", r.Machine.NProc)
 

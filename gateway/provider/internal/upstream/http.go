@@ -66,12 +66,17 @@ type Call struct {
 }
 
 // Send performs req. A 2xx response is returned open; anything else becomes an *llm.Error.
+//
+// The request goes to the client's transport directly, not through http.Client.Do: Polydev never
+// follows a provider's redirect (netguard.CheckRedirect refuses them all; a 3xx is an unusable
+// answer, see KindOf), sets no client-wide timeout (router.Timeouts bound the waits) and keeps no
+// cookies, and Do would copy every request's headers for redirects it might follow.
 func (c Call) Send(req *http.Request) (*http.Response, error) {
-	client := c.Client
-	if client == nil {
-		client = http.DefaultClient
+	var rt http.RoundTripper = http.DefaultTransport
+	if c.Client != nil && c.Client.Transport != nil {
+		rt = c.Client.Transport
 	}
-	resp, err := client.Do(req)
+	resp, err := rt.RoundTrip(req)
 	if err != nil {
 		return nil, c.transportError(req.Context(), err, false)
 	}
