@@ -1,12 +1,56 @@
 package web
 
 import (
+	"net/http"
+	"strconv"
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	series   sync.Map // seriesKey -> *series: each request's two series, found once
+}
+
+// seriesKey names a request's series. The method is one of methodLabel's, the route a pattern of
+// the mux (or "unmatched") and the status one Polydev wrote: the set is bounded whatever clients
+// send.
+type seriesKey struct {
+	method, route string
+	status        int
+}
+
+type series struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+// observe counts a request and its duration. The series are looked up in the vectors (a hash of
+// the label values, their UTF-8 checked) the first time only.
+func (m *metrics) observe(method, route string, status int, seconds float64) {
+	k := seriesKey{methodLabel(method), route, status}
+	v, ok := m.series.Load(k)
+	if !ok {
+		v, _ = m.series.LoadOrStore(k, &series{
+			requests: m.requests.WithLabelValues(k.method, route, strconv.Itoa(status)),
+			duration: m.duration.WithLabelValues(route),
+		})
+	}
+	s := v.(*series)
+	s.requests.Inc()
+	s.duration.Observe(seconds)
+}
+
+// methodLabel is the method as a label: a standard method, else "other" (a client choosing
+// methods must not grow the metrics without bound).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -99,8 +98,7 @@ func (s *Server) observe(r *http.Request, rec *recorder, info *reqInfo, d time.D
 	if route == "" {
 		route = "unmatched"
 	}
-	s.metrics.requests.WithLabelValues(r.Method, route, strconv.Itoa(rec.status)).Inc()
-	s.metrics.duration.WithLabelValues(route).Observe(d.Seconds())
+	s.metrics.observe(r.Method, route, rec.status, d.Seconds())
 	attrs := make([]slog.Attr, 0, 9) // on the stack, user_id included
 	attrs = append(attrs,
 		slog.String("request_id", info.id),
