@@ -86,7 +86,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	// be a write(2) of its own. Warnings and errors go out at once; the rest at the end.
 	out := newLogOutput(stderr)
 	defer out.Flush()
-	log := slog.New(urgentHandler{cfg.logger(out).Handler(), out})
+	h := cfg.logger(out).Handler()
+	if cfg.LogFormat != "json" {
+		h = textAccessHandler{h, out} // the access log's line without slog's general path
+	}
+	log := slog.New(urgentHandler{h, out})
 	slog.SetDefault(log)
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return err
