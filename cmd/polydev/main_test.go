@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -194,8 +195,16 @@ func TestWholeProgram(t *testing.T) {
 			if !strings.Contains(metrics, `polydev_http_requests_total{method="POST",route="POST /api/account/login",status="200"} 1`) {
 				t.Fatalf("metrics lack the login request:\n%s", metrics)
 			}
-			if os.Getenv("GOGC") == "" && !strings.Contains(metrics, "\ngo_gc_gogc_percent 200\n") {
-				t.Fatalf("serve without GOGC should collect at GOGC=200:\n%s", metrics)
+			if os.Getenv("GOGC") == "" {
+				// gctune.go: 200, raised (up to maxGCPercent) while the live heap is small so that
+				// the goal stays at the floor.
+				pct, goal := metricValue(metrics, "go_gc_gogc_percent"), metricValue(metrics, "go_memstats_next_gc_bytes")
+				if pct < gcPercent || pct > maxGCPercent {
+					t.Fatalf("serve without GOGC collects at GOGC=%v, want %d to %d:\n%s", pct, gcPercent, maxGCPercent, metrics)
+				}
+				if pct > gcPercent && goal < heapGoalFloor*9/10 {
+					t.Fatalf("GOGC=%v but the heap goal is %v bytes, under the floor %d", pct, goal, heapGoalFloor)
+				}
 			}
 
 			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -318,4 +327,17 @@ func TestUserCreateAndMigrate(t *testing.T) {
 	c.want(200, "GET", "/api/admin/tier-limits", "", "Cookie", cookieOf(t, h))
 	c.want(200, "POST", "/api/account/login", `{"email":"bob@example.com","password":"bob-new-password-2"}`)
 	c.want(401, "POST", "/api/account/login", `{"email":"bob@example.com","password":"user-password-01"}`)
+}
+
+// metricValue returns the value of an unlabelled series in a Prometheus text exposition (-1: absent).
+func metricValue(exposition, name string) float64 {
+	for _, line := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
